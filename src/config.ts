@@ -1,0 +1,192 @@
+import { z } from 'zod';
+
+/**
+ * Chargegate's configuration: every environment variable it reads, parsed once at start.
+ * `process.env` is read nowhere else. Names and defaults follow DESIGN §6; the README's
+ * configuration table documents each one.
+ */
+
+/** Delays between callback attempts: seven attempts spread over about an hour, long enough to
+ * ride out a receiver's deploy or short outage, short enough that a decision is still useful. */
+export const DEFAULT_CALLBACK_RETRY_SCHEDULE = '5s,30s,2m,10m,15m,30m';
+
+/** A driver waits at the station: after 5 s the app should hear `unknown` rather than nothing. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 5_000;
+
+/** Enough parallel calls to hide the ACL's latency, few enough not to overload it. */
+export const DEFAULT_AUTH_MAX_IN_FLIGHT = 32;
+
+/** A receiver that has not answered in 10 s is treated as down; the attempt is retried. */
+export const DEFAULT_CALLBACK_TIMEOUT_MS = 10_000;
+
+/** Parallel callback deliveries per process: receivers are slow, so this is well above the
+ * authorization limit, and bounded so a flood of slow receivers cannot exhaust sockets. */
+export const DEFAULT_CALLBACK_MAX_IN_FLIGHT = 64;
+
+/** Requests accepted but not yet decided. Past it, `POST` answers 503: better to push back than
+ * to accept work that would be decided long after the driver has left the station. */
+export const DEFAULT_MAX_BACKLOG = 100_000;
+
+/** Time SIGTERM gives in-flight work before the process exits anyway. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 15_000;
+
+const DURATION = /^(\d+)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Parses `500ms`, `5s`, `2m`, `1h` into milliseconds; `null` when malformed. */
+export function parseDuration(text: string): number | null {
+  const match = DURATION.exec(text.trim());
+  if (!match) return null;
+  return Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
+}
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const booleanText = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected an absolute ${protocols.join(' or ')} URL` },
+  );
+
+const retrySchedule = z.string().transform((text, ctx) => {
+  const parts = text.split(',').map((p) => p.trim());
+  const delays = parts.map(parseDuration);
+  if (parts.length === 0 || parts.length > 50 || delays.some((d) => d === null || d < 0)) {
+    ctx.addIssue({ code: 'custom', message: 'expected comma-separated durations like 5s,30s,2m,1h' });
+    return z.NEVER;
+  }
+  return delays as number[];
+});
+
+const secretList = z.string().transform((text, ctx) => {
+  const secrets = text.split(/[\s,]+/).filter(Boolean);
+  const bad = secrets.filter((s) => !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(s));
+  if (secrets.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: 'expected whsec_ followed by base64 (at least 24 bytes)' });
+    return z.NEVER;
+  }
+  return secrets;
+});
+
+const schema = z.object({
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  AUTH_SERVICE_URL: url(['http:', 'https:']).optional(),
+  AUTH_SERVICE_PORT: integer(0, 65535).default(8081),
+  AUTH_SERVICE_HOST: z.string().min(1).default('127.0.0.1'),
+  AUTH_TIMEOUT_MS: integer(1, 600_000).default(DEFAULT_AUTH_TIMEOUT_MS),
+  AUTH_MAX_IN_FLIGHT: integer(1, 10_000).default(DEFAULT_AUTH_MAX_IN_FLIGHT),
+  ACL_FILE: z.string().min(1).optional(),
+  TOKEN_HASH_KEY: z.string().min(32, 'expected at least 32 characters').optional(),
+  WEBHOOK_SECRET: secretList.optional(),
+  CALLBACK_TIMEOUT_MS: integer(1, 600_000).default(DEFAULT_CALLBACK_TIMEOUT_MS),
+  CALLBACK_RETRY_SCHEDULE: retrySchedule.prefault(DEFAULT_CALLBACK_RETRY_SCHEDULE),
+  CALLBACK_MAX_IN_FLIGHT: integer(1, 10_000).default(DEFAULT_CALLBACK_MAX_IN_FLIGHT),
+  CALLBACK_ALLOW_PRIVATE_NETWORKS: booleanText.default(false),
+  MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
+  SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
+});
+
+type Env = z.infer<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  redisUrl: string | undefined;
+  databaseUrl: string | undefined;
+  auth: {
+    /** Unset: `start` runs the reference service and uses it. */
+    url: string | undefined;
+    servicePort: number;
+    serviceHost: string;
+    timeoutMs: number;
+    maxInFlight: number;
+    aclFile: string | undefined;
+  };
+  /** Unset: generated once and kept in `dataDir`. */
+  tokenHashKey: string | undefined;
+  callbacks: {
+    /** Unset: generated once and kept in `dataDir`. */
+    secrets: string[] | undefined;
+    timeoutMs: number;
+    retryScheduleMs: number[];
+    maxInFlight: number;
+    allowPrivateNetworks: boolean;
+  };
+  maxBacklog: number;
+  shutdownTimeoutMs: number;
+  adminToken: string | undefined;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a `ConfigError` that names every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  // An empty variable means "unset": `FOO= chargegate start` should not be an error.
+  const present = Object.fromEntries(
+    Object.keys(schema.shape)
+      .filter((name) => env[name] !== undefined && env[name] !== '')
+      .map((name) => [name, env[name]]),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        return `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    auth: {
+      url: e.AUTH_SERVICE_URL,
+      servicePort: e.AUTH_SERVICE_PORT,
+      serviceHost: e.AUTH_SERVICE_HOST,
+      timeoutMs: e.AUTH_TIMEOUT_MS,
+      maxInFlight: e.AUTH_MAX_IN_FLIGHT,
+      aclFile: e.ACL_FILE,
+    },
+    tokenHashKey: e.TOKEN_HASH_KEY,
+    callbacks: {
+      secrets: e.WEBHOOK_SECRET,
+      timeoutMs: e.CALLBACK_TIMEOUT_MS,
+      retryScheduleMs: e.CALLBACK_RETRY_SCHEDULE,
+      maxInFlight: e.CALLBACK_MAX_IN_FLIGHT,
+      allowPrivateNetworks: e.CALLBACK_ALLOW_PRIVATE_NETWORKS,
+    },
+    maxBacklog: e.MAX_BACKLOG,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    adminToken: e.ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+  };
+}

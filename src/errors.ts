@@ -1,0 +1,38 @@
+/**
+ * Every error Chargegate raises or records carries a stable `code`. Codes appear in logs, in
+ * persisted decision reasons and callback attempts, and in problem responses; operators and
+ * alerts may match on them, so they never change meaning. The README's "Error codes" section
+ * lists them.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'A configuration variable is missing or malformed; the process did not start.',
+  REQUEST_INVALID: 'The request body failed validation; nothing was stored.',
+  REQUEST_MALFORMED_JSON: 'The request body is not valid JSON; nothing was stored.',
+  REQUEST_TOO_LARGE: 'The request body exceeds 16 KiB; nothing was stored.',
+  REQUEST_UNSUPPORTED_MEDIA_TYPE: 'The request body is not application/json; nothing was stored.',
+  IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was already used with a different body.',
+  IDEMPOTENCY_KEY_INVALID: 'The Idempotency-Key header is empty, too long or not printable ASCII.',
+  BACKLOG_FULL: 'The backlog of undecided requests is at its bound; retry after Retry-After.',
+  SESSION_NOT_FOUND: 'No charging session request has this id.',
+  STORE_UNAVAILABLE: 'The decision store or queue failed; the request was not accepted.',
+  AUTHZ_TIMEOUT: 'The authorization service did not answer within AUTH_TIMEOUT_MS.',
+  AUTHZ_UNREACHABLE: 'The authorization service refused or dropped the connection.',
+  AUTHZ_BAD_RESPONSE: 'The authorization service answered with a non-200 status or a malformed body.',
+  CALLBACK_TIMEOUT: 'The callback receiver did not answer within CALLBACK_TIMEOUT_MS.',
+  CALLBACK_UNREACHABLE: 'The callback receiver could not be connected to.',
+  CALLBACK_DEAD_LETTERED: 'The callback retry schedule is exhausted; the callback is a dead letter.',
+  ACL_FILE_INVALID: 'The ACL file could not be read or does not match the documented format.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERROR_CODES[code],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AppError';
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The queue port: what the core needs from a message queue, and what every adapter must
+ * guarantee. The core (API, worker, dispatcher) depends on this file only; adapters live
+ * beside it (`sqlite.ts`, later `redis.ts`) and are wired by `main.ts`.
+ *
+ * Guarantees every adapter must give (the contract suite in `test/contract/queue.contract.ts`
+ * checks them):
+ *
+ * - **Durable publish.** `publish` resolves only once the message survives a crash of the
+ *   publishing process. The API answers `202` after it resolves.
+ * - **At-least-once delivery.** A received message is leased to its receiver for `leaseMs`.
+ *   If it is neither acked, retried nor dead-lettered before the lease ends (the receiver
+ *   crashed or hung), it is delivered again, to this or another receiver. Handlers are
+ *   therefore idempotent by `key` (the request id).
+ * - **No double lease.** While a lease is live, no other `receive` returns that message.
+ * - **Roughly FIFO.** Ready messages are handed out in publish order per topic (per partition
+ *   where an adapter partitions); a retried message goes to the back with its delay. No
+ *   stronger ordering is promised, and the core relies on none.
+ * - **Delayed retry.** `retry` makes the message invisible for `delayMs`, then ready again,
+ *   with `attempt` incremented. It is atomic: the message is never lost nor duplicated by it.
+ * - **Dead letters.** `deadLetter` moves a message out of the topic into the topic's dead-letter
+ *   list, keeping payload, key and attempt count, until it is replayed or purged.
+ * - **Leases are checked.** `ack`, `retry` and `deadLetter` on a message whose lease has expired
+ *   and been taken by another receiver are no-ops that return `false`.
+ */
+
+/** The queues Chargegate uses. */
+export type Topic = 'requests' | 'callbacks';
+
+export const TOPICS: readonly Topic[] = ['requests', 'callbacks'];
+
+/** A message handed to a receiver. */
+export interface Delivery<T = unknown> {
+  /** Adapter-specific id of this message; pass it back to `ack`, `retry`, `deadLetter`. */
+  readonly id: string;
+  /** Business key (the request id); handlers are idempotent by it. */
+  readonly key: string;
+  readonly payload: T;
+  /** How many times `retry` was called on this message: 0 on the first attempt. */
+  readonly attempt: number;
+  /** When the message was first published (ms since epoch). */
+  readonly publishedAt: number;
+  /** Opaque lease token; the adapter uses it to refuse stale acks. */
+  readonly lease: string;
+}
+
+export interface ReceiveOptions {
+  /** Most messages to return. */
+  max: number;
+  /** How long the messages stay leased to this receiver. */
+  leaseMs: number;
+  /**
+   * How long to wait for a first message when none is ready. Adapters may return earlier
+   * (with or without messages); callers simply loop.
+   */
+  waitMs: number;
+}
+
+export interface DeadLetter<T = unknown> {
+  /** Id of the dead letter itself (not of the original message). */
+  readonly id: string;
+  readonly topic: Topic;
+  readonly key: string;
+  readonly payload: T;
+  readonly attempt: number;
+  readonly publishedAt: number;
+  readonly deadLetteredAt: number;
+  readonly reason: string;
+}
+
+export interface DeadLetterPage<T = unknown> {
+  items: DeadLetter<T>[];
+  /** Pass as `after` to read the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface Queue {
+  /** Durably appends a message. Resolves only once it is persisted. */
+  publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }): Promise<void>;
+
+  /** Leases up to `max` ready messages. */
+  receive<T = unknown>(topic: Topic, options: ReceiveOptions): Promise<Delivery<T>[]>;
+
+  /** Removes a handled message. `false` when the lease was lost. */
+  ack(topic: Topic, delivery: Delivery): Promise<boolean>;
+
+  /** Puts the message back, ready again after `delayMs`, with `attempt + 1`. */
+  retry(topic: Topic, delivery: Delivery, delayMs: number): Promise<boolean>;
+
+  /** Moves the message to the topic's dead letters. */
+  deadLetter(topic: Topic, delivery: Delivery, reason: string): Promise<boolean>;
+
+  /** Dead letters of a topic, oldest first. */
+  listDeadLetters<T = unknown>(
+    topic: Topic,
+    options: { limit: number; after?: string },
+  ): Promise<DeadLetterPage<T>>;
+
+  /**
+   * Publishes a dead letter again as a new message with `attempt` 0 and the same key, and
+   * removes the dead letter, atomically where the engine allows. `false` when no such letter.
+   */
+  replayDeadLetter(topic: Topic, deadLetterId: string): Promise<boolean>;
+
+  /** Deletes dead letters dead-lettered before `before` (ms since epoch); returns how many. */
+  purgeDeadLetters(topic: Topic, before: number): Promise<number>;
+
+  /** Messages in the topic not yet acked (ready, delayed or leased). */
+  depth(topic: Topic): Promise<number>;
+
+  /** Dead letters held for the topic. */
+  deadLetterCount(topic: Topic): Promise<number>;
+
+  /** Age in ms of the oldest message not yet acked; 0 when empty. */
+  oldestAgeMs(topic: Topic): Promise<number>;
+
+  /** Throws when the queue cannot serve (used by `/health/ready`). */
+  ping(): Promise<void>;
+
+  /** Releases connections. Pending `receive` calls resolve empty. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,135 @@
+/**
+ * The decision store port: where each accepted request, its authorization decision and its
+ * callback's delivery history are persisted. The core depends on this file only; adapters
+ * live beside it (`sqlite.ts`, later `postgres.ts`).
+ *
+ * Guarantees every adapter must give (checked by `test/contract/store.contract.ts`):
+ *
+ * - **Durable writes.** Every method that writes resolves only once the write survives a crash
+ *   of the calling process.
+ * - **Idempotency keys are unique.** Two sessions never share an idempotency key, even when
+ *   created concurrently from several processes; the loser gets the winner back.
+ * - **First decision wins.** `recordDecision` on a session that is already decided changes
+ *   nothing and returns `false`, so a redelivered request can never flip a decision.
+ * - **Terminal callback states stick.** Once a callback is `delivered` or `gone`, later
+ *   attempts or state changes for it are ignored, so a late duplicate attempt cannot undo a
+ *   delivery.
+ * - **No raw driver token.** The store only ever receives the token's keyed hash.
+ */
+
+/** The four-value decision of DESIGN §4. */
+export type Decision = 'allowed' | 'not_allowed' | 'unknown' | 'invalid';
+
+export const DECISIONS: readonly Decision[] = ['allowed', 'not_allowed', 'unknown', 'invalid'];
+
+/**
+ * Where a request's callback stands.
+ * - `pending`: not attempted yet (or the decision is not made yet).
+ * - `retrying`: at least one attempt failed; another is scheduled.
+ * - `delivered`: the receiver answered 2xx.
+ * - `gone`: the receiver answered 410; no further attempts.
+ * - `dead_lettered`: the retry schedule is exhausted; an operator may replay it.
+ */
+export type CallbackState = 'pending' | 'retrying' | 'delivered' | 'gone' | 'dead_lettered';
+
+export interface NewSession {
+  requestId: string;
+  stationId: string;
+  /** Keyed hash of the driver token (never the token). */
+  tokenHash: string;
+  callbackUrl: string;
+  /** ms since epoch. */
+  acceptedAt: number;
+  idempotencyKey?: string;
+  /** Keyed hash of the request body, to tell a replay from a reused key. */
+  requestHash?: string;
+}
+
+export interface CallbackAttempt {
+  /** 1 for the first attempt. */
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  /** HTTP status of the receiver's answer; null when there was none. */
+  statusCode: number | null;
+  /** Stable error code when the attempt failed without an answer (e.g. `CALLBACK_TIMEOUT`). */
+  error: string | null;
+  /** The first bytes of the receiver's answer, for debugging. */
+  responseSnippet: string | null;
+}
+
+export interface SessionRecord {
+  requestId: string;
+  stationId: string;
+  tokenHash: string;
+  callbackUrl: string;
+  acceptedAt: number;
+  idempotencyKey: string | null;
+  decision: Decision | 'pending';
+  /** Raw reason next to the decision: `blocked`, `timeout`, `http_503`, … */
+  reason: string | null;
+  authLatencyMs: number | null;
+  decidedAt: number | null;
+  callback: {
+    state: CallbackState;
+    attempts: number;
+    lastAttemptAt: number | null;
+    deliveredAt: number | null;
+    /** When the next attempt is due, while `retrying`. */
+    nextAttemptAt: number | null;
+  };
+}
+
+export type CreateSessionResult =
+  | { created: true }
+  | { created: false; existing: { requestId: string; requestHash: string | null } };
+
+export interface DecisionInput {
+  decision: Decision;
+  reason: string;
+  authLatencyMs: number | null;
+  decidedAt: number;
+}
+
+export interface CallbackStateUpdate {
+  state: CallbackState;
+  at: number;
+  nextAttemptAt?: number | null;
+}
+
+export interface DecisionStore {
+  /**
+   * Stores a newly accepted request with decision `pending`. When its idempotency key is
+   * already taken, stores nothing and returns the existing session's id and request hash.
+   */
+  createSession(session: NewSession): Promise<CreateSessionResult>;
+
+  /** The session holding this idempotency key, if any. */
+  findByIdempotencyKey(key: string): Promise<{ requestId: string; requestHash: string | null } | null>;
+
+  getSession(requestId: string): Promise<SessionRecord | null>;
+
+  /** Callback attempts of a session, oldest first. */
+  listCallbackAttempts(requestId: string): Promise<CallbackAttempt[]>;
+
+  /** Sets the decision of a pending session. `false` when already decided or unknown. */
+  recordDecision(requestId: string, decision: DecisionInput): Promise<boolean>;
+
+  /**
+   * Appends a callback attempt and moves the callback to `update.state`, in one write.
+   * Ignored when the callback is already `delivered` or `gone`.
+   */
+  recordCallbackAttempt(
+    requestId: string,
+    attempt: CallbackAttempt,
+    update: CallbackStateUpdate,
+  ): Promise<void>;
+
+  /** Moves the callback state without an attempt (dead-lettering, replay). Same stickiness. */
+  setCallbackState(requestId: string, update: CallbackStateUpdate): Promise<void>;
+
+  /** Throws when the store cannot serve (used by `/health/ready`). */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
