@@ -76,7 +76,12 @@ export interface DeadLetterPage<T = unknown> {
 
 export interface Queue {
   /** Durably appends a message. Resolves only once it is persisted. */
-  publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }): Promise<void>;
+  publish(
+    topic: Topic,
+    key: string,
+    payload: unknown,
+    options?: { delayMs?: number },
+  ): Promise<void>;
 
   /** Leases up to `max` ready messages. */
   receive<T = unknown>(topic: Topic, options: ReceiveOptions): Promise<Delivery<T>[]>;

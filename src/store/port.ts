@@ -105,7 +105,9 @@ export interface DecisionStore {
   createSession(session: NewSession): Promise<CreateSessionResult>;
 
   /** The session holding this idempotency key, if any. */
-  findByIdempotencyKey(key: string): Promise<{ requestId: string; requestHash: string | null } | null>;
+  findByIdempotencyKey(
+    key: string,
+  ): Promise<{ requestId: string; requestHash: string | null } | null>;
 
   getSession(requestId: string): Promise<SessionRecord | null>;
 

@@ -1,0 +1,50 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** How long a writer waits for another process's write lock before failing. Writes are short
+ * (one insert or update), so waiting this long means something is wrong, not busy. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+export type Synchronous = 'normal' | 'full';
+
+/**
+ * Opens (creating if needed) a SQLite database for one of the embedded adapters: WAL, so readers
+ * never block the writer; `synchronous` NORMAL by default (a commit survives a process crash)
+ * or FULL (it also survives power loss, at the cost of an fsync per commit). The schema is
+ * created in an immediate transaction, so two processes opening a fresh file do it one after
+ * the other, and a file written by a newer release is refused rather than misread.
+ */
+export function openSqlite(options: {
+  file: string;
+  synchronous: Synchronous;
+  schema: string;
+  schemaVersion: number;
+  /** What the file holds, for the error message ("queue", "store"). */
+  kind: string;
+  foreignKeys?: boolean;
+}): Database.Database {
+  const { file, schemaVersion } = options;
+  mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    if (options.foreignKeys) db.pragma('foreign_keys = ON');
+    db.transaction(() => {
+      const version = Number(db.pragma('user_version', { simple: true }));
+      if (version > schemaVersion) {
+        throw new Error(
+          `${file} has ${options.kind} schema ${version}; this release knows ${schemaVersion}`,
+        );
+      }
+      db.exec(options.schema);
+      db.pragma(`user_version = ${schemaVersion}`);
+    }).immediate();
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}

@@ -1,0 +1,349 @@
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { openSqlite, type Synchronous } from '../lib/sqlite.js';
+import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
+
+/**
+ * The embedded-mode queue: one SQLite file in WAL mode, shareable by several processes on one
+ * host. Every method is one short statement or transaction behind the async port.
+ *
+ * `available_at` is when a message may next be handed out: its publish time (plus delay), a
+ * retry's due time, or the end of its current lease. So one index range answers "what is
+ * ready?" for new, delayed and abandoned (receiver crashed) messages alike, and a lease is live
+ * exactly while `available_at` is in the future.
+ */
+
+export interface SqliteQueueOptions {
+  /** Database file, created with its directory when missing. Not the store's file: each keeps
+   * its own schema version in `user_version`. */
+  file: string;
+  /** `normal` survives a crash of the process; `full` also survives power loss, at the cost of
+   * an fsync per write. */
+  synchronous?: 'normal' | 'full';
+  /** How soon a waiting `receive` notices messages published by another process. */
+  pollIntervalMs?: number;
+}
+
+export interface SqliteQueue extends Queue {
+  readonly file: string;
+}
+
+/** Cross-process publishes are seen within this; each tick costs one indexed read per waiting
+ * receiver, negligible next to an authorization call. Same-process publishes wake at once. */
+const DEFAULT_POLL_INTERVAL_MS = 25;
+
+/** Bumped with every schema change; a newer file is refused rather than misread. */
+const SCHEMA_VERSION = 1;
+
+// AUTOINCREMENT: ids are never reused, so a stale delivery id or page cursor names nothing.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  topic TEXT NOT NULL,
+  key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  published_at INTEGER NOT NULL,
+  available_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  lease_token TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (topic, available_at, id);
+CREATE INDEX IF NOT EXISTS messages_age ON messages (topic, published_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  topic TEXT NOT NULL,
+  key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  published_at INTEGER NOT NULL,
+  dead_lettered_at INTEGER NOT NULL,
+  reason TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS dead_letters_page ON dead_letters (topic, id);
+CREATE INDEX IF NOT EXISTS dead_letters_age ON dead_letters (topic, dead_lettered_at);
+`;
+
+type MessageRow = { key: string; payload: string; attempt: number; published_at: number };
+type DeadLetterRow = MessageRow & { id: number; topic: Topic; dead_lettered_at: number };
+type Ref = { topic: Topic; id: number; lease: string };
+
+function openDatabase(file: string, synchronous: Synchronous): Database.Database {
+  return openSqlite({
+    file,
+    synchronous,
+    schema: SCHEMA,
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'queue',
+  });
+}
+
+function prepareStatements(db: Database.Database) {
+  const leased = 'id = @id AND topic = @topic AND lease_token = @lease';
+  const count = (table: string) =>
+    db.prepare<[Topic], number>(`SELECT COUNT(*) FROM ${table} WHERE topic = ?`).pluck();
+  return {
+    publish: db.prepare<MessageRow & { topic: Topic; available_at: number }>(
+      `INSERT INTO messages (topic, key, payload, attempt, published_at, available_at)
+       VALUES (@topic, @key, @payload, @attempt, @published_at, @available_at)`,
+    ),
+    hasReady: db.prepare<[Topic, number]>(
+      'SELECT 1 FROM messages WHERE topic = ? AND available_at <= ? LIMIT 1',
+    ),
+    ready: db.prepare<[Topic, number, number], MessageRow & { id: number }>(
+      `SELECT id, key, payload, attempt, published_at FROM messages
+       WHERE topic = ? AND available_at <= ? ORDER BY available_at, id LIMIT ?`,
+    ),
+    lease: db.prepare<{ id: number; until: number; lease: string }>(
+      `UPDATE messages SET available_at = @until, lease_until = @until, lease_token = @lease
+       WHERE id = @id`,
+    ),
+    retry: db.prepare<Ref & { at: number }>(
+      `UPDATE messages SET attempt = attempt + 1, available_at = @at, lease_until = NULL,
+       lease_token = NULL WHERE ${leased}`,
+    ),
+    takeLeased: db.prepare<Ref, MessageRow>(
+      `DELETE FROM messages WHERE ${leased} RETURNING key, payload, attempt, published_at`,
+    ),
+    addDeadLetter: db.prepare<Omit<DeadLetterRow, 'id'> & { reason: string }>(
+      `INSERT INTO dead_letters (topic, key, payload, attempt, published_at, dead_lettered_at, reason)
+       VALUES (@topic, @key, @payload, @attempt, @published_at, @dead_lettered_at, @reason)`,
+    ),
+    page: db.prepare<[Topic, number, number], DeadLetterRow & { reason: string }>(
+      'SELECT * FROM dead_letters WHERE topic = ? AND id > ? ORDER BY id LIMIT ?',
+    ),
+    takeDeadLetter: db.prepare<[number, Topic], MessageRow>(
+      'DELETE FROM dead_letters WHERE id = ? AND topic = ? RETURNING key, payload, attempt, published_at',
+    ),
+    purge: db.prepare<[Topic, number]>(
+      'DELETE FROM dead_letters WHERE topic = ? AND dead_lettered_at < ?',
+    ),
+    depth: count('messages'),
+    deadLetterCount: count('dead_letters'),
+    oldest: db
+      .prepare<[Topic], number | null>('SELECT MIN(published_at) FROM messages WHERE topic = ?')
+      .pluck(),
+    ping: db.prepare('SELECT 1'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** Each runs with `.immediate()`: the write lock is taken before the first read, so no other
+ * connection can change the rows between our SELECT and our write. */
+function prepareTransactions(db: Database.Database, sql: Statements) {
+  return {
+    lease: db.transaction((topic: Topic, now: number, max: number, until: number) => {
+      const lease = randomUUID();
+      const rows = sql.ready.all(topic, now, max);
+      for (const { id } of rows) sql.lease.run({ id, until, lease });
+      return rows.map((row) => ({ ...row, lease }));
+    }),
+    deadLetter: db.transaction((ref: Ref, reason: string) => {
+      const row = sql.takeLeased.get(ref);
+      if (row) sql.addDeadLetter.run({ ...row, ...ref, dead_lettered_at: Date.now(), reason });
+      return row !== undefined;
+    }),
+    replay: db.transaction((id: number, topic: Topic) => {
+      const row = sql.takeDeadLetter.get(id, topic);
+      const now = Date.now();
+      if (row) sql.publish.run({ ...row, topic, attempt: 0, published_at: now, available_at: now });
+      return row !== undefined;
+    }),
+  };
+}
+
+/** Ids are integers to SQLite; anything else names no message. */
+function parseId(id: string): number | null {
+  return /^\d{1,15}$/.test(id) ? Number(id) : null;
+}
+
+function refOf(topic: Topic, delivery: Delivery): Ref | null {
+  const id = parseId(delivery.id);
+  return id === null ? null : { topic, id, lease: delivery.lease };
+}
+
+/** better-sqlite3 is synchronous and the port is async: the executor turns a thrown
+ * SqliteError into a rejection, so callers have one error channel. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(work()));
+}
+
+/** Wakes receives waiting in this process; other processes' publishes are caught by polling. */
+class Waiters {
+  readonly #waiting = new Set<{ topic: Topic; wake: () => void }>();
+
+  wait(topic: Topic, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = {
+        topic,
+        wake: () => {
+          clearTimeout(timer);
+          this.#waiting.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, ms);
+      this.#waiting.add(waiter);
+    });
+  }
+
+  /** Wakes the waiters of `topic`, or all of them. */
+  notify(topic?: Topic): void {
+    for (const waiter of this.#waiting) {
+      if (topic === undefined || waiter.topic === topic) waiter.wake();
+    }
+  }
+}
+
+class SqliteQueueAdapter implements SqliteQueue {
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  readonly #tx: ReturnType<typeof prepareTransactions>;
+  readonly #pollIntervalMs: number;
+  readonly #waiters = new Waiters();
+  #closed = false;
+
+  constructor(options: SqliteQueueOptions) {
+    this.file = options.file;
+    this.#db = openDatabase(options.file, options.synchronous ?? 'normal');
+    this.#sql = prepareStatements(this.#db);
+    this.#tx = prepareTransactions(this.#db, this.#sql);
+    this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  }
+
+  publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }) {
+    return settle(() => {
+      const now = Date.now();
+      const delayMs = Math.max(0, options?.delayMs ?? 0);
+      // JSON.stringify(undefined) is undefined: store null rather than fail the insert.
+      const text = JSON.stringify(payload) ?? 'null';
+      const row = { topic, key, payload: text, attempt: 0, published_at: now };
+      this.#sql.publish.run({ ...row, available_at: now + delayMs });
+      if (delayMs === 0) this.#waiters.notify(topic);
+    });
+  }
+
+  async receive<T>(topic: Topic, options: ReceiveOptions): Promise<Delivery<T>[]> {
+    const deadline = Date.now() + options.waitMs;
+    for (;;) {
+      if (this.#closed) return [];
+      const batch = this.#lease<T>(topic, options.max, options.leaseMs);
+      const remaining = deadline - Date.now();
+      // Written as !(> 0) so that a NaN waitMs means "do not wait" rather than a spin.
+      if (batch.length > 0 || !(remaining > 0)) return batch;
+      await this.#waiters.wait(topic, Math.min(this.#pollIntervalMs, remaining));
+    }
+  }
+
+  #lease<T>(topic: Topic, max: number, leaseMs: number): Delivery<T>[] {
+    const now = Date.now();
+    // A plain read first: idle pollers never take the write lock that publishers need.
+    if (max < 1 || this.#sql.hasReady.get(topic, now) === undefined) return [];
+    return this.#tx.lease.immediate(topic, now, max, now + leaseMs).map((row) => ({
+      id: String(row.id),
+      key: row.key,
+      payload: JSON.parse(row.payload) as T,
+      attempt: row.attempt,
+      publishedAt: row.published_at,
+      lease: row.lease,
+    }));
+  }
+
+  ack(topic: Topic, delivery: Delivery) {
+    return settle(() => {
+      const ref = refOf(topic, delivery);
+      return ref !== null && this.#sql.takeLeased.get(ref) !== undefined;
+    });
+  }
+
+  retry(topic: Topic, delivery: Delivery, delayMs: number) {
+    return settle(() => {
+      const ref = refOf(topic, delivery);
+      const delay = Math.max(0, delayMs);
+      if (ref === null || this.#sql.retry.run({ ...ref, at: Date.now() + delay }).changes === 0) {
+        return false;
+      }
+      if (delay === 0) this.#waiters.notify(topic);
+      return true;
+    });
+  }
+
+  deadLetter(topic: Topic, delivery: Delivery, reason: string) {
+    return settle(() => {
+      const ref = refOf(topic, delivery);
+      return ref !== null && this.#tx.deadLetter.immediate(ref, reason);
+    });
+  }
+
+  listDeadLetters<T>(topic: Topic, page: { limit: number; after?: string }) {
+    return settle((): DeadLetterPage<T> => {
+      const after = page.after === undefined ? 0 : parseId(page.after);
+      if (after === null) throw new RangeError(`Invalid dead-letter cursor: ${page.after}`);
+      const limit = Math.max(0, Math.floor(page.limit));
+      // One extra row tells whether a next page exists without a second query.
+      const rows = this.#sql.page.all(topic, after, limit + 1);
+      const items = rows.slice(0, limit).map((row): DeadLetter<T> => ({
+        id: String(row.id),
+        topic: row.topic,
+        key: row.key,
+        payload: JSON.parse(row.payload) as T,
+        attempt: row.attempt,
+        publishedAt: row.published_at,
+        deadLetteredAt: row.dead_lettered_at,
+        reason: row.reason,
+      }));
+      const last = items.at(-1);
+      return rows.length > limit && last ? { items, next: last.id } : { items };
+    });
+  }
+
+  replayDeadLetter(topic: Topic, deadLetterId: string) {
+    return settle(() => {
+      const id = parseId(deadLetterId);
+      const replayed = id !== null && this.#tx.replay.immediate(id, topic);
+      if (replayed) this.#waiters.notify(topic);
+      return replayed;
+    });
+  }
+
+  purgeDeadLetters(topic: Topic, before: number) {
+    return settle(() => this.#sql.purge.run(topic, before).changes);
+  }
+
+  depth(topic: Topic) {
+    return settle(() => this.#sql.depth.get(topic) ?? 0);
+  }
+
+  deadLetterCount(topic: Topic) {
+    return settle(() => this.#sql.deadLetterCount.get(topic) ?? 0);
+  }
+
+  oldestAgeMs(topic: Topic) {
+    return settle(() => {
+      const oldest = this.#sql.oldest.get(topic) ?? null;
+      return oldest === null ? 0 : Math.max(0, Date.now() - oldest);
+    });
+  }
+
+  ping() {
+    return settle(() => {
+      if (this.#closed) throw new Error('The SQLite queue is closed');
+      this.#sql.ping.get();
+    });
+  }
+
+  close() {
+    return settle(() => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#waiters.notify();
+      this.#db.close();
+    });
+  }
+}
+
+export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
+  return new SqliteQueueAdapter(options);
+}

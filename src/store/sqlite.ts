@@ -1,0 +1,329 @@
+import type Database from 'better-sqlite3';
+import { openSqlite, type Synchronous } from '../lib/sqlite.js';
+import type {
+  CallbackAttempt,
+  CallbackState,
+  CallbackStateUpdate,
+  CreateSessionResult,
+  Decision,
+  DecisionInput,
+  DecisionStore,
+  NewSession,
+  SessionRecord,
+} from './port.js';
+
+/**
+ * The embedded-mode decision store: one SQLite file in WAL mode. The port's guarantees are
+ * enforced by the SQL itself (a UNIQUE key, conditional UPDATEs), not by reads before writes,
+ * so they hold even when several processes share the file.
+ */
+
+export interface SqliteStoreOptions {
+  /** Database file, created with its directory when missing. Not the queue's file: each keeps
+   * its own schema version in `user_version`. */
+  file: string;
+  /** `normal` survives a crash of the process; `full` also survives power loss, at the cost of
+   * an fsync per write. */
+  synchronous?: 'normal' | 'full';
+}
+
+/** Bumped with every schema change; a newer file is refused rather than misread. */
+const SCHEMA_VERSION = 1;
+
+// STRICT tables reject a mistyped value loudly; durations, which `performance.now()` makes
+// fractional, are therefore rounded to whole ms before they are written.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  request_id TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL,
+  callback_url TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  idempotency_key TEXT UNIQUE,
+  request_hash TEXT,
+  decision TEXT NOT NULL DEFAULT 'pending'
+    CHECK (decision IN ('pending', 'allowed', 'not_allowed', 'unknown', 'invalid')),
+  reason TEXT,
+  auth_latency_ms INTEGER,
+  decided_at INTEGER,
+  callback_state TEXT NOT NULL DEFAULT 'pending'
+    CHECK (callback_state IN ('pending', 'retrying', 'delivered', 'gone', 'dead_lettered')),
+  callback_attempts INTEGER NOT NULL DEFAULT 0,
+  last_attempt_at INTEGER,
+  delivered_at INTEGER,
+  next_attempt_at INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS callback_attempts (
+  id INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL REFERENCES sessions (request_id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  response_snippet TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS callback_attempts_by_session
+  ON callback_attempts (request_id, started_at, id);
+`;
+
+/** Only these two end a callback's story; `dead_lettered` can still be replayed. */
+const STICKY = `callback_state NOT IN ('delivered', 'gone')`;
+
+interface SessionRow {
+  request_id: string;
+  station_id: string;
+  token_hash: string;
+  callback_url: string;
+  accepted_at: number;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  decision: Decision | 'pending';
+  reason: string | null;
+  auth_latency_ms: number | null;
+  decided_at: number | null;
+  callback_state: CallbackState;
+  callback_attempts: number;
+  last_attempt_at: number | null;
+  delivered_at: number | null;
+  next_attempt_at: number | null;
+}
+
+type AttemptRow = {
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_snippet: string | null;
+};
+
+type StateParams = { request_id: string; state: CallbackState; at: number; next: number | null };
+
+function openDatabase(file: string, synchronous: Synchronous): Database.Database {
+  return openSqlite({
+    file,
+    synchronous,
+    schema: SCHEMA,
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'store',
+    foreignKeys: true,
+  });
+}
+
+type NewSessionRow = Pick<
+  SessionRow,
+  'request_id' | 'station_id' | 'token_hash' | 'callback_url' | 'accepted_at'
+> &
+  Pick<SessionRow, 'idempotency_key' | 'request_hash'>;
+
+/** Moves the callback; shared by both state writes so they cannot drift apart. */
+const MOVE_CALLBACK = `callback_state = @state, next_attempt_at = @next,
+  delivered_at = CASE WHEN @state = 'delivered' THEN @at ELSE delivered_at END`;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insert: db.prepare<NewSessionRow>(
+      `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
+         idempotency_key, request_hash)
+       VALUES (@request_id, @station_id, @token_hash, @callback_url, @accepted_at,
+         @idempotency_key, @request_hash)
+       ON CONFLICT (idempotency_key) DO NOTHING`,
+    ),
+    byKey: db.prepare<[string], Pick<SessionRow, 'request_id' | 'request_hash'>>(
+      'SELECT request_id, request_hash FROM sessions WHERE idempotency_key = ?',
+    ),
+    get: db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE request_id = ?'),
+    attempts: db.prepare<[string], AttemptRow>(
+      `SELECT attempt, started_at, duration_ms, status_code, error, response_snippet
+       FROM callback_attempts WHERE request_id = ? ORDER BY started_at, id`,
+    ),
+    decide: db.prepare<
+      Pick<SessionRow, 'request_id' | 'decision' | 'reason' | 'auth_latency_ms' | 'decided_at'>
+    >(
+      `UPDATE sessions SET decision = @decision, reason = @reason,
+         auth_latency_ms = @auth_latency_ms, decided_at = @decided_at
+       WHERE request_id = @request_id AND decision = 'pending'`,
+    ),
+    setState: db.prepare<StateParams>(
+      `UPDATE sessions SET ${MOVE_CALLBACK} WHERE request_id = @request_id AND ${STICKY}`,
+    ),
+    // MAX: a late duplicate attempt must not move "last attempt" back in time.
+    countAttempt: db.prepare<StateParams & { started_at: number }>(
+      `UPDATE sessions SET ${MOVE_CALLBACK}, callback_attempts = callback_attempts + 1,
+         last_attempt_at = MAX(COALESCE(last_attempt_at, @started_at), @started_at)
+       WHERE request_id = @request_id AND ${STICKY}`,
+    ),
+    addAttempt: db.prepare<AttemptRow & { request_id: string }>(
+      `INSERT INTO callback_attempts (request_id, attempt, started_at, duration_ms, status_code,
+         error, response_snippet)
+       VALUES (@request_id, @attempt, @started_at, @duration_ms, @status_code, @error,
+         @response_snippet)`,
+    ),
+    ping: db.prepare('SELECT 1'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** Each runs with `.immediate()`: the write lock is taken before the first read, so a
+ * concurrent writer (another process) commits entirely before or after us. */
+function prepareTransactions(db: Database.Database, sql: Statements) {
+  return {
+    create: db.transaction((row: NewSessionRow): CreateSessionResult => {
+      if (sql.insert.run(row).changes === 1) return { created: true };
+      // The only conflict ignored is the key's, and the lock makes its winner visible here.
+      const winner = row.idempotency_key === null ? undefined : sql.byKey.get(row.idempotency_key);
+      if (!winner) throw new Error(`Session ${row.request_id} was neither stored nor found`);
+      return {
+        created: false,
+        existing: { requestId: winner.request_id, requestHash: winner.request_hash },
+      };
+    }),
+    // The attempt is written only when the state moved, so a late duplicate leaves no trace.
+    attempt: db.transaction((state: StateParams, attempt: CallbackAttempt) => {
+      if (sql.countAttempt.run({ ...state, started_at: attempt.startedAt }).changes === 0) return;
+      sql.addAttempt.run({
+        request_id: state.request_id,
+        attempt: attempt.attempt,
+        started_at: attempt.startedAt,
+        duration_ms: Math.round(attempt.durationMs),
+        status_code: attempt.statusCode,
+        error: attempt.error,
+        response_snippet: attempt.responseSnippet,
+      });
+    }),
+  };
+}
+
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    requestId: row.request_id,
+    stationId: row.station_id,
+    tokenHash: row.token_hash,
+    callbackUrl: row.callback_url,
+    acceptedAt: row.accepted_at,
+    idempotencyKey: row.idempotency_key,
+    decision: row.decision,
+    reason: row.reason,
+    authLatencyMs: row.auth_latency_ms,
+    decidedAt: row.decided_at,
+    callback: {
+      state: row.callback_state,
+      attempts: row.callback_attempts,
+      lastAttemptAt: row.last_attempt_at,
+      deliveredAt: row.delivered_at,
+      nextAttemptAt: row.next_attempt_at,
+    },
+  };
+}
+
+function toAttempt(row: AttemptRow): CallbackAttempt {
+  return {
+    attempt: row.attempt,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms,
+    statusCode: row.status_code,
+    error: row.error,
+    responseSnippet: row.response_snippet,
+  };
+}
+
+function stateParams(requestId: string, update: CallbackStateUpdate): StateParams {
+  const next = update.nextAttemptAt ?? null;
+  return { request_id: requestId, state: update.state, at: update.at, next };
+}
+
+/** better-sqlite3 is synchronous and the port is async: the executor turns a thrown
+ * SqliteError into a rejection, so callers have one error channel. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(work()));
+}
+
+class SqliteStore implements DecisionStore {
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  readonly #tx: ReturnType<typeof prepareTransactions>;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = openDatabase(options.file, options.synchronous ?? 'normal');
+    this.#sql = prepareStatements(this.#db);
+    this.#tx = prepareTransactions(this.#db, this.#sql);
+  }
+
+  createSession(session: NewSession) {
+    return settle(() =>
+      this.#tx.create.immediate({
+        request_id: session.requestId,
+        station_id: session.stationId,
+        token_hash: session.tokenHash,
+        callback_url: session.callbackUrl,
+        accepted_at: session.acceptedAt,
+        idempotency_key: session.idempotencyKey ?? null,
+        request_hash: session.requestHash ?? null,
+      }),
+    );
+  }
+
+  findByIdempotencyKey(key: string) {
+    return settle(() => {
+      const row = this.#sql.byKey.get(key);
+      return row ? { requestId: row.request_id, requestHash: row.request_hash } : null;
+    });
+  }
+
+  getSession(requestId: string) {
+    return settle(() => {
+      const row = this.#sql.get.get(requestId);
+      return row ? toRecord(row) : null;
+    });
+  }
+
+  listCallbackAttempts(requestId: string) {
+    return settle(() => this.#sql.attempts.all(requestId).map(toAttempt));
+  }
+
+  recordDecision(requestId: string, input: DecisionInput) {
+    return settle(() => {
+      const latency = input.authLatencyMs === null ? null : Math.round(input.authLatencyMs);
+      const result = this.#sql.decide.run({
+        request_id: requestId,
+        decision: input.decision,
+        reason: input.reason,
+        auth_latency_ms: latency,
+        decided_at: input.decidedAt,
+      });
+      return result.changes === 1;
+    });
+  }
+
+  recordCallbackAttempt(requestId: string, attempt: CallbackAttempt, update: CallbackStateUpdate) {
+    return settle(() => this.#tx.attempt.immediate(stateParams(requestId, update), attempt));
+  }
+
+  setCallbackState(requestId: string, update: CallbackStateUpdate) {
+    return settle(() => {
+      this.#sql.setState.run(stateParams(requestId, update));
+    });
+  }
+
+  ping() {
+    return settle(() => {
+      if (this.#closed) throw new Error('The SQLite store is closed');
+      this.#sql.ping.get();
+    });
+  }
+
+  close() {
+    return settle(() => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#db.close();
+    });
+  }
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): DecisionStore {
+  return new SqliteStore(options);
+}

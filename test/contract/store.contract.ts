@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CallbackAttempt, DecisionStore, NewSession } from '../../src/store/port.js';
+
+/**
+ * The decision store port's contract (src/store/port.ts), run against every adapter. An
+ * adapter's test file calls `storeContract` with a factory that returns a fresh, empty store
+ * per test and a `cleanup` that releases it.
+ */
+export interface StoreFixture {
+  store: DecisionStore;
+  cleanup: () => Promise<void>;
+}
+
+const ACCEPTED_AT = 1_750_000_000_000;
+
+function newSession(overrides: Partial<NewSession> = {}): NewSession {
+  return {
+    requestId: randomUUID(),
+    stationId: randomUUID(),
+    tokenHash: 'a'.repeat(64),
+    callbackUrl: 'https://client.example/callbacks',
+    acceptedAt: ACCEPTED_AT,
+    ...overrides,
+  };
+}
+
+function attempt(n: number, overrides: Partial<CallbackAttempt> = {}): CallbackAttempt {
+  return {
+    attempt: n,
+    startedAt: ACCEPTED_AT + n * 1_000,
+    durationMs: 12,
+    statusCode: 503,
+    error: null,
+    responseSnippet: 'busy',
+    ...overrides,
+  };
+}
+
+const DECIDED = {
+  decision: 'allowed',
+  reason: 'active',
+  authLatencyMs: 8,
+  decidedAt: ACCEPTED_AT + 50,
+} as const;
+
+export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`${name} decision store (port contract)`, () => {
+    let store: DecisionStore;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await makeStore());
+    });
+    afterEach(() => cleanup());
+
+    describe('sessions', () => {
+      it('stores a new session as pending and reads it back', async () => {
+        const session = newSession({ idempotencyKey: 'key-1', requestHash: 'h1' });
+        expect(await store.createSession(session)).toEqual({ created: true });
+        expect(await store.getSession(session.requestId)).toEqual({
+          requestId: session.requestId,
+          stationId: session.stationId,
+          tokenHash: session.tokenHash,
+          callbackUrl: session.callbackUrl,
+          acceptedAt: ACCEPTED_AT,
+          idempotencyKey: 'key-1',
+          decision: 'pending',
+          reason: null,
+          authLatencyMs: null,
+          decidedAt: null,
+          callback: {
+            state: 'pending',
+            attempts: 0,
+            lastAttemptAt: null,
+            deliveredAt: null,
+            nextAttemptAt: null,
+          },
+        });
+        expect(await store.listCallbackAttempts(session.requestId)).toEqual([]);
+      });
+
+      it('returns null for an unknown request id', async () => {
+        expect(await store.getSession(randomUUID())).toBeNull();
+        expect(await store.listCallbackAttempts(randomUUID())).toEqual([]);
+      });
+    });
+
+    describe('idempotency keys', () => {
+      it('returns the existing session when the idempotency key is taken, and stores nothing', async () => {
+        const first = newSession({ idempotencyKey: 'key-1', requestHash: 'h1' });
+        const second = newSession({ idempotencyKey: 'key-1', requestHash: 'h2' });
+        await store.createSession(first);
+        expect(await store.createSession(second)).toEqual({
+          created: false,
+          existing: { requestId: first.requestId, requestHash: 'h1' },
+        });
+        expect(await store.getSession(second.requestId)).toBeNull();
+        expect(await store.findByIdempotencyKey('key-1')).toEqual({
+          requestId: first.requestId,
+          requestHash: 'h1',
+        });
+        expect(await store.findByIdempotencyKey('key-2')).toBeNull();
+      });
+
+      it('lets sessions without an idempotency key coexist', async () => {
+        const one = newSession();
+        const two = newSession();
+        expect(await store.createSession(one)).toEqual({ created: true });
+        expect(await store.createSession(two)).toEqual({ created: true });
+        expect((await store.getSession(two.requestId))?.idempotencyKey).toBeNull();
+      });
+
+      it('lets exactly one of several concurrent creates with one key win', async () => {
+        const contenders = Array.from({ length: 8 }, () => newSession({ idempotencyKey: 'race' }));
+        const results = await Promise.all(contenders.map((s) => store.createSession(s)));
+        const winners = contenders.filter((_, i) => results[i]?.created === true);
+        expect(winners).toHaveLength(1);
+        const winnerId = winners[0]?.requestId;
+        for (const result of results) {
+          if (!result.created) expect(result.existing.requestId).toBe(winnerId);
+        }
+      });
+    });
+
+    describe('decisions', () => {
+      it('keeps the first decision and refuses later ones', async () => {
+        const session = newSession();
+        await store.createSession(session);
+        expect(await store.recordDecision(session.requestId, DECIDED)).toBe(true);
+        const flip = {
+          decision: 'not_allowed',
+          reason: 'blocked',
+          authLatencyMs: 3,
+          decidedAt: 9,
+        } as const;
+        expect(await store.recordDecision(session.requestId, flip)).toBe(false);
+        expect(await store.getSession(session.requestId)).toMatchObject({
+          decision: 'allowed',
+          reason: 'active',
+          authLatencyMs: 8,
+          decidedAt: ACCEPTED_AT + 50,
+        });
+      });
+
+      it('stores an unknown decision without latency', async () => {
+        const session = newSession();
+        await store.createSession(session);
+        const timeout = { decision: 'unknown', reason: 'timeout', authLatencyMs: null } as const;
+        await store.recordDecision(session.requestId, { ...timeout, decidedAt: ACCEPTED_AT + 5 });
+        expect(await store.getSession(session.requestId)).toMatchObject(timeout);
+      });
+
+      it('refuses a decision for an unknown session', async () => {
+        expect(await store.recordDecision(randomUUID(), DECIDED)).toBe(false);
+      });
+    });
+
+    describe('callbacks', () => {
+      async function decidedSession(): Promise<string> {
+        const session = newSession();
+        await store.createSession(session);
+        await store.recordDecision(session.requestId, DECIDED);
+        return session.requestId;
+      }
+
+      it('records callback attempts oldest first and counts them', async () => {
+        const id = await decidedSession();
+        const first = attempt(1);
+        const second = attempt(2, {
+          statusCode: null,
+          error: 'CALLBACK_TIMEOUT',
+          responseSnippet: null,
+        });
+        const third = attempt(3, { statusCode: 204, responseSnippet: '' });
+        await store.recordCallbackAttempt(id, first, {
+          state: 'retrying',
+          at: 1,
+          nextAttemptAt: 7,
+        });
+        let session = await store.getSession(id);
+        expect(session?.callback).toEqual({
+          state: 'retrying',
+          attempts: 1,
+          lastAttemptAt: first.startedAt,
+          deliveredAt: null,
+          nextAttemptAt: 7,
+        });
+        await store.recordCallbackAttempt(id, second, {
+          state: 'retrying',
+          at: 2,
+          nextAttemptAt: 8,
+        });
+        await store.recordCallbackAttempt(id, third, {
+          state: 'delivered',
+          at: third.startedAt + 9,
+        });
+        expect(await store.listCallbackAttempts(id)).toEqual([first, second, third]);
+        session = await store.getSession(id);
+        expect(session?.callback).toEqual({
+          state: 'delivered',
+          attempts: 3,
+          lastAttemptAt: third.startedAt,
+          deliveredAt: third.startedAt + 9,
+          nextAttemptAt: null,
+        });
+      });
+
+      for (const terminal of ['delivered', 'gone'] as const) {
+        it(`ignores later attempts and state changes once a callback is ${terminal}`, async () => {
+          const id = await decidedSession();
+          const final = attempt(1, { statusCode: terminal === 'gone' ? 410 : 200 });
+          await store.recordCallbackAttempt(id, final, { state: terminal, at: final.startedAt });
+          const settled = await store.getSession(id);
+
+          const late = attempt(2, { startedAt: final.startedAt + 5 });
+          await store.recordCallbackAttempt(id, late, {
+            state: 'retrying',
+            at: 9,
+            nextAttemptAt: 10,
+          });
+          await store.setCallbackState(id, { state: 'dead_lettered', at: 11 });
+          await store.setCallbackState(id, { state: 'pending', at: 12 });
+
+          expect(await store.getSession(id)).toEqual(settled);
+          expect(settled?.callback).toMatchObject({ state: terminal, attempts: 1 });
+          expect(await store.listCallbackAttempts(id)).toEqual([final]);
+        });
+      }
+
+      it('lets a dead-lettered callback be replayed and then delivered', async () => {
+        const id = await decidedSession();
+        await store.recordCallbackAttempt(id, attempt(1), { state: 'dead_lettered', at: 1 });
+        expect((await store.getSession(id))?.callback.state).toBe('dead_lettered');
+        await store.setCallbackState(id, { state: 'pending', at: 2 });
+        expect((await store.getSession(id))?.callback.state).toBe('pending');
+        const ok = attempt(2, { statusCode: 200 });
+        await store.recordCallbackAttempt(id, ok, { state: 'delivered', at: 3 });
+        expect((await store.getSession(id))?.callback).toMatchObject({
+          state: 'delivered',
+          attempts: 2,
+          deliveredAt: 3,
+        });
+      });
+    });
+
+    it('answers ping while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
