@@ -1,0 +1,162 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The public API's schemas (DESIGN §2 and §3). The same objects validate requests (Fastify's
+ * Ajv) and generate the OpenAPI document, so the document cannot drift from the behaviour.
+ */
+
+export const UUID_PATTERN =
+  '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const DRIVER_TOKEN_PATTERN = '^[A-Za-z0-9._~-]{20,80}$';
+export const CALLBACK_URL_MAX_LENGTH = 2048;
+
+/** Human messages per field: Ajv's own ("must match pattern …") would confuse client developers. */
+export const FIELD_RULES = {
+  station_id: 'must be a UUID in canonical 8-4-4-4-12 hex form',
+  driver_token: 'must be 20 to 80 characters of A-Z a-z 0-9 - . _ ~',
+  callback_url: `must be an absolute http or https URL of at most ${CALLBACK_URL_MAX_LENGTH} characters`,
+} as const;
+
+export const StationId = Type.String({
+  pattern: UUID_PATTERN,
+  description: `Charging station id: ${FIELD_RULES.station_id}.`,
+  examples: ['0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f'],
+});
+
+export const DriverToken = Type.String({
+  pattern: DRIVER_TOKEN_PATTERN,
+  description: `Driver token: ${FIELD_RULES.driver_token}. Never echoed, never logged.`,
+  examples: ['DEMO-ALLOWED-0001-abcdefgh'],
+});
+
+export const CallbackUrl = Type.String({
+  maxLength: CALLBACK_URL_MAX_LENGTH,
+  pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$',
+  format: 'uri',
+  description: `Where the decision is POSTed: ${FIELD_RULES.callback_url}.`,
+  examples: ['https://app.example.com/hooks/charging'],
+});
+
+export const StartSessionRequest = Type.Object(
+  { station_id: StationId, driver_token: DriverToken, callback_url: CallbackUrl },
+  { $id: 'StartSessionRequest', description: 'A request to start a charging session.' },
+);
+export type StartSessionRequest = Static<typeof StartSessionRequest>;
+
+export const ACCEPTED_MESSAGE =
+  'Request is being processed asynchronously. The result will be sent to the provided callback URL.';
+
+export const Accepted = Type.Object(
+  {
+    status: Type.Literal('accepted'),
+    message: Type.Literal(ACCEPTED_MESSAGE),
+    request_id: Type.String({ format: 'uuid' }),
+  },
+  { $id: 'Accepted' },
+);
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI identifying the problem type.' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable Chargegate error code (see the README).' }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          field: Type.String({ description: 'Name of the offending body field or header.' }),
+          message: Type.String(),
+        }),
+      ),
+    ),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json).' },
+);
+
+export const DecisionValue = Type.Union(
+  [
+    Type.Literal('pending'),
+    Type.Literal('allowed'),
+    Type.Literal('not_allowed'),
+    Type.Literal('unknown'),
+    Type.Literal('invalid'),
+  ],
+  { description: '`pending` until the authorization service has been asked.' },
+);
+
+const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+
+export const CallbackAttemptView = Type.Object({
+  attempt: Type.Integer({ minimum: 1 }),
+  started_at: Type.String({ format: 'date-time' }),
+  duration_ms: Type.Integer(),
+  status_code: Type.Union([Type.Integer(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Error code when no answer.' }),
+  response_snippet: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const SessionView = Type.Object(
+  {
+    request_id: Type.String({ format: 'uuid' }),
+    station_id: Type.String({ format: 'uuid' }),
+    driver_token_hash_prefix: Type.String({
+      description: 'First characters of the keyed hash of the driver token, to correlate logs.',
+    }),
+    decision: DecisionValue,
+    reason: Type.Union([Type.String(), Type.Null()], {
+      description: 'Raw reason: blocked, expired, not_at_this_station, timeout, http_503, …',
+    }),
+    authorization_latency_ms: Type.Union([Type.Integer(), Type.Null()]),
+    accepted_at: Type.String({ format: 'date-time' }),
+    decided_at: Timestamp,
+    callback: Type.Object({
+      url: Type.String(),
+      state: Type.Union([
+        Type.Literal('pending'),
+        Type.Literal('retrying'),
+        Type.Literal('delivered'),
+        Type.Literal('gone'),
+        Type.Literal('dead_lettered'),
+      ]),
+      attempts: Type.Integer({ minimum: 0 }),
+      last_attempt_at: Timestamp,
+      delivered_at: Timestamp,
+      next_attempt_at: Timestamp,
+      history: Type.Array(CallbackAttemptView),
+    }),
+  },
+  { $id: 'Session', description: 'A charging session request, its decision and its callback.' },
+);
+
+export const SessionParams = Type.Object({
+  request_id: Type.String({ description: 'The request_id returned by the POST.' }),
+});
+
+/** The webhook body (DESIGN §3): exactly these fields, nothing else. */
+export const CallbackPayload = Type.Object(
+  {
+    station_id: StationId,
+    driver_token: DriverToken,
+    status: Type.Union([
+      Type.Literal('allowed'),
+      Type.Literal('not_allowed'),
+      Type.Literal('unknown'),
+      Type.Literal('invalid'),
+    ]),
+  },
+  { $id: 'CallbackPayload', additionalProperties: false },
+);
+export type CallbackPayload = Static<typeof CallbackPayload>;
+
+export const IdempotencyKeyHeader = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description:
+        'Optional, 1 to 255 printable ASCII characters. The same key with the same body returns the same request_id; with another body, 422.',
+    }),
+  ),
+});
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
