@@ -62,7 +62,10 @@ const retrySchedule = z.string().transform((text, ctx) => {
   const parts = text.split(',').map((p) => p.trim());
   const delays = parts.map(parseDuration);
   if (parts.length === 0 || parts.length > 50 || delays.some((d) => d === null || d < 0)) {
-    ctx.addIssue({ code: 'custom', message: 'expected comma-separated durations like 5s,30s,2m,1h' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected comma-separated durations like 5s,30s,2m,1h',
+    });
     return z.NEVER;
   }
   return delays as number[];
@@ -72,7 +75,10 @@ const secretList = z.string().transform((text, ctx) => {
   const secrets = text.split(/[\s,]+/).filter(Boolean);
   const bad = secrets.filter((s) => !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(s));
   if (secrets.length === 0 || bad.length > 0) {
-    ctx.addIssue({ code: 'custom', message: 'expected whsec_ followed by base64 (at least 24 bytes)' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected whsec_ followed by base64 (at least 24 bytes)',
+    });
     return z.NEVER;
   }
   return secrets;
@@ -99,9 +105,7 @@ const schema = z.object({
   MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default('info'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 type Env = z.infer<typeof schema>;
@@ -138,6 +142,7 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';

@@ -15,12 +15,11 @@ export const ERROR_CODES = {
   BACKLOG_FULL: 'The backlog of undecided requests is at its bound; retry after Retry-After.',
   SESSION_NOT_FOUND: 'No charging session request has this id.',
   STORE_UNAVAILABLE: 'The decision store or queue failed; the request was not accepted.',
-  AUTHZ_TIMEOUT: 'The authorization service did not answer within AUTH_TIMEOUT_MS.',
-  AUTHZ_UNREACHABLE: 'The authorization service refused or dropped the connection.',
-  AUTHZ_BAD_RESPONSE: 'The authorization service answered with a non-200 status or a malformed body.',
+  INTERNAL_ERROR: 'An unexpected error; the details are in the log under the same request id.',
   CALLBACK_TIMEOUT: 'The callback receiver did not answer within CALLBACK_TIMEOUT_MS.',
   CALLBACK_UNREACHABLE: 'The callback receiver could not be connected to.',
-  CALLBACK_DEAD_LETTERED: 'The callback retry schedule is exhausted; the callback is a dead letter.',
+  CALLBACK_DEAD_LETTERED:
+    'The callback retry schedule is exhausted; the callback is a dead letter.',
   ACL_FILE_INVALID: 'The ACL file could not be read or does not match the documented format.',
 } as const;
 

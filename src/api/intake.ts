@@ -1,0 +1,120 @@
+import type { Queue } from '../queue/port.js';
+import type { RequestMessage } from '../queue/messages.js';
+import type { DecisionStore } from '../store/port.js';
+import type { TokenHasher } from '../lib/token-hash.js';
+import { AppError } from '../errors.js';
+import { uuidv7 } from '../lib/ids.js';
+import type { StartSessionRequest } from './schemas.js';
+
+export type IntakeResult =
+  | { kind: 'accepted'; requestId: string; replayed: boolean }
+  | { kind: 'idempotency_conflict'; requestId: string }
+  | { kind: 'backlog_full'; retryAfterSeconds: number };
+
+export interface Intake {
+  accept(body: StartSessionRequest, idempotencyKey: string | undefined): Promise<IntakeResult>;
+}
+
+/** The backlog size is read at most this often: a COUNT per request would cost more than the
+ * insert itself, and a bound overshot by a few hundred requests is harmless. */
+const BACKLOG_REFRESH_MS = 250;
+
+/** What a client told "backlog full" should wait: long enough for workers to drain a slice. */
+const BACKLOG_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Accepting a request: the message is published first and the session stored second, and the
+ * `202` follows both. The stored session is the acknowledgement: a worker that receives a
+ * message whose session does not exist (the process died between the two writes, so the
+ * client never got a `202`) waits a grace period and then drops it. So a crash at any point
+ * either loses a request that was never acknowledged, or nothing.
+ */
+export function createIntake(deps: {
+  queue: Queue;
+  store: DecisionStore;
+  hasher: TokenHasher;
+  maxBacklog: number;
+  now?: () => number;
+}): Intake {
+  const { queue, store, hasher, maxBacklog } = deps;
+  const now = deps.now ?? Date.now;
+  const backlog = {
+    value: 0,
+    readAt: Number.NEGATIVE_INFINITY,
+    reading: null as Promise<void> | null,
+  };
+
+  async function backlogIsFull(): Promise<boolean> {
+    if (now() - backlog.readAt > BACKLOG_REFRESH_MS && backlog.reading === null) {
+      const reading = queue.depth('requests').then((depth) => {
+        backlog.value = depth;
+        backlog.readAt = now();
+      });
+      backlog.reading = reading.then(
+        () => undefined,
+        () => undefined, // a failed read keeps the last value; the publish will fail loudly
+      );
+      void backlog.reading.finally(() => {
+        backlog.reading = null;
+      });
+      // Only the very first read blocks; later ones use the slightly stale value meanwhile.
+      if (backlog.readAt === Number.NEGATIVE_INFINITY) await reading;
+    }
+    return backlog.value >= maxBacklog;
+  }
+
+  function requestHash(body: StartSessionRequest): string {
+    return hasher.hash(JSON.stringify([body.station_id, body.driver_token, body.callback_url]));
+  }
+
+  async function replay(key: string, hash: string): Promise<IntakeResult | null> {
+    const existing = await store.findByIdempotencyKey(key);
+    if (!existing) return null;
+    return existing.requestHash === hash
+      ? { kind: 'accepted', requestId: existing.requestId, replayed: true }
+      : { kind: 'idempotency_conflict', requestId: existing.requestId };
+  }
+
+  async function accept(body: StartSessionRequest, key: string | undefined): Promise<IntakeResult> {
+    const hash = key === undefined ? undefined : requestHash(body);
+    try {
+      if (key !== undefined && hash !== undefined) {
+        const replayed = await replay(key, hash);
+        if (replayed) return replayed;
+      }
+      if (await backlogIsFull()) {
+        return { kind: 'backlog_full', retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS };
+      }
+      const acceptedAt = now();
+      const requestId = uuidv7(acceptedAt);
+      const message: RequestMessage = {
+        v: 1,
+        request_id: requestId,
+        station_id: body.station_id.toLowerCase(),
+        driver_token: body.driver_token,
+        callback_url: body.callback_url,
+        accepted_at: acceptedAt,
+      };
+      await queue.publish('requests', requestId, message);
+      const created = await store.createSession({
+        requestId,
+        stationId: message.station_id,
+        tokenHash: hasher.hash(body.driver_token),
+        callbackUrl: body.callback_url,
+        acceptedAt,
+        ...(key === undefined ? {} : { idempotencyKey: key, requestHash: hash }),
+      });
+      backlog.value += 1;
+      if (created.created) return { kind: 'accepted', requestId, replayed: false };
+      // Lost a race for the same key: the winner's id is the answer; our message is an orphan
+      // that the worker drops after the grace period.
+      return created.existing.requestHash === hash
+        ? { kind: 'accepted', requestId: created.existing.requestId, replayed: true }
+        : { kind: 'idempotency_conflict', requestId: created.existing.requestId };
+    } catch (error) {
+      throw new AppError('STORE_UNAVAILABLE', undefined, { cause: error });
+    }
+  }
+
+  return { accept };
+}

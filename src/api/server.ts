@@ -1,0 +1,76 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyError } from 'fastify';
+import type { Queue } from '../queue/port.js';
+import type { DecisionStore } from '../store/port.js';
+import type { TokenHasher } from '../lib/token-hash.js';
+import { createIntake } from './intake.js';
+import { errorToProblem, problem, sendProblem } from './problem.js';
+import { registerHealthRoutes, type ReadinessDetails } from './health.js';
+import { registerOpenApi } from './openapi.js';
+import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
+import type { CallbackUrlCheck } from './validate.js';
+
+export interface ApiDependencies {
+  queue: Queue;
+  store: DecisionStore;
+  hasher: TokenHasher;
+  logger: FastifyBaseLogger;
+  maxBacklog: number;
+  checkCallbackUrl: CallbackUrlCheck;
+  version: string;
+  readinessDetails?: ReadinessDetails;
+}
+
+/** Builds the public API. Listening is the caller's business (tests use port 0). */
+export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Forbidden keys fail parsing, so a prototype-pollution attempt is a 400, never an object.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    ajv: {
+      // Every bad field is reported at once; values are never coerced into validity.
+      customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false },
+    },
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const body = errorToProblem(error, request);
+    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (body.status === 503) reply.header('retry-after', '5');
+    return sendProblem(reply, body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      problem(404, 'SESSION_NOT_FOUND', {
+        instance: request.url.split('?')[0],
+        detail: `No route ${request.method} ${request.url.split('?')[0]}.`,
+      }),
+    ),
+  );
+
+  await registerOpenApi(app, deps.version);
+  registerHealthRoutes(
+    app,
+    [
+      { name: 'store', check: () => deps.store.ping() },
+      { name: 'queue', check: () => deps.queue.ping() },
+    ],
+    deps.readinessDetails,
+  );
+  const intake = createIntake({
+    queue: deps.queue,
+    store: deps.store,
+    hasher: deps.hasher,
+    maxBacklog: deps.maxBacklog,
+  });
+  registerSessionRoutes(app, {
+    intake,
+    store: deps.store,
+    checkCallbackUrl: deps.checkCallbackUrl,
+  });
+  return app;
+}

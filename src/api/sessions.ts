@@ -1,0 +1,156 @@
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import type { DecisionStore, SessionRecord, CallbackAttempt } from '../store/port.js';
+import type { Intake } from './intake.js';
+import {
+  Accepted,
+  ACCEPTED_MESSAGE,
+  IDEMPOTENCY_KEY_PATTERN,
+  IdempotencyKeyHeader,
+  Problem,
+  SessionParams,
+  SessionView,
+  StartSessionRequest,
+} from './schemas.js';
+import { problem, sendProblem } from './problem.js';
+import { isValidStartRequest, startRequestErrors, type CallbackUrlCheck } from './validate.js';
+import { isUuid } from '../lib/ids.js';
+
+export const SESSIONS_PATH = '/api/v1/charging-sessions';
+
+/** Fastify's route option for a 16 KiB body (DESIGN §2). */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Log fingerprints show this many hex characters of the token hash. */
+const HASH_PREFIX_LENGTH = 12;
+
+export function registerSessionRoutes(
+  app: FastifyInstance,
+  deps: { intake: Intake; store: DecisionStore; checkCallbackUrl: CallbackUrlCheck },
+): void {
+  app.post(
+    SESSIONS_PATH,
+    {
+      bodyLimit: BODY_LIMIT_BYTES,
+      attachValidation: true,
+      schema: {
+        summary: 'Start a charging session',
+        description:
+          'Validates and durably stores the request, then answers 202. The decision is POSTed to callback_url later (see the CallbackPayload schema and the webhook headers).',
+        tags: ['charging sessions'],
+        body: StartSessionRequest,
+        headers: IdempotencyKeyHeader,
+        response: {
+          202: Accepted,
+          400: Problem,
+          413: Problem,
+          415: Problem,
+          422: Problem,
+          503: Problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const instance = SESSIONS_PATH;
+      if (request.body === undefined) {
+        return sendProblem(reply, problem(415, 'REQUEST_UNSUPPORTED_MEDIA_TYPE', { instance }));
+      }
+      const key = request.headers['idempotency-key'];
+      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key))) {
+        return sendProblem(reply, problem(400, 'IDEMPOTENCY_KEY_INVALID', { instance }));
+      }
+      const errors = startRequestErrors(
+        request.body,
+        request.validationError?.validation as FastifySchemaValidationError[] | undefined,
+        deps.checkCallbackUrl,
+      );
+      if (!isValidStartRequest(request.body, errors)) {
+        const detail = `${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors.map((e) => e.field).join(', ')}.`;
+        return sendProblem(reply, problem(400, 'REQUEST_INVALID', { instance, detail, errors }));
+      }
+      const result = await deps.intake.accept(request.body, key);
+      switch (result.kind) {
+        case 'backlog_full':
+          reply.header('retry-after', String(result.retryAfterSeconds));
+          return sendProblem(reply, problem(503, 'BACKLOG_FULL', { instance }));
+        case 'idempotency_conflict':
+          return sendProblem(
+            reply,
+            problem(422, 'IDEMPOTENCY_KEY_REUSED', {
+              instance,
+              detail: `This Idempotency-Key was used for request ${result.requestId} with a different body.`,
+            }),
+          );
+        case 'accepted':
+          request.log.info(
+            { request_id: result.requestId, replayed: result.replayed },
+            'request accepted',
+          );
+          if (result.replayed) reply.header('idempotent-replayed', 'true');
+          return reply
+            .code(202)
+            .header('location', `${SESSIONS_PATH}/${result.requestId}`)
+            .send({ status: 'accepted', message: ACCEPTED_MESSAGE, request_id: result.requestId });
+      }
+    },
+  );
+
+  app.get<{ Params: { request_id: string } }>(
+    `${SESSIONS_PATH}/:request_id`,
+    {
+      schema: {
+        summary: 'Read a charging session request',
+        description:
+          'The decision (pending until decided), its reason, timestamps and the callback delivery state with every attempt. Never the driver token.',
+        tags: ['charging sessions'],
+        params: SessionParams,
+        response: { 200: SessionView, 404: Problem },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.request_id.toLowerCase();
+      const session = isUuid(id) ? await deps.store.getSession(id) : null;
+      if (!session) {
+        return sendProblem(
+          reply,
+          problem(404, 'SESSION_NOT_FOUND', {
+            instance: request.url,
+            detail: 'No request has this id.',
+          }),
+        );
+      }
+      const attempts = await deps.store.listCallbackAttempts(id);
+      return reply.send(sessionView(session, attempts));
+    },
+  );
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function sessionView(s: SessionRecord, attempts: CallbackAttempt[]) {
+  return {
+    request_id: s.requestId,
+    station_id: s.stationId,
+    driver_token_hash_prefix: s.tokenHash.slice(0, HASH_PREFIX_LENGTH),
+    decision: s.decision,
+    reason: s.reason,
+    authorization_latency_ms: s.authLatencyMs,
+    accepted_at: new Date(s.acceptedAt).toISOString(),
+    decided_at: iso(s.decidedAt),
+    callback: {
+      url: s.callbackUrl,
+      state: s.callback.state,
+      attempts: s.callback.attempts,
+      last_attempt_at: iso(s.callback.lastAttemptAt),
+      delivered_at: iso(s.callback.deliveredAt),
+      next_attempt_at: iso(s.callback.nextAttemptAt),
+      history: attempts.map((a) => ({
+        attempt: a.attempt,
+        started_at: new Date(a.startedAt).toISOString(),
+        duration_ms: a.durationMs,
+        status_code: a.statusCode,
+        error: a.error,
+        response_snippet: a.responseSnippet,
+      })),
+    },
+  };
+}

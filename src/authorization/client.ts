@@ -1,0 +1,149 @@
+import { Agent, request } from 'undici';
+import type { Decision } from '../store/port.js';
+import { ACL_STATUSES, type AclStatus, type AuthorizeRequestBody } from './contract.js';
+import { Semaphore } from '../lib/semaphore.js';
+
+export interface AuthorizationResult {
+  decision: Decision;
+  /** Raw reason, persisted next to the decision. */
+  reason: string;
+  /** Time spent on the HTTP call; null when no call was made. */
+  latencyMs: number | null;
+}
+
+export interface AuthorizationClient {
+  authorize(input: {
+    requestId: string;
+    stationId: string;
+    driverToken: string;
+  }): Promise<AuthorizationResult>;
+  /** Calls currently in flight, for metrics and tests. */
+  readonly inFlight: number;
+  close(): Promise<void>;
+}
+
+/** An ACL answer is a few dozen bytes; anything past this is not an answer we trust. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** Reasons are persisted and shown; an unbounded string from another service is not. */
+const MAX_REASON_LENGTH = 200;
+
+/**
+ * The worker's client for the authorization service (DESIGN §4). Every failure mode becomes a
+ * decision: nothing here throws for a bad or missing answer, it answers `unknown` with a reason.
+ */
+export function createAuthorizationClient(options: {
+  url: string;
+  timeoutMs: number;
+  maxInFlight: number;
+}): AuthorizationClient {
+  const { url, timeoutMs } = options;
+  const dispatcher = new Agent({
+    connections: options.maxInFlight,
+    keepAliveTimeout: 30_000,
+    // Our own deadline governs; undici's defaults would be longer and add up.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+  const permits = new Semaphore(options.maxInFlight);
+
+  async function call(input: { requestId: string; stationId: string; driverToken: string }) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const started = performance.now();
+    const body: AuthorizeRequestBody = {
+      station_id: input.stationId,
+      driver_token: input.driverToken,
+    };
+    try {
+      const response = await request(url, {
+        method: 'POST',
+        dispatcher,
+        signal: controller.signal,
+        headers: { 'content-type': 'application/json', 'x-request-id': input.requestId },
+        body: JSON.stringify(body),
+      });
+      const text = await readCapped(response.body, MAX_RESPONSE_BYTES);
+      const latencyMs = Math.round(performance.now() - started);
+      if (response.statusCode !== 200) return unknown(`http_${response.statusCode}`, latencyMs);
+      return interpret(text, latencyMs);
+    } catch (error) {
+      const latencyMs = Math.round(performance.now() - started);
+      return unknown(controller.signal.aborted ? 'timeout' : connectionReason(error), latencyMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    authorize: (input) => permits.run(() => call(input)),
+    get inFlight() {
+      return permits.inUse;
+    },
+    close: () => dispatcher.close(),
+  };
+}
+
+function unknown(reason: string, latencyMs: number | null): AuthorizationResult {
+  return { decision: 'unknown', reason, latencyMs };
+}
+
+function interpret(text: string | null, latencyMs: number): AuthorizationResult {
+  if (text === null) return unknown('malformed_body', latencyMs);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return unknown('malformed_body', latencyMs);
+  }
+  if (typeof parsed !== 'object' || parsed === null) return unknown('malformed_body', latencyMs);
+  const { status, reason } = parsed as { status?: unknown; reason?: unknown };
+  if (typeof status !== 'string' || !ACL_STATUSES.includes(status as AclStatus)) {
+    return unknown('unexpected_status', latencyMs);
+  }
+  return { decision: status as AclStatus, reason: cleanReason(reason, status), latencyMs };
+}
+
+function cleanReason(reason: unknown, fallback: string): string {
+  if (typeof reason !== 'string') return fallback;
+  const clean = reason
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .slice(0, MAX_REASON_LENGTH);
+  return clean === '' ? fallback : clean;
+}
+
+function connectionReason(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection_refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection_reset';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'dns_error';
+    default:
+      return 'connection_error';
+  }
+}
+
+/** Reads a body as text, or `null` when it exceeds `cap` bytes (the rest is discarded). */
+export async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): unknown },
+  cap: number,
+): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > cap) {
+      body.destroy();
+      return null;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

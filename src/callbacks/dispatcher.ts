@@ -1,0 +1,137 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Dispatcher } from 'undici';
+import type { Delivery, Queue } from '../queue/port.js';
+import type { CallbackMessage } from '../queue/messages.js';
+import type { DecisionStore } from '../store/port.js';
+import { startConsumer, type Consumer } from '../queue/consumer.js';
+import { attemptDelivery, type AttemptResult } from './delivery.js';
+import { withJitter } from './schedule.js';
+import type { Signer } from './signing.js';
+
+/** A message stays leased for the callback attempt's timeout plus this margin for the writes around
+ * it. Short, because after a crash an in-flight message waits for its lease to expire before
+ * another worker takes it over. */
+const LEASE_MARGIN_MS = 5_000;
+
+export interface DispatcherOptions {
+  queue: Queue;
+  store: DecisionStore;
+  signer: Signer;
+  http: Dispatcher;
+  logger: FastifyBaseLogger;
+  timeoutMs: number;
+  retryScheduleMs: readonly number[];
+  concurrency: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** The exact webhook body of DESIGN §3: these three fields, in this order, nothing else. */
+export function callbackBody(message: CallbackMessage): string {
+  return JSON.stringify({
+    station_id: message.station_id,
+    driver_token: message.driver_token,
+    status: message.status,
+  });
+}
+
+/**
+ * Delivers queued callbacks. Success, `410` and an exhausted schedule end a callback (ack or
+ * dead letter, which is also when the raw token leaves the queue); anything else schedules the
+ * next attempt. The attempt and the new state are persisted before the queue moves on, so the
+ * `GET` never shows less than what happened.
+ */
+export function startDispatcher(options: DispatcherOptions): Consumer {
+  const { queue, store, logger, retryScheduleMs } = options;
+  const now = options.now ?? Date.now;
+
+  async function handle(delivery: Delivery<CallbackMessage>): Promise<void> {
+    const message = delivery.payload;
+    const session = await store.getSession(message.request_id);
+    const state = session?.callback.state;
+    if (!session || state === 'delivered' || state === 'gone' || state === 'dead_lettered') {
+      // A duplicate message for a finished callback: nothing to send.
+      await queue.ack('callbacks', delivery);
+      return;
+    }
+    const startedAt = now();
+    const result = await attemptDelivery({
+      url: message.callback_url,
+      id: message.request_id,
+      body: callbackBody(message),
+      signer: options.signer,
+      timeoutMs: options.timeoutMs,
+      dispatcher: options.http,
+      now,
+    });
+    const attempt = {
+      attempt: session.callback.attempts + 1,
+      startedAt,
+      durationMs: result.durationMs,
+      statusCode: result.statusCode,
+      error: result.error,
+      responseSnippet: result.responseSnippet,
+    };
+    const log = logger.child({
+      request_id: message.request_id,
+      attempt: attempt.attempt,
+      status_code: result.statusCode,
+      error: result.error,
+      duration_ms: result.durationMs,
+    });
+    if (result.outcome !== 'failed') {
+      await store.recordCallbackAttempt(message.request_id, attempt, {
+        state: result.outcome,
+        at: now(),
+      });
+      await queue.ack('callbacks', delivery);
+      log.info(
+        result.outcome === 'delivered'
+          ? 'callback delivered'
+          : 'callback receiver answered 410: not retrying',
+      );
+      return;
+    }
+    await scheduleNext(delivery, result, attempt, log);
+  }
+
+  async function scheduleNext(
+    delivery: Delivery<CallbackMessage>,
+    result: AttemptResult,
+    attempt: Parameters<DecisionStore['recordCallbackAttempt']>[1],
+    log: FastifyBaseLogger,
+  ): Promise<void> {
+    const id = delivery.payload.request_id;
+    const scheduled = retryScheduleMs[delivery.attempt];
+    if (scheduled === undefined) {
+      await store.recordCallbackAttempt(id, attempt, {
+        state: 'dead_lettered',
+        at: now(),
+        nextAttemptAt: null,
+      });
+      await queue.deadLetter('callbacks', delivery, result.error ?? `http_${result.statusCode}`);
+      log.warn(
+        { code: 'CALLBACK_DEAD_LETTERED' },
+        'callback retry schedule exhausted: dead-lettered',
+      );
+      return;
+    }
+    const wait = result.retryAfterMs ?? withJitter(scheduled, options.random);
+    await store.recordCallbackAttempt(id, attempt, {
+      state: 'retrying',
+      at: now(),
+      nextAttemptAt: now() + wait,
+    });
+    await queue.retry('callbacks', delivery, wait);
+    log.info({ retry_in_ms: wait }, 'callback attempt failed; retry scheduled');
+  }
+
+  return startConsumer<CallbackMessage>({
+    queue,
+    topic: 'callbacks',
+    concurrency: options.concurrency,
+    leaseMs: options.timeoutMs + LEASE_MARGIN_MS,
+    handle,
+    logger,
+  });
+}

@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Agent } from 'undici';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Queue } from './queue/port.js';
+import type { DecisionStore } from './store/port.js';
+import { createSqliteQueue } from './queue/sqlite.js';
+import { createSqliteStore } from './store/sqlite.js';
+import { buildApi } from './api/server.js';
+import { startRequestWorker } from './worker/worker.js';
+import { startDispatcher } from './callbacks/dispatcher.js';
+import { createSigner, generateSecret } from './callbacks/signing.js';
+import { createAuthorizationClient } from './authorization/client.js';
+import { createAuthService } from './authorization/service.js';
+import { bundledAclPath, createMemoryAclStore, loadAclFile } from './authorization/acl.js';
+import { AUTHORIZE_PATH } from './authorization/contract.js';
+import { createTokenHasher, type TokenHasher } from './lib/token-hash.js';
+import { loadOrCreateSecret } from './lib/secrets.js';
+import type { Consumer } from './queue/consumer.js';
+
+/** The roles a process can run (DESIGN §5). `start` runs all of them. */
+export type Role = 'api' | 'worker' | 'auth-service';
+
+export interface Running {
+  /** Where the public API listens, when this process runs it. */
+  apiUrl?: string;
+  /** Where the reference authorization service listens, when this process runs it. */
+  authServiceUrl?: string;
+  /** Graceful stop: no new requests, in-flight work finished, connections closed. */
+  close(): Promise<void>;
+}
+
+export const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+/** File names inside DATA_DIR. */
+const FILES = {
+  queue: 'queue.db',
+  store: 'store.db',
+  webhookSecret: 'webhook-secret',
+  tokenHashKey: 'token-hash-key',
+};
+
+function listenUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (address === null || typeof address === 'string')
+    throw new Error('server is not listening on TCP');
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+}
+
+function tokenHasher(config: Config): TokenHasher {
+  const key =
+    config.tokenHashKey ??
+    loadOrCreateSecret(config.dataDir, FILES.tokenHashKey, () =>
+      randomBytes(32).toString('base64url'),
+    );
+  return createTokenHasher(key);
+}
+
+function openAdapters(config: Config): { queue: Queue; store: DecisionStore } {
+  if (config.redisUrl !== undefined || config.databaseUrl !== undefined) {
+    throw new Error(
+      'REDIS_URL/DATABASE_URL are set, but this build has only the embedded (SQLite) adapters; unset them to run embedded mode',
+    );
+  }
+  const dir = resolve(config.dataDir);
+  return {
+    queue: createSqliteQueue({ file: join(dir, FILES.queue) }),
+    store: createSqliteStore({ file: join(dir, FILES.store) }),
+  };
+}
+
+/**
+ * The composition root: reads nothing but `config`, wires adapters into the roles asked for,
+ * and returns a handle that stops them in the right order.
+ */
+export async function startChargegate(
+  config: Config,
+  roles: ReadonlySet<Role>,
+  logger: FastifyBaseLogger,
+): Promise<Running> {
+  const running: Running = { close: async () => {} };
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    // Reverse start order: the API stops taking requests before the workers stop, and the
+    // reference service outlives the workers that call it.
+    for (const step of closers.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.error({ err: error }, 'error during shutdown');
+      }
+    }
+  };
+  running.close = close;
+  try {
+    const hasher = tokenHasher(config);
+    let authUrl = config.auth.url;
+
+    if (roles.has('auth-service')) {
+      const aclPath = config.auth.aclFile ?? bundledAclPath();
+      const acl = createMemoryAclStore(await loadAclFile(aclPath, hasher));
+      const service = createAuthService({
+        acl,
+        hasher,
+        logger: logger.child({ role: 'auth-service' }),
+      });
+      await service.listen({ port: config.auth.servicePort, host: config.auth.serviceHost });
+      closers.push(() => service.close());
+      running.authServiceUrl = listenUrl(service);
+      logger.info(
+        { url: running.authServiceUrl, acl_file: aclPath },
+        'reference authorization service listening',
+      );
+      authUrl ??= running.authServiceUrl + AUTHORIZE_PATH;
+    }
+
+    if (!roles.has('api') && !roles.has('worker')) return running;
+
+    const { queue, store } = openAdapters(config);
+    closers.push(
+      () => queue.close(),
+      () => store.close(),
+    );
+
+    if (roles.has('worker')) {
+      const target = authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${AUTHORIZE_PATH}`;
+      closers.push(...startWorkerRole(config, { queue, store, hasher, logger, authUrl: target }));
+    }
+
+    if (roles.has('api')) {
+      const app = await buildApi({
+        queue,
+        store,
+        hasher,
+        logger: logger.child({ role: 'api' }),
+        maxBacklog: config.maxBacklog,
+        checkCallbackUrl: () => null,
+        version: VERSION,
+      });
+      await app.listen({ port: config.port, host: config.host });
+      closers.push(() => app.close());
+      running.apiUrl = listenUrl(app);
+      logger.info(
+        { url: running.apiUrl, data_dir: resolve(config.dataDir) },
+        'public API listening',
+      );
+    }
+    return running;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Starts the request worker and the callback dispatcher; returns their stop steps in order. */
+function startWorkerRole(
+  config: Config,
+  deps: {
+    queue: Queue;
+    store: DecisionStore;
+    hasher: TokenHasher;
+    logger: FastifyBaseLogger;
+    authUrl: string;
+  },
+): (() => Promise<void>)[] {
+  const { queue, store, hasher } = deps;
+  const secrets = config.callbacks.secrets ?? [
+    loadOrCreateSecret(config.dataDir, FILES.webhookSecret, generateSecret),
+  ];
+  const authorizer = createAuthorizationClient({
+    url: deps.authUrl,
+    timeoutMs: config.auth.timeoutMs,
+    maxInFlight: config.auth.maxInFlight,
+  });
+  const http = new Agent({ connections: null, keepAliveTimeout: 10_000 });
+  const worker: Consumer = startRequestWorker({
+    queue,
+    store,
+    authorizer,
+    hasher,
+    logger: deps.logger.child({ role: 'worker' }),
+    authTimeoutMs: config.auth.timeoutMs,
+    // One message per permit: a leased message never waits for a permit while its lease runs.
+    concurrency: config.auth.maxInFlight,
+  });
+  const dispatcher: Consumer = startDispatcher({
+    queue,
+    store,
+    signer: createSigner(secrets),
+    http,
+    logger: deps.logger.child({ role: 'dispatcher' }),
+    timeoutMs: config.callbacks.timeoutMs,
+    retryScheduleMs: config.callbacks.retryScheduleMs,
+    concurrency: config.callbacks.maxInFlight,
+  });
+  deps.logger.info({ authorization_url: deps.authUrl }, 'worker and callback dispatcher started');
+  // Closers run in reverse: stop consumers first, then their HTTP clients.
+  return [
+    () => http.close(),
+    () => authorizer.close(),
+    () => dispatcher.stop(config.shutdownTimeoutMs),
+    () => worker.stop(config.shutdownTimeoutMs),
+  ];
+}

@@ -1,0 +1,108 @@
+import type { Delivery, Queue, Topic } from './port.js';
+import { delay } from '../lib/time.js';
+
+export interface ConsumerLogger {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface Consumer {
+  /** Messages being handled right now. */
+  readonly inFlight: number;
+  /** Stops receiving, then waits for in-flight handlers (at most `timeoutMs`). */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/** How long one receive waits for messages before looping: short, so that stopping is prompt. */
+const RECEIVE_WAIT_MS = 250;
+
+/** After a failed receive (queue unreachable), wait this long, doubling up to the cap. */
+const RECEIVE_BACKOFF_MS = 100;
+const RECEIVE_BACKOFF_MAX_MS = 5_000;
+
+/**
+ * Runs `handle` on every message of a topic with at most `concurrency` messages in flight.
+ * Messages are only received when a slot is free, so a backlog stays in the queue (where it is
+ * durable and visible) instead of in memory. A handler that throws leaves its message leased:
+ * it is redelivered when the lease expires, which is the at-least-once retry of last resort.
+ */
+export function startConsumer<T>(options: {
+  queue: Queue;
+  topic: Topic;
+  concurrency: number;
+  leaseMs: number;
+  handle: (delivery: Delivery<T>) => Promise<void>;
+  logger: ConsumerLogger;
+}): Consumer {
+  const { queue, topic, concurrency, leaseMs, handle, logger } = options;
+  const stopping = new AbortController();
+  const running = new Set<Promise<void>>();
+  let slotFreed: (() => void) | null = null;
+
+  function dispatch(delivery: Delivery<T>) {
+    const task = handle(delivery)
+      .catch((error: unknown) => {
+        logger.error(
+          { err: error, topic, key: delivery.key },
+          'message handler failed; it will be redelivered',
+        );
+      })
+      .finally(() => {
+        running.delete(task);
+        slotFreed?.();
+      });
+    running.add(task);
+  }
+
+  async function loop() {
+    let backoff = RECEIVE_BACKOFF_MS;
+    while (!stopping.signal.aborted) {
+      const free = concurrency - running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (slotFreed = resolve));
+        slotFreed = null;
+        continue;
+      }
+      try {
+        const deliveries = await queue.receive<T>(topic, {
+          max: free,
+          leaseMs,
+          waitMs: RECEIVE_WAIT_MS,
+        });
+        backoff = RECEIVE_BACKOFF_MS;
+        for (const delivery of deliveries) dispatch(delivery);
+      } catch (error) {
+        if (stopping.signal.aborted) break;
+        logger.warn({ err: error, topic, retry_in_ms: backoff }, 'receiving from the queue failed');
+        await delay(backoff, stopping.signal);
+        backoff = Math.min(backoff * 2, RECEIVE_BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  const looping = loop();
+
+  return {
+    get inFlight() {
+      return running.size;
+    },
+    async stop(timeoutMs) {
+      stopping.abort();
+      slotFreed?.();
+      await looping;
+      const giveUp = new AbortController();
+      const drained = Promise.all(running).then(() => true);
+      const finished = await Promise.race([
+        drained,
+        delay(timeoutMs, giveUp.signal).then(() => false),
+      ]);
+      giveUp.abort();
+      if (!finished) {
+        logger.warn(
+          { topic, in_flight: running.size },
+          'shutdown timeout: unfinished messages will be redelivered',
+        );
+      }
+    },
+  };
+}

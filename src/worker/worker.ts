@@ -1,0 +1,112 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Delivery, Queue } from '../queue/port.js';
+import type { CallbackMessage, RequestMessage } from '../queue/messages.js';
+import type { Decision, DecisionStore } from '../store/port.js';
+import type { AuthorizationClient } from '../authorization/client.js';
+import type { TokenHasher } from '../lib/token-hash.js';
+import { startConsumer, type Consumer } from '../queue/consumer.js';
+
+/**
+ * A message whose session is not stored yet may be racing the API's second write (see
+ * `api/intake.ts`). It is retried for this long; after it, the API died between the writes,
+ * the client never got a `202`, and the message is dropped.
+ */
+export const ORPHAN_GRACE_MS = 60_000;
+const ORPHAN_RECHECK_MS = 1_000;
+
+/** A message stays leased for the authorization call's timeout plus this margin for the writes around
+ * it. Short, because after a crash an in-flight message waits for its lease to expire before
+ * another worker takes it over. */
+const LEASE_MARGIN_MS = 5_000;
+
+export interface RequestWorkerOptions {
+  queue: Queue;
+  store: DecisionStore;
+  authorizer: AuthorizationClient;
+  hasher: TokenHasher;
+  logger: FastifyBaseLogger;
+  authTimeoutMs: number;
+  /** Messages handled at once; the authorizer bounds the calls themselves. */
+  concurrency: number;
+  now?: () => number;
+}
+
+/**
+ * Takes accepted requests off the `requests` queue, obtains a decision, persists it and queues
+ * the callback. Idempotent by request id: a redelivered message reuses the persisted decision
+ * instead of asking the authorization service again.
+ */
+export function startRequestWorker(options: RequestWorkerOptions): Consumer {
+  const { queue, store, authorizer, hasher, logger } = options;
+  const now = options.now ?? Date.now;
+
+  async function decide(message: RequestMessage): Promise<Decision> {
+    const result = await authorizer.authorize({
+      requestId: message.request_id,
+      stationId: message.station_id,
+      driverToken: message.driver_token,
+    });
+    const applied = await store.recordDecision(message.request_id, {
+      decision: result.decision,
+      reason: result.reason,
+      authLatencyMs: result.latencyMs,
+      decidedAt: now(),
+    });
+    logger.info(
+      {
+        request_id: message.request_id,
+        token: hasher.fingerprint(message.driver_token),
+        decision: result.decision,
+        reason: result.reason,
+        auth_latency_ms: result.latencyMs,
+        applied,
+      },
+      'request decided',
+    );
+    if (applied) return result.decision;
+    // Another worker decided first (a redelivery raced us): its decision is the one persisted.
+    const stored = await store.getSession(message.request_id);
+    return stored && stored.decision !== 'pending' ? stored.decision : result.decision;
+  }
+
+  async function handle(delivery: Delivery<RequestMessage>): Promise<void> {
+    const message = delivery.payload;
+    const session = await store.getSession(message.request_id);
+    if (!session) {
+      if (now() - delivery.publishedAt < ORPHAN_GRACE_MS) {
+        await queue.retry('requests', delivery, ORPHAN_RECHECK_MS);
+      } else {
+        logger.warn(
+          { request_id: message.request_id },
+          'dropping a request that was never acknowledged',
+        );
+        await queue.ack('requests', delivery);
+      }
+      return;
+    }
+    const decision = session.decision === 'pending' ? await decide(message) : session.decision;
+    // Any other state means a callback message already exists (retrying, dead-lettered) or the
+    // callback is finished; publishing again would start a second retry cycle.
+    if (session.callback.state === 'pending') {
+      const callback: CallbackMessage = {
+        v: 1,
+        request_id: message.request_id,
+        station_id: message.station_id,
+        driver_token: message.driver_token,
+        callback_url: message.callback_url,
+        status: decision,
+      };
+      await queue.publish('callbacks', message.request_id, callback);
+    }
+    await queue.ack('requests', delivery);
+  }
+
+  return startConsumer<RequestMessage>({
+    queue,
+    topic: 'requests',
+    concurrency: options.concurrency,
+    leaseMs: options.authTimeoutMs + LEASE_MARGIN_MS,
+    handle,
+    logger,
+  });
+}

@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
+import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
+import { getSession, startBody, startSession } from './helpers/client.js';
+import { waitFor } from './helpers/wait.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('uses the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      dataDir: './data',
+      auth: { servicePort: 8081, timeoutMs: 5000, maxInFlight: 32 },
+      callbacks: { timeoutMs: 10_000, allowPrivateNetworks: false },
+      logLevel: 'info',
+    });
+    expect(config.callbacks.retryScheduleMs).toEqual([
+      5_000, 30_000, 120_000, 600_000, 900_000, 1_800_000,
+    ]);
+  });
+
+  it('names every bad variable at once', () => {
+    const env = {
+      PORT: 'eighty',
+      AUTH_TIMEOUT_MS: '-5',
+      CALLBACK_RETRY_SCHEDULE: '1s,soon',
+      CALLBACK_ALLOW_PRIVATE_NETWORKS: 'maybe',
+      AUTH_SERVICE_URL: 'ftp://acl',
+      WEBHOOK_SECRET: 'not-a-secret',
+      LOG_LEVEL: 'loud',
+    };
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const named = (error as ConfigError).problems.map((p) => p.split(':')[0]);
+    expect(named.sort()).toEqual(Object.keys(env).sort());
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', AUTH_SERVICE_URL: '' })).toMatchObject({
+      port: 8080,
+      auth: { url: undefined },
+    });
+  });
+});
+
+describe('the chargegate command', () => {
+  const services: ServiceProcess[] = [];
+  let receiver: ScriptedServer | undefined;
+  const dir = tempDir();
+
+  afterEach(async () => {
+    for (const s of services.splice(0).reverse()) await s.stop();
+    await receiver?.close();
+  });
+
+  it('prints help listing every command', async () => {
+    const { code, output } = await runCli(['--help'], {});
+    expect(code).toBe(0);
+    for (const command of ['start', 'api', 'worker', 'auth-service'])
+      expect(output).toContain(command);
+    const roleHelp = await runCli(['worker', '--help'], {});
+    expect(roleHelp.code).toBe(0);
+    expect(roleHelp.output).toContain('Usage: chargegate worker');
+  });
+
+  it('refuses an unknown command', async () => {
+    const { code, output } = await runCli(['launch'], {});
+    expect(code).toBe(1);
+    expect(output).toContain('unknown command "launch"');
+  });
+
+  it('stops at start-up with a message naming every bad variable', async () => {
+    const { code, output } = await runCli(['start'], { PORT: 'x', AUTH_MAX_IN_FLIGHT: '0' });
+    expect(code).toBe(1);
+    expect(output).toContain('PORT');
+    expect(output).toContain('AUTH_MAX_IN_FLIGHT');
+  });
+
+  it('runs each role as its own process: auth-service, api and worker together make the whole flow', async () => {
+    receiver = await startScriptedServer(() => ({ status: 200 }));
+    const env = baseEnv(dir.path);
+    const acl = await spawnService('auth-service', env, { waitFor: 'auth-service' });
+    services.push(acl);
+    const api = await spawnService('api', env);
+    services.push(api);
+    const worker = await spawnService(
+      'worker',
+      { ...env, AUTH_SERVICE_URL: `${acl.authServiceUrl}/api/v1/authorize` },
+      { waitFor: 'worker' },
+    );
+    services.push(worker);
+    const id = await startSession(api.url, startBody({}, receiver.url));
+    await waitFor(() => receiver!.requests.length === 1, { message: 'the callback' });
+    expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ status: 'allowed' });
+    expect(await getSession(api.url, id)).toMatchObject({
+      decision: 'allowed',
+      callback: { state: 'delivered' },
+    });
+  });
+});
