@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { DEAD_LETTERS_USAGE, runDeadLetters } from './dead-letters-cli.js';
 import { createLogger } from './lib/logger.js';
 import { startChargegate, VERSION, type Role } from './main.js';
 
@@ -25,6 +26,8 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`)
   .join('\n')}
 
+  dead-letters  List, replay or purge dead-lettered callbacks (see dead-letters --help).
+
 Every setting is an environment variable (PORT, HOST, DATA_DIR, AUTH_SERVICE_URL,
 AUTH_SERVICE_PORT, AUTH_TIMEOUT_MS, AUTH_MAX_IN_FLIGHT, ACL_FILE, WEBHOOK_SECRET,
 CALLBACK_TIMEOUT_MS, CALLBACK_RETRY_SCHEDULE, CALLBACK_ALLOW_PRIVATE_NETWORKS, ADMIN_TOKEN,
@@ -32,17 +35,39 @@ LOG_LEVEL, …); the README lists them all with their defaults.
 
 Signals: SIGTERM or SIGINT stops accepting, finishes in-flight work and exits 0.`;
 
+/** The configuration, or `null` after printing every bad variable. */
+function configOrExit(): Config | null {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`chargegate: ${error.code}: ${error.message}\n`);
+      return null;
+    }
+    throw error;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
     strict: false,
+    // Options after a command (e.g. dead-letters --all) belong to that command.
     options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
   });
   const [name, ...rest] = positionals;
   if (values.version) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
+  }
+  if (name === 'dead-letters') {
+    if (values.help) {
+      process.stdout.write(`${DEAD_LETTERS_USAGE}\n`);
+      return 0;
+    }
+    const config = configOrExit();
+    return config === null ? 1 : runDeadLetters(argv.slice(1), config);
   }
   const command = name === undefined ? undefined : COMMANDS[name];
   if (values.help || name === undefined || name === 'help') {
@@ -60,16 +85,8 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`chargegate: ${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = configOrExit();
+  if (config === null) return 1;
 
   const logger = createLogger(config.logLevel);
   const roles = new Set(command.roles);

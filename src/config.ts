@@ -21,7 +21,16 @@ export const DEFAULT_CALLBACK_TIMEOUT_MS = 10_000;
 
 /** Parallel callback deliveries per process: receivers are slow, so this is well above the
  * authorization limit, and bounded so a flood of slow receivers cannot exhaust sockets. */
-export const DEFAULT_CALLBACK_MAX_IN_FLIGHT = 64;
+export const DEFAULT_CALLBACK_MAX_IN_FLIGHT = 128;
+
+/** Parallel deliveries to one receiver (origin): a quarter of the total, so a hanging receiver
+ * leaves three quarters of the slots to the others, while the usual single app backend still
+ * gets enough parallelism for thousands of callbacks per second. */
+export const DEFAULT_CALLBACK_MAX_PER_HOST = 32;
+
+/** Dead letters (which keep the raw driver token for a replay) are purged after this. A week
+ * covers a long weekend's outage of a receiver plus the time to notice and replay. */
+export const DEFAULT_DEAD_LETTER_RETENTION = '7d';
 
 /** Requests accepted but not yet decided. Past it, `POST` answers 503: better to push back than
  * to accept work that would be decided long after the driver has left the station. */
@@ -30,10 +39,16 @@ export const DEFAULT_MAX_BACKLOG = 100_000;
 /** Time SIGTERM gives in-flight work before the process exits anyway. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 15_000;
 
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
-/** Parses `500ms`, `5s`, `2m`, `1h` into milliseconds; `null` when malformed. */
+/** Parses `500ms`, `5s`, `2m`, `1h`, `7d` into milliseconds; `null` when malformed. */
 export function parseDuration(text: string): number | null {
   const match = DURATION.exec(text.trim());
   if (!match) return null;
@@ -71,6 +86,15 @@ const retrySchedule = z.string().transform((text, ctx) => {
   return delays as number[];
 });
 
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 12h or 7d' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const secretList = z.string().transform((text, ctx) => {
   const secrets = text.split(/[\s,]+/).filter(Boolean);
   const bad = secrets.filter((s) => !/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/.test(s));
@@ -101,7 +125,9 @@ const schema = z.object({
   CALLBACK_TIMEOUT_MS: integer(1, 600_000).default(DEFAULT_CALLBACK_TIMEOUT_MS),
   CALLBACK_RETRY_SCHEDULE: retrySchedule.prefault(DEFAULT_CALLBACK_RETRY_SCHEDULE),
   CALLBACK_MAX_IN_FLIGHT: integer(1, 10_000).default(DEFAULT_CALLBACK_MAX_IN_FLIGHT),
+  CALLBACK_MAX_PER_HOST: integer(1, 10_000).default(DEFAULT_CALLBACK_MAX_PER_HOST),
   CALLBACK_ALLOW_PRIVATE_NETWORKS: booleanText.default(false),
+  DEAD_LETTER_RETENTION: duration.prefault(DEFAULT_DEAD_LETTER_RETENTION),
   MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
@@ -133,7 +159,9 @@ export interface Config {
     timeoutMs: number;
     retryScheduleMs: number[];
     maxInFlight: number;
+    maxPerHost: number;
     allowPrivateNetworks: boolean;
+    deadLetterRetentionMs: number;
   };
   maxBacklog: number;
   shutdownTimeoutMs: number;
@@ -187,7 +215,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       timeoutMs: e.CALLBACK_TIMEOUT_MS,
       retryScheduleMs: e.CALLBACK_RETRY_SCHEDULE,
       maxInFlight: e.CALLBACK_MAX_IN_FLIGHT,
+      maxPerHost: e.CALLBACK_MAX_PER_HOST,
       allowPrivateNetworks: e.CALLBACK_ALLOW_PRIVATE_NETWORKS,
+      deadLetterRetentionMs: e.DEAD_LETTER_RETENTION,
     },
     maxBacklog: e.MAX_BACKLOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

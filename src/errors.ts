@@ -18,8 +18,12 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: 'An unexpected error; the details are in the log under the same request id.',
   CALLBACK_TIMEOUT: 'The callback receiver did not answer within CALLBACK_TIMEOUT_MS.',
   CALLBACK_UNREACHABLE: 'The callback receiver could not be connected to.',
+  CALLBACK_ADDRESS_FORBIDDEN:
+    'The callback URL points to (or its host name resolves to) a loopback, private or otherwise non-public address.',
   CALLBACK_DEAD_LETTERED:
     'The callback retry schedule is exhausted; the callback is a dead letter.',
+  ADMIN_UNAUTHORIZED: 'An admin endpoint was called without the right bearer ADMIN_TOKEN.',
+  DEAD_LETTER_NOT_FOUND: 'No dead letter has this id (replayed or purged already).',
   ACL_FILE_INVALID: 'The ACL file could not be read or does not match the documented format.',
 } as const;
 

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Agent } from 'undici';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Queue } from './queue/port.js';
@@ -12,6 +11,8 @@ import { buildApi } from './api/server.js';
 import { startRequestWorker } from './worker/worker.js';
 import { startDispatcher } from './callbacks/dispatcher.js';
 import { createSigner, generateSecret } from './callbacks/signing.js';
+import { checkCallbackUrl, createGuardedAgent } from './callbacks/ssrf.js';
+import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
 import { createAuthorizationClient } from './authorization/client.js';
 import { createAuthService } from './authorization/service.js';
 import { bundledAclPath, createMemoryAclStore, loadAclFile } from './authorization/acl.js';
@@ -63,7 +64,11 @@ function tokenHasher(config: Config): TokenHasher {
   return createTokenHasher(key);
 }
 
-function openAdapters(config: Config): { queue: Queue; store: DecisionStore } {
+export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore): DeadLetters {
+  return createDeadLetters({ queue, store, retentionMs: config.callbacks.deadLetterRetentionMs });
+}
+
+export function openAdapters(config: Config): { queue: Queue; store: DecisionStore } {
   if (config.redisUrl !== undefined || config.databaseUrl !== undefined) {
     throw new Error(
       'REDIS_URL/DATABASE_URL are set, but this build has only the embedded (SQLite) adapters; unset them to run embedded mode',
@@ -141,7 +146,16 @@ export async function startChargegate(
         hasher,
         logger: logger.child({ role: 'api' }),
         maxBacklog: config.maxBacklog,
-        checkCallbackUrl: () => null,
+        checkCallbackUrl: (url) =>
+          checkCallbackUrl(url, { allowPrivateNetworks: config.callbacks.allowPrivateNetworks }),
+        ...(config.adminToken === undefined
+          ? {}
+          : {
+              admin: {
+                adminToken: config.adminToken,
+                deadLetters: deadLettersOf(config, queue, store),
+              },
+            }),
         version: VERSION,
       });
       await app.listen({ port: config.port, host: config.host });
@@ -179,7 +193,10 @@ function startWorkerRole(
     timeoutMs: config.auth.timeoutMs,
     maxInFlight: config.auth.maxInFlight,
   });
-  const http = new Agent({ connections: null, keepAliveTimeout: 10_000 });
+  const http = createGuardedAgent({
+    allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
+    maxPerHost: config.callbacks.maxPerHost,
+  });
   const worker: Consumer = startRequestWorker({
     queue,
     store,
@@ -199,13 +216,35 @@ function startWorkerRole(
     timeoutMs: config.callbacks.timeoutMs,
     retryScheduleMs: config.callbacks.retryScheduleMs,
     concurrency: config.callbacks.maxInFlight,
+    maxPerHost: config.callbacks.maxPerHost,
   });
+  const stopPurging = startRetentionPurge(deadLettersOf(config, queue, store), deps.logger);
   deps.logger.info({ authorization_url: deps.authUrl }, 'worker and callback dispatcher started');
   // Closers run in reverse: stop consumers first, then their HTTP clients.
   return [
+    () => Promise.resolve(stopPurging()),
     () => http.close(),
     () => authorizer.close(),
     () => dispatcher.stop(config.shutdownTimeoutMs),
     () => worker.stop(config.shutdownTimeoutMs),
   ];
+}
+
+/** Dead letters are checked for expiry this often; the retention is days, so minutes is plenty. */
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+/** Purges expired dead letters now and then periodically; returns a function that stops it. */
+function startRetentionPurge(deadLetters: DeadLetters, logger: FastifyBaseLogger): () => void {
+  const purge = () => {
+    deadLetters.purgeExpired().then(
+      (purged) => {
+        if (purged > 0) logger.info({ purged }, 'expired dead letters purged (retention)');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'purging expired dead letters failed'),
+    );
+  };
+  purge();
+  const timer = setInterval(purge, PURGE_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

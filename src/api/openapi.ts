@@ -76,8 +76,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       tags: [
         { name: 'charging sessions', description: 'The public API.' },
         { name: 'operations', description: 'Health probes.' },
+        { name: 'admin', description: 'Operator endpoints; need ADMIN_TOKEN as a bearer token.' },
       ],
       components: {
+        securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } },
         schemas: {
           CallbackPayload,
           Problem,

@@ -23,6 +23,8 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   SESSION_NOT_FOUND: 'Not found',
   STORE_UNAVAILABLE: 'Service unavailable',
   INTERNAL_ERROR: 'Internal error',
+  ADMIN_UNAUTHORIZED: 'Unauthorized',
+  DEAD_LETTER_NOT_FOUND: 'Not found',
 };
 
 /** Problem type URIs are URNs: stable identifiers that do not pretend to be web pages. */

@@ -9,6 +9,8 @@ import { registerHealthRoutes, type ReadinessDetails } from './health.js';
 import { registerOpenApi } from './openapi.js';
 import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
 import type { CallbackUrlCheck } from './validate.js';
+import type { DeadLetters } from '../callbacks/dead-letters.js';
+import { registerAdminRoutes } from './admin.js';
 
 export interface ApiDependencies {
   queue: Queue;
@@ -19,6 +21,8 @@ export interface ApiDependencies {
   checkCallbackUrl: CallbackUrlCheck;
   version: string;
   readinessDetails?: ReadinessDetails;
+  /** Present when ADMIN_TOKEN is set: the admin API is registered. */
+  admin?: { adminToken: string; deadLetters: DeadLetters };
 }
 
 /** Builds the public API. Listening is the caller's business (tests use port 0). */
@@ -67,6 +71,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     hasher: deps.hasher,
     maxBacklog: deps.maxBacklog,
   });
+  if (deps.admin) registerAdminRoutes(app, deps.admin);
   registerSessionRoutes(app, {
     intake,
     store: deps.store,

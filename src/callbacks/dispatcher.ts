@@ -6,7 +6,12 @@ import type { DecisionStore } from '../store/port.js';
 import { startConsumer, type Consumer } from '../queue/consumer.js';
 import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
+import { HostLimiter, hostKey } from './host-limiter.js';
 import type { Signer } from './signing.js';
+
+/** A callback to a host at its limit comes back after at least this long: short enough that a
+ * fast host's queue keeps flowing, long enough not to spin on the queue. */
+const BUSY_HOST_MIN_DEFER_MS = 20;
 
 /** A message stays leased for the callback attempt's timeout plus this margin for the writes around
  * it. Short, because after a crash an in-flight message waits for its lease to expire before
@@ -22,6 +27,7 @@ export interface DispatcherOptions {
   timeoutMs: number;
   retryScheduleMs: readonly number[];
   concurrency: number;
+  maxPerHost: number;
   now?: () => number;
   random?: () => number;
 }
@@ -44,13 +50,33 @@ export function callbackBody(message: CallbackMessage): string {
 export function startDispatcher(options: DispatcherOptions): Consumer {
   const { queue, store, logger, retryScheduleMs } = options;
   const now = options.now ?? Date.now;
+  const hosts = new HostLimiter(options.maxPerHost, {
+    minDeferMs: BUSY_HOST_MIN_DEFER_MS,
+    maxDeferMs: options.timeoutMs,
+  });
 
   async function handle(delivery: Delivery<CallbackMessage>): Promise<void> {
+    const host = hostKey(delivery.payload.callback_url);
+    const slot = hosts.tryAcquire(host, performance.now());
+    if (slot === null) {
+      const wait = withJitter(hosts.deferMs(host, performance.now()), options.random);
+      await queue.release('callbacks', delivery, wait);
+      return;
+    }
+    try {
+      await deliver(delivery);
+    } finally {
+      hosts.release(host, slot, performance.now());
+    }
+  }
+
+  async function deliver(delivery: Delivery<CallbackMessage>): Promise<void> {
     const message = delivery.payload;
     const session = await store.getSession(message.request_id);
     const state = session?.callback.state;
-    if (!session || state === 'delivered' || state === 'gone' || state === 'dead_lettered') {
-      // A duplicate message for a finished callback: nothing to send.
+    if (!session || state === 'delivered' || state === 'gone') {
+      // A duplicate message for a finished callback: nothing to send. (A `dead_lettered` state
+      // with a message in the topic means an operator replayed it: that one is sent.)
       await queue.ack('callbacks', delivery);
       return;
     }

@@ -23,6 +23,8 @@ export function openSqlite(options: {
   /** What the file holds, for the error message ("queue", "store"). */
   kind: string;
   foreignKeys?: boolean;
+  /** Overwrite deleted content with zeros, so a deleted driver token does not linger on disk. */
+  secureDelete?: boolean;
 }): Database.Database {
   const { file, schemaVersion } = options;
   mkdirSync(dirname(file), { recursive: true });
@@ -32,6 +34,7 @@ export function openSqlite(options: {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     if (options.foreignKeys) db.pragma('foreign_keys = ON');
+    if (options.secureDelete) db.pragma('secure_delete = ON');
     db.transaction(() => {
       const version = Number(db.pragma('user_version', { simple: true }));
       if (version > schemaVersion) {

@@ -16,7 +16,7 @@
  * - **Roughly FIFO.** Ready messages are handed out in publish order per topic (per partition
  *   where an adapter partitions); a retried message goes to the back with its delay. No
  *   stronger ordering is promised, and the core relies on none.
- * - **Delayed retry.** `retry` makes the message invisible for `delayMs`, then ready again,
+ * - **Delayed retry.** `retry` (and `release`, which does not count an attempt) makes the message invisible for `delayMs`, then ready again,
  *   with `attempt` incremented. It is atomic: the message is never lost nor duplicated by it.
  * - **Dead letters.** `deadLetter` moves a message out of the topic into the topic's dead-letter
  *   list, keeping payload, key and attempt count, until it is replayed or purged.
@@ -92,6 +92,12 @@ export interface Queue {
   /** Puts the message back, ready again after `delayMs`, with `attempt + 1`. */
   retry(topic: Topic, delivery: Delivery, delayMs: number): Promise<boolean>;
 
+  /**
+   * Puts the message back unchanged, ready again after `delayMs`, without counting an attempt:
+   * for work deferred before it was tried (e.g. its callback host is at its concurrency limit).
+   */
+  release(topic: Topic, delivery: Delivery, delayMs: number): Promise<boolean>;
+
   /** Moves the message to the topic's dead letters. */
   deadLetter(topic: Topic, delivery: Delivery, reason: string): Promise<boolean>;
 
@@ -100,6 +106,9 @@ export interface Queue {
     topic: Topic,
     options: { limit: number; after?: string },
   ): Promise<DeadLetterPage<T>>;
+
+  /** One dead letter by its id; `null` when there is none (or the id is malformed). */
+  getDeadLetter<T = unknown>(topic: Topic, deadLetterId: string): Promise<DeadLetter<T> | null>;
 
   /**
    * Publishes a dead letter again as a new message with `attempt` 0 and the same key, and

@@ -68,6 +68,19 @@ type MessageRow = { key: string; payload: string; attempt: number; published_at:
 type DeadLetterRow = MessageRow & { id: number; topic: Topic; dead_lettered_at: number };
 type Ref = { topic: Topic; id: number; lease: string };
 
+function toDeadLetter<T>(row: DeadLetterRow & { reason: string }): DeadLetter<T> {
+  return {
+    id: String(row.id),
+    topic: row.topic,
+    key: row.key,
+    payload: JSON.parse(row.payload) as T,
+    attempt: row.attempt,
+    publishedAt: row.published_at,
+    deadLetteredAt: row.dead_lettered_at,
+    reason: row.reason,
+  };
+}
+
 function openDatabase(file: string, synchronous: Synchronous): Database.Database {
   return openSqlite({
     file,
@@ -75,6 +88,8 @@ function openDatabase(file: string, synchronous: Synchronous): Database.Database
     schema: SCHEMA,
     schemaVersion: SCHEMA_VERSION,
     kind: 'queue',
+    // Messages carry raw driver tokens; once acked, their bytes must not linger in free pages.
+    secureDelete: true,
   });
 }
 
@@ -98,8 +113,8 @@ function prepareStatements(db: Database.Database) {
       `UPDATE messages SET available_at = @until, lease_until = @until, lease_token = @lease
        WHERE id = @id`,
     ),
-    retry: db.prepare<Ref & { at: number }>(
-      `UPDATE messages SET attempt = attempt + 1, available_at = @at, lease_until = NULL,
+    retry: db.prepare<Ref & { at: number; counted: number }>(
+      `UPDATE messages SET attempt = attempt + @counted, available_at = @at, lease_until = NULL,
        lease_token = NULL WHERE ${leased}`,
     ),
     takeLeased: db.prepare<Ref, MessageRow>(
@@ -108,6 +123,9 @@ function prepareStatements(db: Database.Database) {
     addDeadLetter: db.prepare<Omit<DeadLetterRow, 'id'> & { reason: string }>(
       `INSERT INTO dead_letters (topic, key, payload, attempt, published_at, dead_lettered_at, reason)
        VALUES (@topic, @key, @payload, @attempt, @published_at, @dead_lettered_at, @reason)`,
+    ),
+    oneDeadLetter: db.prepare<[Topic, number], DeadLetterRow & { reason: string }>(
+      'SELECT * FROM dead_letters WHERE topic = ? AND id = ?',
     ),
     page: db.prepare<[Topic, number, number], DeadLetterRow & { reason: string }>(
       'SELECT * FROM dead_letters WHERE topic = ? AND id > ? ORDER BY id LIMIT ?',
@@ -259,12 +277,19 @@ class SqliteQueueAdapter implements SqliteQueue {
   }
 
   retry(topic: Topic, delivery: Delivery, delayMs: number) {
+    return this.#putBack(topic, delivery, delayMs, 1);
+  }
+
+  release(topic: Topic, delivery: Delivery, delayMs: number) {
+    return this.#putBack(topic, delivery, delayMs, 0);
+  }
+
+  #putBack(topic: Topic, delivery: Delivery, delayMs: number, counted: 0 | 1) {
     return settle(() => {
       const ref = refOf(topic, delivery);
       const delay = Math.max(0, delayMs);
-      if (ref === null || this.#sql.retry.run({ ...ref, at: Date.now() + delay }).changes === 0) {
-        return false;
-      }
+      const at = Date.now() + delay;
+      if (ref === null || this.#sql.retry.run({ ...ref, at, counted }).changes === 0) return false;
       if (delay === 0) this.#waiters.notify(topic);
       return true;
     });
@@ -284,18 +309,17 @@ class SqliteQueueAdapter implements SqliteQueue {
       const limit = Math.max(0, Math.floor(page.limit));
       // One extra row tells whether a next page exists without a second query.
       const rows = this.#sql.page.all(topic, after, limit + 1);
-      const items = rows.slice(0, limit).map((row): DeadLetter<T> => ({
-        id: String(row.id),
-        topic: row.topic,
-        key: row.key,
-        payload: JSON.parse(row.payload) as T,
-        attempt: row.attempt,
-        publishedAt: row.published_at,
-        deadLetteredAt: row.dead_lettered_at,
-        reason: row.reason,
-      }));
+      const items = rows.slice(0, limit).map((row) => toDeadLetter<T>(row));
       const last = items.at(-1);
       return rows.length > limit && last ? { items, next: last.id } : { items };
+    });
+  }
+
+  getDeadLetter<T>(topic: Topic, deadLetterId: string) {
+    return settle((): DeadLetter<T> | null => {
+      const id = parseId(deadLetterId);
+      const row = id === null ? undefined : this.#sql.oneDeadLetter.get(topic, id);
+      return row === undefined ? null : toDeadLetter<T>(row);
     });
   }
 

@@ -185,6 +185,18 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         expect(again.publishedAt).toBe(first.publishedAt);
         expect(await queue.ack('requests', first)).toBe(false);
       });
+
+      it('releases a message after its delay without counting an attempt', async () => {
+        await queue.publish('requests', 'k', { v: 4 });
+        const first = await receiveOne(queue);
+        const releasedAt = Date.now();
+        expect(await queue.release('requests', first, 150)).toBe(true);
+        expect(await isEmptyNow(queue)).toBe(true);
+        const again = await nextReady(queue);
+        expect(Date.now() - releasedAt).toBeGreaterThanOrEqual(150);
+        expect(again).toMatchObject({ key: 'k', payload: { v: 4 }, attempt: 0 });
+        expect(await queue.release('requests', first, 0)).toBe(false);
+      });
     });
 
     describe('dead letters', () => {
@@ -194,6 +206,15 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         if (!delivery) throw new Error('expected a message');
         expect(await queue.deadLetter('requests', delivery, reason)).toBe(true);
       }
+
+      it('finds one dead letter by id, and null for an unknown or malformed id', async () => {
+        await deadLetter('k1', 'gone away');
+        const [letter] = (await queue.listDeadLetters('requests', { limit: 1 })).items;
+        expect(await queue.getDeadLetter('requests', letter!.id)).toEqual(letter);
+        expect(await queue.getDeadLetter('callbacks', letter!.id)).toBeNull();
+        expect(await queue.getDeadLetter('requests', '999999')).toBeNull();
+        expect(await queue.getDeadLetter('requests', 'not-an-id')).toBeNull();
+      });
 
       it('keeps payload, key and attempt in a dead letter and replays it as attempt 0 under the same key', async () => {
         await queue.publish('requests', 'k', { v: 3 });

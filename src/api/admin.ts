@@ -1,0 +1,147 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { DeadLetters } from '../callbacks/dead-letters.js';
+import { Problem } from './schemas.js';
+import { problem, sendProblem } from './problem.js';
+
+export const ADMIN_PREFIX = '/admin/v1';
+
+/** Listing pages are bounded so one call cannot make the process load every dead letter. */
+const MAX_PAGE = 500;
+const DEFAULT_PAGE = 50;
+
+const DeadLetterView = Type.Object({
+  id: Type.String(),
+  request_id: Type.String(),
+  station_id: Type.String(),
+  callback_url: Type.String(),
+  status: Type.String(),
+  attempts: Type.Integer(),
+  reason: Type.String(),
+  dead_lettered_at: Type.String({ format: 'date-time' }),
+});
+
+const security = [{ adminToken: [] }];
+const tags = ['admin'];
+
+/** Compares digests in constant time, so response timing reveals nothing about the token. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function unauthorized(request: FastifyRequest, reply: FastifyReply) {
+  void reply.header('www-authenticate', 'Bearer realm="chargegate-admin"');
+  return sendProblem(
+    reply,
+    problem(401, 'ADMIN_UNAUTHORIZED', {
+      instance: request.url.split('?')[0],
+      detail: 'Admin endpoints need Authorization: Bearer <ADMIN_TOKEN>.',
+    }),
+  );
+}
+
+/**
+ * The admin API (bearer `ADMIN_TOKEN`): dead-lettered callbacks, listed and replayed. Only
+ * registered when a token is configured; without one, these routes do not exist (404).
+ */
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  deps: { adminToken: string; deadLetters: DeadLetters },
+): void {
+  void app.register(
+    (admin, _options, done) => {
+      admin.addHook('onRequest', async (request, reply) => {
+        const header = request.headers.authorization ?? '';
+        const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+        if (!token || !sameToken(token, deps.adminToken)) return unauthorized(request, reply);
+      });
+
+      admin.get<{ Querystring: { limit?: number; after?: string } }>(
+        '/dead-letters',
+        {
+          schema: {
+            summary: 'List dead-lettered callbacks, oldest first',
+            tags,
+            security,
+            querystring: Type.Object({
+              limit: Type.Optional(
+                Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE }),
+              ),
+              after: Type.Optional(
+                Type.String({
+                  pattern: '^[0-9A-Za-z_-]{1,64}$',
+                  description: 'The `next` of the previous page.',
+                }),
+              ),
+            }),
+            response: {
+              200: Type.Object({
+                items: Type.Array(DeadLetterView),
+                next: Type.Optional(Type.String()),
+              }),
+              400: Problem,
+              401: Problem,
+            },
+          },
+        },
+        async (request) =>
+          deps.deadLetters.list({
+            limit: request.query.limit ?? DEFAULT_PAGE,
+            ...(request.query.after === undefined ? {} : { after: request.query.after }),
+          }),
+      );
+
+      admin.post<{ Params: { id: string } }>(
+        '/dead-letters/:id/replay',
+        {
+          schema: {
+            summary: 'Replay one dead-lettered callback (same webhook-id, fresh retry schedule)',
+            tags,
+            security,
+            params: Type.Object({ id: Type.String() }),
+            response: {
+              202: Type.Object({ replayed: Type.Integer(), request_id: Type.String() }),
+              401: Problem,
+              404: Problem,
+            },
+          },
+        },
+        async (request, reply) => {
+          const requestId = await deps.deadLetters.replay(request.params.id);
+          if (requestId === null) {
+            return sendProblem(
+              reply,
+              problem(404, 'DEAD_LETTER_NOT_FOUND', { instance: request.url }),
+            );
+          }
+          request.log.info(
+            { dead_letter: request.params.id, request_id: requestId },
+            'dead letter replayed',
+          );
+          return reply.code(202).send({ replayed: 1, request_id: requestId });
+        },
+      );
+
+      admin.post(
+        '/dead-letters/replay',
+        {
+          schema: {
+            summary: 'Replay every dead-lettered callback',
+            tags,
+            security,
+            response: { 202: Type.Object({ replayed: Type.Integer() }), 401: Problem },
+          },
+        },
+        async (request, reply) => {
+          const replayed = await deps.deadLetters.replayAll();
+          request.log.info({ replayed }, 'all dead letters replayed');
+          return reply.code(202).send({ replayed });
+        },
+      );
+      done();
+    },
+    { prefix: ADMIN_PREFIX },
+  );
+}

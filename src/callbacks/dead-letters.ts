@@ -1,0 +1,92 @@
+import type { DeadLetter, Queue } from '../queue/port.js';
+import type { CallbackMessage } from '../queue/messages.js';
+import type { DecisionStore } from '../store/port.js';
+
+/** A dead-lettered callback as operators see it: everything but the driver token. */
+export interface DeadLetterView {
+  id: string;
+  request_id: string;
+  station_id: string;
+  callback_url: string;
+  status: string;
+  /** Attempts made in the cycle that ended in this dead letter. */
+  attempts: number;
+  reason: string;
+  dead_lettered_at: string;
+}
+
+export interface DeadLetters {
+  list(options: {
+    limit: number;
+    after?: string;
+  }): Promise<{ items: DeadLetterView[]; next?: string }>;
+  /** Replays one dead letter; the request id it belonged to, or null when there is none. */
+  replay(id: string): Promise<string | null>;
+  /** Replays every dead letter; how many. */
+  replayAll(): Promise<number>;
+  /** Deletes dead letters older than the retention; how many. */
+  purgeExpired(): Promise<number>;
+}
+
+/** Replay-all reads dead letters in pages of this size, to bound memory. */
+const REPLAY_PAGE_SIZE = 500;
+
+function view(letter: DeadLetter<CallbackMessage>): DeadLetterView {
+  return {
+    id: letter.id,
+    request_id: letter.key,
+    station_id: letter.payload.station_id,
+    callback_url: letter.payload.callback_url,
+    status: letter.payload.status,
+    attempts: letter.attempt + 1,
+    reason: letter.reason,
+    dead_lettered_at: new Date(letter.deadLetteredAt).toISOString(),
+  };
+}
+
+/**
+ * Operator actions on dead-lettered callbacks, shared by the admin API and the CLI. A replay
+ * publishes the same message again (same request id, so the same `webhook-id`) with a fresh
+ * retry schedule; the session's callback goes back to `pending` first, so the `GET` never
+ * shows `dead_lettered` for a callback that is being retried.
+ */
+export function createDeadLetters(deps: {
+  queue: Queue;
+  store: DecisionStore;
+  retentionMs: number;
+  now?: () => number;
+}): DeadLetters {
+  const { queue, store, retentionMs } = deps;
+  const now = deps.now ?? Date.now;
+
+  async function replay(id: string): Promise<string | null> {
+    const letter = await queue.getDeadLetter<CallbackMessage>('callbacks', id);
+    if (!letter) return null;
+    await store.setCallbackState(letter.key, { state: 'pending', at: now(), nextAttemptAt: now() });
+    return (await queue.replayDeadLetter('callbacks', id)) ? letter.key : null;
+  }
+
+  return {
+    async list(options) {
+      const page = await queue.listDeadLetters<CallbackMessage>('callbacks', options);
+      return {
+        items: page.items.map(view),
+        ...(page.next === undefined ? {} : { next: page.next }),
+      };
+    },
+    replay,
+    async replayAll() {
+      let count = 0;
+      // Replayed letters leave the list, so the first page is read again until it is empty;
+      // the page we just replayed can never come back within this loop.
+      for (;;) {
+        const { items } = await queue.listDeadLetters<CallbackMessage>('callbacks', {
+          limit: REPLAY_PAGE_SIZE,
+        });
+        if (items.length === 0) return count;
+        for (const letter of items) if (await replay(letter.id)) count += 1;
+      }
+    },
+    purgeExpired: () => queue.purgeDeadLetters('callbacks', now() - retentionMs),
+  };
+}

@@ -1,0 +1,140 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import type { Agent } from 'undici';
+import { createSqliteQueue } from '../src/queue/sqlite.js';
+import { createSqliteStore } from '../src/store/sqlite.js';
+import { startDispatcher } from '../src/callbacks/dispatcher.js';
+import { createSigner, generateSecret } from '../src/callbacks/signing.js';
+import { createGuardedAgent } from '../src/callbacks/ssrf.js';
+import { createLogger } from '../src/lib/logger.js';
+import type { CallbackMessage } from '../src/queue/messages.js';
+import type { Queue } from '../src/queue/port.js';
+import type { DecisionStore } from '../src/store/port.js';
+import type { Consumer } from '../src/queue/consumer.js';
+import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
+import { fakeResolver } from './helpers/resolver.js';
+import { tempDir } from './helpers/service.js';
+import { STATION } from './helpers/client.js';
+import { waitFor } from './helpers/wait.js';
+
+describe('callback dispatcher', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let queue: Queue;
+  let store: DecisionStore;
+  let agent: Agent;
+  let dispatcher: Consumer | undefined;
+  const servers: ScriptedServer[] = [];
+  let sequence = 0;
+
+  beforeEach(() => {
+    dir = tempDir();
+    queue = createSqliteQueue({ file: join(dir.path, 'queue.db') });
+    store = createSqliteStore({ file: join(dir.path, 'store.db') });
+  });
+
+  afterEach(async () => {
+    await dispatcher?.stop(0);
+    dispatcher = undefined;
+    for (const server of servers.splice(0)) await server.close();
+    await agent.close();
+    await queue.close();
+    await store.close();
+    dir.remove();
+  });
+
+  function start(options: {
+    timeoutMs?: number;
+    concurrency?: number;
+    maxPerHost?: number;
+    http: Agent;
+  }) {
+    agent = options.http;
+    dispatcher = startDispatcher({
+      queue,
+      store,
+      signer: createSigner([generateSecret()]),
+      http: options.http,
+      logger: createLogger('silent'),
+      timeoutMs: options.timeoutMs ?? 5_000,
+      retryScheduleMs: ['1h'].map(() => 3_600_000),
+      concurrency: options.concurrency ?? 8,
+      maxPerHost: options.maxPerHost ?? 8,
+    });
+  }
+
+  async function decided(callbackUrl: string): Promise<string> {
+    sequence += 1;
+    const requestId = `01a1fe2f-0000-7000-8000-${String(sequence).padStart(12, '0')}`;
+    await store.createSession({
+      requestId,
+      stationId: STATION,
+      tokenHash: 'h',
+      callbackUrl,
+      acceptedAt: Date.now(),
+    });
+    await store.recordDecision(requestId, {
+      decision: 'allowed',
+      reason: 'active',
+      authLatencyMs: 1,
+      decidedAt: Date.now(),
+    });
+    const message: CallbackMessage = {
+      v: 1,
+      request_id: requestId,
+      station_id: STATION,
+      driver_token: 'dispatcher-test-token-0001',
+      callback_url: callbackUrl,
+      status: 'allowed',
+    };
+    await queue.publish('callbacks', requestId, message);
+    return requestId;
+  }
+
+  it('refuses a host name that resolves to a private address (DNS rebinding) and records why', async () => {
+    const receiver = await startScriptedServer(() => ({ status: 200 }));
+    servers.push(receiver);
+    const resolver = fakeResolver({ 'rebind.test': ['127.0.0.1'] });
+    start({ http: createGuardedAgent({ allowPrivateNetworks: false, lookup: resolver.lookup }) });
+    const id = await decided(`http://rebind.test:${receiver.port}/hook`);
+    const session = await waitFor(async () => {
+      const s = await store.getSession(id);
+      return s?.callback.state === 'retrying' && s;
+    });
+    expect(session.callback.attempts).toBe(1);
+    expect(await store.listCallbackAttempts(id)).toMatchObject([
+      { attempt: 1, statusCode: null, error: 'CALLBACK_ADDRESS_FORBIDDEN' },
+    ]);
+    expect(resolver.asked).toContain('rebind.test');
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('keeps delivering to a healthy host while another host hangs', async () => {
+    const hanging = await startScriptedServer(() => 'hang');
+    const healthy = await startScriptedServer(() => ({ status: 204 }));
+    servers.push(hanging, healthy);
+    const timeoutMs = 4_000;
+    start({
+      http: createGuardedAgent({ allowPrivateNetworks: true, maxPerHost: 2 }),
+      timeoutMs,
+      concurrency: 8,
+      maxPerHost: 2,
+    });
+    for (let i = 0; i < 20; i += 1) await decided(`${hanging.url}/slow`);
+    await waitFor(() => hanging.inFlight === 2, {
+      message: 'the hanging host to hold its two slots',
+    });
+    const publishedAt = Date.now();
+    const healthyIds = await Promise.all(
+      Array.from({ length: 10 }, () => decided(`${healthy.url}/fast`)),
+    );
+    await waitFor(() => healthy.requests.length === 10, {
+      // Well inside one attempt's timeout: a healthy host never waits behind a hanging one.
+      timeoutMs: timeoutMs / 2,
+      message: 'all healthy callbacks while the other host hangs',
+    });
+    expect(Date.now() - publishedAt).toBeLessThan(timeoutMs);
+    expect(hanging.maxInFlight).toBeLessThanOrEqual(2);
+    for (const id of healthyIds)
+      expect((await store.getSession(id))?.callback.state).toBe('delivered');
+  });
+});
