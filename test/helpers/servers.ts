@@ -6,7 +6,8 @@ import pg from 'pg';
  * has both on their standard ports; TEST_REDIS_URL / TEST_DATABASE_URL point elsewhere.
  */
 export const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-export const DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const DATABASE_URL =
+  process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** In CI a missing server is a failure, never a skip: a green run must mean the tests ran. */
 const IN_CI = process.env['CI'] === 'true';
@@ -22,7 +23,11 @@ async function reachable(check: () => Promise<void>): Promise<boolean> {
 
 async function redisUp(): Promise<boolean> {
   return reachable(async () => {
-    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000 });
+    const redis = new Redis(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+    });
     try {
       await redis.connect();
       await redis.ping();
@@ -34,7 +39,10 @@ async function redisUp(): Promise<boolean> {
 
 async function postgresUp(): Promise<boolean> {
   return reachable(async () => {
-    const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 2_000 });
+    const client = new pg.Client({
+      connectionString: DATABASE_URL,
+      connectionTimeoutMillis: 2_000,
+    });
     try {
       await client.connect();
       await client.query('SELECT 1');
@@ -48,15 +56,21 @@ async function postgresUp(): Promise<boolean> {
  * Resolves to true when the server is reachable. When it is not: in CI, throws (the suite
  * fails); elsewhere, prints why and resolves false, so the caller's `describe.skipIf` skips.
  */
-async function required(name: string, url: string, up: () => Promise<boolean>): Promise<boolean> {
+async function required(
+  name: string,
+  url: string,
+  variable: string,
+  up: () => Promise<boolean>,
+): Promise<boolean> {
   if (await up()) return true;
   const message = `${name} is not reachable at ${url}`;
   if (IN_CI) throw new Error(`${message}; CI=true, so tests that need it fail instead of skipping`);
-  console.warn(`SKIPPING ${name} tests: ${message} (set TEST_${name.toUpperCase()}_URL to point elsewhere)`);
+  console.warn(`SKIPPING ${name} tests: ${message} (set ${variable} to point elsewhere)`);
   return false;
 }
 
 /** Use at a test file's top level: `const haveRedis = await redisAvailable();` then
  * `describe.skipIf(!haveRedis)(…)`. */
-export const redisAvailable = () => required('Redis', REDIS_URL, redisUp);
-export const postgresAvailable = () => required('Postgres', DATABASE_URL, postgresUp);
+export const redisAvailable = () => required('Redis', REDIS_URL, 'TEST_REDIS_URL', redisUp);
+export const postgresAvailable = () =>
+  required('PostgreSQL', DATABASE_URL, 'TEST_DATABASE_URL', postgresUp);

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
+
+/**
+ * A numbered-migration runner for PostgreSQL, shared by every component that owns tables (the
+ * decision store, later the reference ACL service). Each migration set keeps its own history
+ * table; processes that start at once serialize on an advisory lock, so each version is
+ * applied exactly once, and a database migrated by a newer release is refused, not misread.
+ * The decision store's own set, `STORE_MIGRATIONS`, is at the end of this file.
+ */
+
+export interface Migration {
+  /** Positive, strictly increasing within a set; never reused once released. */
+  version: number;
+  name: string;
+  /** Runs with `search_path` set to the target schema only, so it names tables unqualified. */
+  sql: string;
+}
+
+export interface MigrateOptions {
+  /** Created when missing. */
+  schema: string;
+  /** History table inside `schema`; one per migration set, so sets never see each other. */
+  table: string;
+  migrations: readonly Migration[];
+  /**
+   * A 32-bit integer naming the migration set's advisory lock. The lock's second half is
+   * derived from `schema` and `table`, so deployments (or tests) in other schemas of the same
+   * database do not wait for each other.
+   */
+  lockKey: number;
+}
+
+/** What one call did: the versions it applied, in order (empty when already up to date). */
+export interface MigrateResult {
+  applied: number[];
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+function validate(options: MigrateOptions): void {
+  const { lockKey, migrations } = options;
+  if (!Number.isInteger(lockKey) || lockKey < INT32_MIN || lockKey > INT32_MAX) {
+    throw new RangeError(`Migration lock key ${lockKey} is not a 32-bit integer`);
+  }
+  let previous = 0;
+  for (const { version, name } of migrations) {
+    if (!Number.isSafeInteger(version) || version <= previous) {
+      throw new RangeError(
+        `Migration ${version} (${name}) is not a positive version above ${previous}`,
+      );
+    }
+    previous = version;
+  }
+}
+
+/** Signed 32 bits of a digest of the history table's qualified name: the lock's second key. */
+function tableLockKey(schema: string, table: string): number {
+  return createHash('sha256').update(`${schema}\0${table}`).digest().readInt32BE(0);
+}
+
+/**
+ * Refuses a history holding a version this release does not know: a newer release has changed
+ * the schema in ways this code cannot read, or a released migration was removed.
+ */
+function assertKnown(applied: ReadonlySet<number>, options: MigrateOptions): void {
+  const known = new Set(options.migrations.map((m) => m.version));
+  const newest = options.migrations.at(-1)?.version ?? 0;
+  const unknown = [...applied].filter((version) => !known.has(version)).sort((a, b) => a - b);
+  if (unknown.length === 0) return;
+  const where = `${options.schema}.${options.table}`;
+  const newer = unknown.some((version) => version > newest);
+  throw new Error(
+    newer
+      ? `${where} has migration ${unknown.join(', ')}, newer than this release knows (${newest}); refusing to start`
+      : `${where} has migration ${unknown.join(', ')}, which this release does not know; refusing to start`,
+  );
+}
+
+/**
+ * One transaction: take the lock, make sure schema and history exist, check the history, and
+ * apply the first missing migration if any. Returns the version applied, or null when none was
+ * missing. The history is re-read under the lock each time, so whatever another process
+ * applied meanwhile is skipped.
+ */
+async function step(client: PoolClient, options: MigrateOptions): Promise<number | null> {
+  const schema = pg.escapeIdentifier(options.schema);
+  const history = `${schema}.${pg.escapeIdentifier(options.table)}`;
+  await client.query('BEGIN');
+  await client.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [
+    options.lockKey,
+    tableLockKey(options.schema, options.table),
+  ]);
+  // Checked first because CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the
+  // database even when the schema exists, which a least-privilege role may lack.
+  const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
+    options.schema,
+  ]);
+  if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${schema}`);
+  await client.query(
+    `CREATE TABLE IF NOT EXISTS ${history} (
+       version integer PRIMARY KEY,
+       name text NOT NULL,
+       applied_at timestamptz NOT NULL DEFAULT now()
+     )`,
+  );
+  const rows = await client.query<{ version: number }>(`SELECT version FROM ${history}`);
+  const applied = new Set(rows.rows.map((row) => row.version));
+  assertKnown(applied, options);
+  const next = options.migrations.find((migration) => !applied.has(migration.version));
+  if (next) {
+    await client.query(`SET LOCAL search_path TO ${schema}`);
+    await client.query(next.sql);
+    await client.query(`INSERT INTO ${history} (version, name) VALUES ($1, $2)`, [
+      next.version,
+      next.name,
+    ]);
+  }
+  await client.query('COMMIT');
+  return next?.version ?? null;
+}
+
+/**
+ * Applies the missing migrations in version order, each in its own transaction together with
+ * its history row, so a failed migration leaves neither a half-built schema nor a record.
+ * Safe to call from several processes at once.
+ */
+export async function migrate(pool: Pool, options: MigrateOptions): Promise<MigrateResult> {
+  validate(options);
+  const client = await pool.connect();
+  const applied: number[] = [];
+  let broken: Error | undefined;
+  try {
+    for (;;) {
+      const version = await step(client, options);
+      if (version === null) return { applied };
+      applied.push(version);
+    }
+  } catch (error) {
+    // A failed ROLLBACK means the connection itself is unusable: drop it from the pool.
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * The decision store's tables (`postgres.ts`), kept here as strings so they ship inside the
+ * build. Never edit a released migration: append a new version. Timestamps are `bigint` ms
+ * since the epoch, as the port speaks them; durations are whole ms.
+ */
+export const STORE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'create sessions',
+    sql: `
+CREATE TABLE sessions (
+  request_id text PRIMARY KEY,
+  station_id text NOT NULL,
+  token_hash text NOT NULL,
+  callback_url text NOT NULL,
+  accepted_at bigint NOT NULL,
+  idempotency_key text,
+  request_hash text,
+  decision text NOT NULL DEFAULT 'pending'
+    CHECK (decision IN ('pending', 'allowed', 'not_allowed', 'unknown', 'invalid')),
+  reason text,
+  auth_latency_ms integer,
+  decided_at bigint,
+  callback_state text NOT NULL DEFAULT 'pending'
+    CHECK (callback_state IN ('pending', 'retrying', 'delivered', 'gone', 'dead_lettered')),
+  callback_attempts integer NOT NULL DEFAULT 0,
+  last_attempt_at bigint,
+  delivered_at bigint,
+  next_attempt_at bigint
+);
+CREATE UNIQUE INDEX sessions_idempotency_key ON sessions (idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE TABLE callback_attempts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_id text NOT NULL REFERENCES sessions (request_id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  started_at bigint NOT NULL,
+  duration_ms integer NOT NULL,
+  status_code integer,
+  error text,
+  response_snippet text
+);
+CREATE INDEX callback_attempts_by_session ON callback_attempts (request_id, started_at, id);
+`,
+  },
+];

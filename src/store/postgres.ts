@@ -1,0 +1,308 @@
+import pg from 'pg';
+import type { Pool } from 'pg';
+import { migrate, STORE_MIGRATIONS } from './migrations.js';
+import type {
+  CallbackAttempt,
+  CallbackState,
+  CallbackStateUpdate,
+  CreateSessionResult,
+  Decision,
+  DecisionInput,
+  DecisionStore,
+  NewSession,
+  SessionRecord,
+} from './port.js';
+
+/**
+ * The distributed-mode decision store: PostgreSQL, shared by any number of API and worker
+ * processes. As in the SQLite adapter, the port's guarantees are enforced by the SQL itself (a
+ * unique index, conditional UPDATEs, one statement for a write that touches two tables), never
+ * by a read before a write, so they hold across processes. Every write is an autocommit
+ * statement, and a commit returns only after the server has made it durable
+ * (`synchronous_commit` is left at the server's setting, `on` by default).
+ */
+
+export interface PostgresStoreOptions {
+  /** `postgres://…` connection URL. */
+  url: string;
+  /** Schema holding the tables; created when missing. */
+  schema?: string;
+  /** Most connections this process holds open at once. */
+  poolSize?: number;
+}
+
+const DEFAULT_SCHEMA = 'public';
+/** pg's own default: each call holds a connection for one short statement, so ten serve a
+ * process's concurrent requests without crowding the server's `max_connections`. */
+const DEFAULT_POOL_SIZE = 10;
+/** pg waits forever for a connection by default; `/health/ready` must fail, not hang, when the
+ * server is unreachable. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** Shows who holds a connection in `pg_stat_activity`. */
+const APPLICATION_NAME = 'chargegate';
+export const STORE_MIGRATIONS_TABLE = 'chargegate_migrations';
+/** "CGST" in ASCII: tells the store's migration lock apart from other advisory locks. */
+const STORE_MIGRATION_LOCK_KEY = 0x43475354;
+/** A key's winner can be deleted (by hand: the port never deletes) between our conflicting
+ * insert and our read of it; then the key is free and one more insert settles it. */
+const CREATE_ROUNDS = 3;
+
+/** pg returns `bigint` columns as strings, since they may exceed 2^53. */
+type Int8 = string;
+
+interface SessionRow {
+  request_id: string;
+  station_id: string;
+  token_hash: string;
+  callback_url: string;
+  accepted_at: Int8;
+  idempotency_key: string | null;
+  decision: Decision | 'pending';
+  reason: string | null;
+  auth_latency_ms: number | null;
+  decided_at: Int8 | null;
+  callback_state: CallbackState;
+  callback_attempts: number;
+  last_attempt_at: Int8 | null;
+  delivered_at: Int8 | null;
+  next_attempt_at: Int8 | null;
+}
+
+interface AttemptRow {
+  attempt: number;
+  started_at: Int8;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_snippet: string | null;
+}
+
+type KeyRow = { request_id: string; request_hash: string | null };
+
+/** Only these two end a callback's story; `dead_lettered` can still be replayed. */
+const STICKY = `callback_state NOT IN ('delivered', 'gone')`;
+
+/** Moves the callback ($1 request, $2 state, $3 next attempt, $4 at); shared by both state
+ * writes so they cannot drift apart. Casts pin each parameter's type where it is reused. */
+const MOVE_CALLBACK = `callback_state = $2::text, next_attempt_at = $3::bigint,
+  delivered_at = CASE WHEN $2::text = 'delivered' THEN $4::bigint ELSE delivered_at END`;
+
+const SESSION_COLUMNS = `request_id, station_id, token_hash, callback_url, accepted_at,
+  idempotency_key, decision, reason, auth_latency_ms, decided_at, callback_state,
+  callback_attempts, last_attempt_at, delivered_at, next_attempt_at`;
+
+/** Table names are qualified with the quoted schema, so the store never depends on a
+ * connection's `search_path`. */
+function statements(schema: string) {
+  const sessions = `${pg.escapeIdentifier(schema)}.sessions`;
+  const attempts = `${pg.escapeIdentifier(schema)}.callback_attempts`;
+  return {
+    // The conflict target names the partial index, so a duplicate request id still fails loudly.
+    insert: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
+        accepted_at, idempotency_key, request_hash)
+      VALUES ($1, $2, $3, $4, $5::bigint, $6, $7)
+      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+    byKey: `SELECT request_id, request_hash FROM ${sessions} WHERE idempotency_key = $1`,
+    get: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = $1`,
+    attempts: `SELECT attempt, started_at, duration_ms, status_code, error, response_snippet
+      FROM ${attempts} WHERE request_id = $1 ORDER BY started_at, id`,
+    // A concurrent decider's committed write is re-checked against `pending` before ours.
+    decide: `UPDATE ${sessions} SET decision = $2, reason = $3, auth_latency_ms = $4,
+        decided_at = $5::bigint
+      WHERE request_id = $1 AND decision = 'pending'`,
+    setState: `UPDATE ${sessions} SET ${MOVE_CALLBACK} WHERE request_id = $1 AND ${STICKY}`,
+    // One statement, so one transaction: the attempt row is written only when the state moved,
+    // and a late duplicate leaves no trace. GREATEST skips NULL and keeps "last attempt" from
+    // moving back in time.
+    attempt: `WITH moved AS (
+        UPDATE ${sessions} SET ${MOVE_CALLBACK}, callback_attempts = callback_attempts + 1,
+          last_attempt_at = GREATEST(last_attempt_at, $5::bigint)
+        WHERE request_id = $1 AND ${STICKY}
+        RETURNING request_id
+      )
+      INSERT INTO ${attempts} (request_id, attempt, started_at, duration_ms, status_code, error,
+        response_snippet)
+      SELECT request_id, $6::integer, $5::bigint, $7::integer, $8::integer, $9::text, $10::text
+      FROM moved`,
+  };
+}
+
+type Statements = ReturnType<typeof statements>;
+
+function ms(value: Int8): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new RangeError(`Timestamp ${value} is out of range`);
+  return parsed;
+}
+
+const msOrNull = (value: Int8 | null): number | null => (value === null ? null : ms(value));
+
+/** Durations come from `performance.now()` and are fractional; the columns hold whole ms. */
+const wholeMs = (value: number | null): number | null =>
+  value === null ? null : Math.round(value);
+
+function toRecord(row: SessionRow): SessionRecord {
+  return {
+    requestId: row.request_id,
+    stationId: row.station_id,
+    tokenHash: row.token_hash,
+    callbackUrl: row.callback_url,
+    acceptedAt: ms(row.accepted_at),
+    idempotencyKey: row.idempotency_key,
+    decision: row.decision,
+    reason: row.reason,
+    authLatencyMs: row.auth_latency_ms,
+    decidedAt: msOrNull(row.decided_at),
+    callback: {
+      state: row.callback_state,
+      attempts: row.callback_attempts,
+      lastAttemptAt: msOrNull(row.last_attempt_at),
+      deliveredAt: msOrNull(row.delivered_at),
+      nextAttemptAt: msOrNull(row.next_attempt_at),
+    },
+  };
+}
+
+function toAttempt(row: AttemptRow): CallbackAttempt {
+  return {
+    attempt: row.attempt,
+    startedAt: ms(row.started_at),
+    durationMs: row.duration_ms,
+    statusCode: row.status_code,
+    error: row.error,
+    responseSnippet: row.response_snippet,
+  };
+}
+
+/** Parameters $1–$4 of `MOVE_CALLBACK`. */
+function moveParams(requestId: string, update: CallbackStateUpdate) {
+  return [requestId, update.state, update.nextAttemptAt ?? null, update.at];
+}
+
+class PostgresStore implements DecisionStore {
+  readonly #pool: Pool;
+  readonly #sql: Statements;
+  #closed = false;
+
+  constructor(pool: Pool, schema: string) {
+    this.#pool = pool;
+    this.#sql = statements(schema);
+  }
+
+  async createSession(session: NewSession): Promise<CreateSessionResult> {
+    const key = session.idempotencyKey;
+    const values = [
+      session.requestId,
+      session.stationId,
+      session.tokenHash,
+      session.callbackUrl,
+      session.acceptedAt,
+      key ?? null,
+      session.requestHash ?? null,
+    ];
+    // Without a key no conflict is ignored: the insert stores the session or rejects.
+    if (key === undefined) {
+      await this.#pool.query(this.#sql.insert, values);
+      return { created: true };
+    }
+    for (let round = 0; round < CREATE_ROUNDS; round += 1) {
+      const inserted = await this.#pool.query(this.#sql.insert, values);
+      if (inserted.rowCount === 1) return { created: true };
+      // The conflicting insert waited for the winner to commit, so this new statement sees it.
+      const existing = await this.findByIdempotencyKey(key);
+      if (existing) return { created: false, existing };
+    }
+    throw new Error(`Session ${session.requestId} was neither stored nor found`);
+  }
+
+  async findByIdempotencyKey(key: string) {
+    const { rows } = await this.#pool.query<KeyRow>(this.#sql.byKey, [key]);
+    const row = rows[0];
+    return row ? { requestId: row.request_id, requestHash: row.request_hash } : null;
+  }
+
+  async getSession(requestId: string) {
+    const { rows } = await this.#pool.query<SessionRow>(this.#sql.get, [requestId]);
+    const row = rows[0];
+    return row ? toRecord(row) : null;
+  }
+
+  async listCallbackAttempts(requestId: string) {
+    const { rows } = await this.#pool.query<AttemptRow>(this.#sql.attempts, [requestId]);
+    return rows.map(toAttempt);
+  }
+
+  async recordDecision(requestId: string, input: DecisionInput) {
+    const result = await this.#pool.query(this.#sql.decide, [
+      requestId,
+      input.decision,
+      input.reason,
+      wholeMs(input.authLatencyMs),
+      input.decidedAt,
+    ]);
+    return result.rowCount === 1;
+  }
+
+  async recordCallbackAttempt(
+    requestId: string,
+    attempt: CallbackAttempt,
+    update: CallbackStateUpdate,
+  ) {
+    await this.#pool.query(this.#sql.attempt, [
+      ...moveParams(requestId, update),
+      attempt.startedAt,
+      attempt.attempt,
+      wholeMs(attempt.durationMs),
+      attempt.statusCode,
+      attempt.error,
+      attempt.responseSnippet,
+    ]);
+  }
+
+  async setCallbackState(requestId: string, update: CallbackStateUpdate) {
+    await this.#pool.query(this.#sql.setState, moveParams(requestId, update));
+  }
+
+  async ping() {
+    if (this.#closed) throw new Error('The PostgreSQL store is closed');
+    await this.#pool.query('SELECT 1');
+  }
+
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+/**
+ * Connects, applies the store's missing migrations (safe when several processes start at once)
+ * and resolves once the store can serve. Rejects, leaving no connection open, when the server
+ * is unreachable or was migrated by a newer release.
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<DecisionStore> {
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  const max = options.poolSize ?? DEFAULT_POOL_SIZE;
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`Pool size ${max} is not positive`);
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: APPLICATION_NAME,
+  });
+  // An idle connection dropped by the server is reported here; unhandled, the event would crash
+  // the process. The pool has already discarded it, and the next call reconnects or rejects.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, {
+      schema,
+      table: STORE_MIGRATIONS_TABLE,
+      migrations: STORE_MIGRATIONS,
+      lockKey: STORE_MIGRATION_LOCK_KEY,
+    });
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return new PostgresStore(pool, schema);
+}
