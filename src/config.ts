@@ -36,6 +36,13 @@ export const DEFAULT_DEAD_LETTER_RETENTION = '7d';
  * to accept work that would be decided long after the driver has left the station. */
 export const DEFAULT_MAX_BACKLOG = 100_000;
 
+/** Consecutive failed calls (timeouts, errors, bad answers) that open the circuit: few enough
+ * to react within seconds of an outage, enough that one slow call does not trip it. */
+export const DEFAULT_AUTH_CIRCUIT_FAILURE_THRESHOLD = 5;
+
+/** How long an open circuit refuses calls before one probe is let through. */
+export const DEFAULT_AUTH_CIRCUIT_OPEN_MS = 10_000;
+
 /** Time SIGTERM gives in-flight work before the process exits anyway. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 15_000;
 
@@ -119,6 +126,12 @@ const schema = z.object({
   AUTH_SERVICE_HOST: z.string().min(1).default('127.0.0.1'),
   AUTH_TIMEOUT_MS: integer(1, 600_000).default(DEFAULT_AUTH_TIMEOUT_MS),
   AUTH_MAX_IN_FLIGHT: integer(1, 10_000).default(DEFAULT_AUTH_MAX_IN_FLIGHT),
+  AUTH_RATE_LIMIT_PER_SEC: integer(1, 1_000_000).optional(),
+  AUTH_CIRCUIT_FAILURE_THRESHOLD: integer(1, 10_000).default(
+    DEFAULT_AUTH_CIRCUIT_FAILURE_THRESHOLD,
+  ),
+  AUTH_CIRCUIT_OPEN_MS: integer(100, 3_600_000).default(DEFAULT_AUTH_CIRCUIT_OPEN_MS),
+  REQUEST_DEADLINE_MS: integer(1, 86_400_000).optional(),
   ACL_FILE: z.string().min(1).optional(),
   TOKEN_HASH_KEY: z.string().min(32, 'expected at least 32 characters').optional(),
   WEBHOOK_SECRET: secretList.optional(),
@@ -149,8 +162,14 @@ export interface Config {
     serviceHost: string;
     timeoutMs: number;
     maxInFlight: number;
+    /** Unset: no rate limit (the in-flight bound still applies). */
+    rateLimitPerSec: number | undefined;
+    circuitFailureThreshold: number;
+    circuitOpenMs: number;
     aclFile: string | undefined;
   };
+  /** Unset: no deadline; a request waits in the queue as long as it takes. */
+  requestDeadlineMs: number | undefined;
   /** Unset: generated once and kept in `dataDir`. */
   tokenHashKey: string | undefined;
   callbacks: {
@@ -207,8 +226,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       serviceHost: e.AUTH_SERVICE_HOST,
       timeoutMs: e.AUTH_TIMEOUT_MS,
       maxInFlight: e.AUTH_MAX_IN_FLIGHT,
+      rateLimitPerSec: e.AUTH_RATE_LIMIT_PER_SEC,
+      circuitFailureThreshold: e.AUTH_CIRCUIT_FAILURE_THRESHOLD,
+      circuitOpenMs: e.AUTH_CIRCUIT_OPEN_MS,
       aclFile: e.ACL_FILE,
     },
+    requestDeadlineMs: e.REQUEST_DEADLINE_MS,
     tokenHashKey: e.TOKEN_HASH_KEY,
     callbacks: {
       secrets: e.WEBHOOK_SECRET,

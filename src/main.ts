@@ -8,18 +8,19 @@ import type { DecisionStore } from './store/port.js';
 import { createSqliteQueue } from './queue/sqlite.js';
 import { createSqliteStore } from './store/sqlite.js';
 import { buildApi } from './api/server.js';
-import { startRequestWorker } from './worker/worker.js';
-import { startDispatcher } from './callbacks/dispatcher.js';
-import { createSigner, generateSecret } from './callbacks/signing.js';
-import { checkCallbackUrl, createGuardedAgent } from './callbacks/ssrf.js';
+import { generateSecret } from './callbacks/signing.js';
+import { startWorkerRole } from './worker/role.js';
+import { createMetrics } from './lib/metrics.js';
+import type { CircuitState } from './authorization/circuit-breaker.js';
+import { checkCallbackUrl } from './callbacks/ssrf.js';
 import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
-import { createAuthorizationClient } from './authorization/client.js';
 import { createAuthService } from './authorization/service.js';
-import { bundledAclPath, createMemoryAclStore, loadAclFile } from './authorization/acl.js';
+import { seedAcl } from './authorization/acl.js';
+import { bundledAclPath, loadAclFile } from './authorization/acl-file.js';
+import { createSqliteAclStore } from './authorization/acl-sqlite.js';
 import { AUTHORIZE_PATH } from './authorization/contract.js';
 import { createTokenHasher, type TokenHasher } from './lib/token-hash.js';
 import { loadOrCreateSecret } from './lib/secrets.js';
-import type { Consumer } from './queue/consumer.js';
 
 /** The roles a process can run (DESIGN §5). `start` runs all of them. */
 export type Role = 'api' | 'worker' | 'auth-service';
@@ -106,21 +107,30 @@ export async function startChargegate(
   running.close = close;
   try {
     const hasher = tokenHasher(config);
+    const metrics = createMetrics();
     let authUrl = config.auth.url;
 
     if (roles.has('auth-service')) {
       const aclPath = config.auth.aclFile ?? bundledAclPath();
-      const acl = createMemoryAclStore(await loadAclFile(aclPath, hasher));
+      // The file is validated at every start, but imported only into an empty store, so that
+      // changes made through the admin API survive restarts.
+      const aclEntries = await loadAclFile(aclPath, hasher);
+      const aclDb = join(resolve(config.dataDir), 'acl.db');
+      const acl = createSqliteAclStore({ file: aclDb });
+      // Pushed first, so it closes after the service that reads it.
+      closers.push(() => acl.close());
+      const seeded = await seedAcl(acl, aclEntries);
       const service = createAuthService({
         acl,
         hasher,
         logger: logger.child({ role: 'auth-service' }),
+        adminToken: config.adminToken,
       });
       await service.listen({ port: config.auth.servicePort, host: config.auth.serviceHost });
       closers.push(() => service.close());
       running.authServiceUrl = listenUrl(service);
       logger.info(
-        { url: running.authServiceUrl, acl_file: aclPath },
+        { url: running.authServiceUrl, acl_file: aclPath, acl_db: aclDb, acl_seeded: seeded },
         'reference authorization service listening',
       );
       authUrl ??= running.authServiceUrl + AUTHORIZE_PATH;
@@ -134,9 +144,23 @@ export async function startChargegate(
       () => store.close(),
     );
 
+    let circuitState: (() => CircuitState) | undefined;
     if (roles.has('worker')) {
       const target = authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${AUTHORIZE_PATH}`;
-      closers.push(...startWorkerRole(config, { queue, store, hasher, logger, authUrl: target }));
+      const webhookSecrets = config.callbacks.secrets ?? [
+        loadOrCreateSecret(config.dataDir, FILES.webhookSecret, generateSecret),
+      ];
+      const worker = startWorkerRole(config, {
+        queue,
+        store,
+        hasher,
+        logger,
+        metrics,
+        authUrl: target,
+        webhookSecrets,
+      });
+      closers.push(...worker.closers);
+      circuitState = worker.circuitState;
     }
 
     if (roles.has('api')) {
@@ -157,6 +181,10 @@ export async function startChargegate(
               },
             }),
         version: VERSION,
+        metrics,
+        ...(circuitState === undefined
+          ? {}
+          : { readinessDetails: () => ({ authorization_circuit: circuitState() }) }),
       });
       await app.listen({ port: config.port, host: config.host });
       closers.push(() => app.close());
@@ -171,80 +199,4 @@ export async function startChargegate(
     await close();
     throw error;
   }
-}
-
-/** Starts the request worker and the callback dispatcher; returns their stop steps in order. */
-function startWorkerRole(
-  config: Config,
-  deps: {
-    queue: Queue;
-    store: DecisionStore;
-    hasher: TokenHasher;
-    logger: FastifyBaseLogger;
-    authUrl: string;
-  },
-): (() => Promise<void>)[] {
-  const { queue, store, hasher } = deps;
-  const secrets = config.callbacks.secrets ?? [
-    loadOrCreateSecret(config.dataDir, FILES.webhookSecret, generateSecret),
-  ];
-  const authorizer = createAuthorizationClient({
-    url: deps.authUrl,
-    timeoutMs: config.auth.timeoutMs,
-    maxInFlight: config.auth.maxInFlight,
-  });
-  const http = createGuardedAgent({
-    allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
-    maxPerHost: config.callbacks.maxPerHost,
-  });
-  const worker: Consumer = startRequestWorker({
-    queue,
-    store,
-    authorizer,
-    hasher,
-    logger: deps.logger.child({ role: 'worker' }),
-    authTimeoutMs: config.auth.timeoutMs,
-    // One message per permit: a leased message never waits for a permit while its lease runs.
-    concurrency: config.auth.maxInFlight,
-  });
-  const dispatcher: Consumer = startDispatcher({
-    queue,
-    store,
-    signer: createSigner(secrets),
-    http,
-    logger: deps.logger.child({ role: 'dispatcher' }),
-    timeoutMs: config.callbacks.timeoutMs,
-    retryScheduleMs: config.callbacks.retryScheduleMs,
-    concurrency: config.callbacks.maxInFlight,
-    maxPerHost: config.callbacks.maxPerHost,
-  });
-  const stopPurging = startRetentionPurge(deadLettersOf(config, queue, store), deps.logger);
-  deps.logger.info({ authorization_url: deps.authUrl }, 'worker and callback dispatcher started');
-  // Closers run in reverse: stop consumers first, then their HTTP clients.
-  return [
-    () => Promise.resolve(stopPurging()),
-    () => http.close(),
-    () => authorizer.close(),
-    () => dispatcher.stop(config.shutdownTimeoutMs),
-    () => worker.stop(config.shutdownTimeoutMs),
-  ];
-}
-
-/** Dead letters are checked for expiry this often; the retention is days, so minutes is plenty. */
-const PURGE_INTERVAL_MS = 10 * 60_000;
-
-/** Purges expired dead letters now and then periodically; returns a function that stops it. */
-function startRetentionPurge(deadLetters: DeadLetters, logger: FastifyBaseLogger): () => void {
-  const purge = () => {
-    deadLetters.purgeExpired().then(
-      (purged) => {
-        if (purged > 0) logger.info({ purged }, 'expired dead letters purged (retention)');
-      },
-      (error: unknown) => logger.warn({ err: error }, 'purging expired dead letters failed'),
-    );
-  };
-  purge();
-  const timer = setInterval(purge, PURGE_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
 }

@@ -6,6 +6,7 @@ import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { createTokenHasher } from '../src/lib/token-hash.js';
 import { createLogger } from '../src/lib/logger.js';
+import { createMetrics } from '../src/lib/metrics.js';
 import { ACCEPTED_MESSAGE } from '../src/api/schemas.js';
 import type { Queue } from '../src/queue/port.js';
 import type { DecisionStore } from '../src/store/port.js';
@@ -34,6 +35,7 @@ describe('public API', () => {
       maxBacklog,
       checkCallbackUrl: (u) => (u.hostname === 'forbidden.test' ? 'is a forbidden host' : null),
       version: '0.0.0-test',
+      metrics: createMetrics(),
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -225,6 +227,15 @@ describe('public API', () => {
       expect(answer.status, id).toBe(404);
       expect(answer.json()['code']).toBe('SESSION_NOT_FOUND');
     }
+  });
+
+  it('serves Prometheus metrics that count accepted requests and never name a token', async () => {
+    await call(url, 'POST', PATH, { body: startBody({ driver_token: TOKEN }) });
+    const answer = await call(url, 'GET', '/metrics');
+    expect(answer.status).toBe(200);
+    expect(answer.text).toMatch(/^chargegate_requests_accepted_total 1$/m);
+    expect(answer.text).toContain('chargegate_authorization_circuit_state');
+    expect(answer.text).not.toContain(TOKEN);
   });
 
   it('reports live and ready, and not ready when the store fails', async () => {

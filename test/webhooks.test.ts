@@ -212,6 +212,20 @@ describe('dead letters', () => {
     const items = [first, second].map((id) => listed.find((i) => i.request_id === id)!);
     expect(items[0]).toMatchObject({ attempts: 2, status: 'invalid', reason: 'http_500' });
 
+    const page = await call(service!.url, 'GET', '/admin/v1/dead-letters?limit=1', {
+      headers: auth,
+    });
+    expect(page.json()['items']).toHaveLength(1);
+    const after = String(page.json()['next']);
+    const rest = await call(service!.url, 'GET', `/admin/v1/dead-letters?limit=1&after=${after}`, {
+      headers: { authorization: `bearer ${ADMIN}` },
+    });
+    expect(rest.json()['items']).toHaveLength(1);
+    expect(rest.json()['next']).toBeUndefined();
+    const zero = await call(service!.url, 'GET', '/admin/v1/dead-letters?limit=0', {
+      headers: auth,
+    });
+    expect(zero.status).toBe(400);
     receiver.script = () => ({ status: 200 });
     const replay = await call(
       service!.url,

@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
+import { bearerToken, sameToken } from '../lib/bearer.js';
 import { Problem } from './schemas.js';
 import { problem, sendProblem } from './problem.js';
 
@@ -25,12 +25,6 @@ const DeadLetterView = Type.Object({
 const security = [{ adminToken: [] }];
 const tags = ['admin'];
 
-/** Compares digests in constant time, so response timing reveals nothing about the token. */
-function sameToken(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
 function unauthorized(request: FastifyRequest, reply: FastifyReply) {
   void reply.header('www-authenticate', 'Bearer realm="chargegate-admin"');
   return sendProblem(
@@ -53,12 +47,11 @@ export function registerAdminRoutes(
   void app.register(
     (admin, _options, done) => {
       admin.addHook('onRequest', async (request, reply) => {
-        const header = request.headers.authorization ?? '';
-        const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
+        const token = bearerToken(request.headers.authorization);
         if (!token || !sameToken(token, deps.adminToken)) return unauthorized(request, reply);
       });
 
-      admin.get<{ Querystring: { limit?: number; after?: string } }>(
+      admin.get<{ Querystring: { limit?: string; after?: string } }>(
         '/dead-letters',
         {
           schema: {
@@ -67,7 +60,10 @@ export function registerAdminRoutes(
             security,
             querystring: Type.Object({
               limit: Type.Optional(
-                Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE }),
+                Type.String({
+                  pattern: '^[1-9][0-9]{0,2}$',
+                  description: `Page size, 1 to ${MAX_PAGE}; default ${DEFAULT_PAGE}.`,
+                }),
               ),
               after: Type.Optional(
                 Type.String({
@@ -88,7 +84,7 @@ export function registerAdminRoutes(
         },
         async (request) =>
           deps.deadLetters.list({
-            limit: request.query.limit ?? DEFAULT_PAGE,
+            limit: Math.min(MAX_PAGE, Number(request.query.limit ?? DEFAULT_PAGE)),
             ...(request.query.after === undefined ? {} : { after: request.query.after }),
           }),
       );

@@ -34,6 +34,7 @@ export function createIntake(deps: {
   store: DecisionStore;
   hasher: TokenHasher;
   maxBacklog: number;
+  onAccepted?: () => void;
   now?: () => number;
 }): Intake {
   const { queue, store, hasher, maxBacklog } = deps;
@@ -105,7 +106,10 @@ export function createIntake(deps: {
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: hash }),
       });
       backlog.value += 1;
-      if (created.created) return { kind: 'accepted', requestId, replayed: false };
+      if (created.created) {
+        deps.onAccepted?.();
+        return { kind: 'accepted', requestId, replayed: false };
+      }
       // Lost a race for the same key: the winner's id is the answer; our message is an orphan
       // that the worker drops after the grace period.
       return created.existing.requestHash === hash

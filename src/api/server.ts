@@ -11,6 +11,7 @@ import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
 import type { CallbackUrlCheck } from './validate.js';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { registerAdminRoutes } from './admin.js';
+import type { Metrics } from '../lib/metrics.js';
 
 export interface ApiDependencies {
   queue: Queue;
@@ -21,6 +22,8 @@ export interface ApiDependencies {
   checkCallbackUrl: CallbackUrlCheck;
   version: string;
   readinessDetails?: ReadinessDetails;
+  /** The process's metrics, served at `/metrics`. */
+  metrics: Metrics;
   /** Present when ADMIN_TOKEN is set: the admin API is registered. */
   admin?: { adminToken: string; deadLetters: DeadLetters };
 }
@@ -70,7 +73,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     store: deps.store,
     hasher: deps.hasher,
     maxBacklog: deps.maxBacklog,
+    onAccepted: () => deps.metrics.requestsAccepted.inc(),
   });
+  registerMetricsRoute(app, deps.metrics);
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   registerSessionRoutes(app, {
     intake,
@@ -78,4 +83,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     checkCallbackUrl: deps.checkCallbackUrl,
   });
   return app;
+}
+
+function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
+    async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 }

@@ -2,6 +2,8 @@ import { Agent, request } from 'undici';
 import type { Decision } from '../store/port.js';
 import { ACL_STATUSES, type AclStatus, type AuthorizeRequestBody } from './contract.js';
 import { Semaphore } from '../lib/semaphore.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export interface AuthorizationResult {
   decision: Decision;
@@ -11,12 +13,16 @@ export interface AuthorizationResult {
   latencyMs: number | null;
 }
 
+export interface AuthorizeInput {
+  requestId: string;
+  stationId: string;
+  driverToken: string;
+  /** After this instant (ms since epoch) the service is not asked: `deadline_exceeded`. */
+  deadlineAt?: number;
+}
+
 export interface AuthorizationClient {
-  authorize(input: {
-    requestId: string;
-    stationId: string;
-    driverToken: string;
-  }): Promise<AuthorizationResult>;
+  authorize(input: AuthorizeInput): Promise<AuthorizationResult>;
   /** Calls currently in flight, for metrics and tests. */
   readonly inFlight: number;
   close(): Promise<void>;
@@ -36,8 +42,14 @@ export function createAuthorizationClient(options: {
   url: string;
   timeoutMs: number;
   maxInFlight: number;
+  breaker: CircuitBreaker;
+  rateLimiter?: RateLimiter;
+  /** Told of every result (metrics). */
+  observe?: (result: AuthorizationResult) => void;
+  now?: () => number;
 }): AuthorizationClient {
-  const { url, timeoutMs } = options;
+  const { url, timeoutMs, breaker, rateLimiter } = options;
+  const now = options.now ?? Date.now;
   const dispatcher = new Agent({
     connections: options.maxInFlight,
     keepAliveTimeout: 30_000,
@@ -47,7 +59,7 @@ export function createAuthorizationClient(options: {
   });
   const permits = new Semaphore(options.maxInFlight);
 
-  async function call(input: { requestId: string; stationId: string; driverToken: string }) {
+  async function call(input: AuthorizeInput): Promise<AuthorizationResult> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const started = performance.now();
@@ -75,12 +87,39 @@ export function createAuthorizationClient(options: {
     }
   }
 
+  /**
+   * The order matters: a refusing circuit or a passed deadline answers before any waiting;
+   * the permit bounds concurrency; the rate limit spaces calls; and both checks are made again
+   * just before calling, because waiting for a permit or the limiter takes time.
+   */
+  async function guarded(input: AuthorizeInput): Promise<AuthorizationResult> {
+    const late = () => input.deadlineAt !== undefined && now() > input.deadlineAt;
+    if (late()) return unknown('deadline_exceeded', null);
+    if (breaker.isRefusing()) return unknown('circuit_open', null);
+    return permits.run(async () => {
+      await rateLimiter?.acquire();
+      if (late()) return unknown('deadline_exceeded', null);
+      if (!breaker.tryEnter()) return unknown('circuit_open', null);
+      const result = await call(input);
+      if (result.decision === 'unknown') breaker.onFailure();
+      else breaker.onSuccess();
+      return result;
+    });
+  }
+
   return {
-    authorize: (input) => permits.run(() => call(input)),
+    async authorize(input) {
+      const result = await guarded(input);
+      options.observe?.(result);
+      return result;
+    },
     get inFlight() {
       return permits.inUse;
     },
-    close: () => dispatcher.close(),
+    async close() {
+      await rateLimiter?.close();
+      await dispatcher.close();
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import { DriverToken, FIELD_RULES, Problem, StationId } from '../api/schemas.js'
 import { REDACT_PATHS } from '../lib/logger.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
+import { registerAclAdmin } from './admin.js';
 import { AUTHORIZE_PATH } from './contract.js';
 
 /**
@@ -58,12 +59,21 @@ const Health = Type.Object({
   checks: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 
-/** Logged objects that may carry a driver token: the process-wide list plus the request body
- * Fastify could log. The service applies it itself, so that a logger handed in without
+/** Logged objects that may carry a driver token: the process-wide list plus the request bodies
+ * Fastify could log (the authorize body's `driver_token`, the admin API's `token`, alone or in
+ * an import's entries). The service applies it itself, so that a logger handed in without
  * redaction still cannot leak a token; a pino child's redaction replaces its parent's, hence
  * the full list. */
+const TOKEN_PATHS = [
+  'req.body.driver_token',
+  'req.body.token',
+  'req.body.entries[*].token',
+  'token',
+  '*.token',
+  'req.headers.authorization',
+];
 const REDACT = {
-  paths: [...new Set([...REDACT_PATHS, 'req.body.driver_token', 'req.headers.authorization'])],
+  paths: [...new Set([...REDACT_PATHS, ...TOKEN_PATHS])],
   // The same censor as lib/logger.ts, so every redacted field reads alike.
   censor: '[redacted]',
 };
@@ -83,6 +93,8 @@ export interface AuthServiceOptions {
   logger?: FastifyBaseLogger | LoggerOptions;
   /** Clock for expiry checks, epoch milliseconds. */
   now?: () => number;
+  /** The bearer token of the ACL admin API (`ADMIN_TOKEN`); without it the API does not exist. */
+  adminToken?: string;
 }
 
 type LoggerOptions = FastifyLoggerOptions & PinoLoggerOptions;
@@ -124,9 +136,19 @@ export function createAuthService(options: AuthServiceOptions): FastifyInstance 
       openapi: '3.1.0',
       info: {
         title: 'Chargegate reference authorization service',
-        description: 'An ACL behind HTTP. Internal: called by Chargegate workers only.',
+        description:
+          'An ACL behind HTTP. The authorize endpoint is internal: called by Chargegate workers only. The ACL admin API needs ADMIN_TOKEN as a bearer token.',
         version: '1.0.0',
       },
+      tags: [
+        { name: 'authorization', description: 'The decision the workers ask for.' },
+        ...(options.adminToken === undefined
+          ? []
+          : [{ name: 'acl admin', description: 'Operator endpoints; bearer ADMIN_TOKEN.' }]),
+      ],
+      ...(options.adminToken === undefined
+        ? {}
+        : { components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } } }),
     },
   });
   void app.register(swaggerUi, { routePrefix: '/docs' });
@@ -147,6 +169,7 @@ function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void
     {
       schema: {
         summary: 'Decide whether a driver token may charge at a station',
+        tags: ['authorization'],
         description:
           'Answers 200 for every well-formed request: `invalid` when the ACL does not know the token. The token is never logged nor echoed.',
         headers: Type.Object({
@@ -190,6 +213,10 @@ function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void
   );
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  if (options.adminToken !== undefined) {
+    registerAclAdmin(app, { acl, hasher, adminToken: options.adminToken });
+  }
 }
 
 function loggerSettings(
@@ -234,6 +261,10 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
     error.validation !== undefined
       ? validationProblem(error.validation, request.url.split('?')[0])
       : errorToProblem(error, request);
+  // The code's generic text names the public API's 16 KiB; an import's limit is larger.
+  if (body.code === 'REQUEST_TOO_LARGE') {
+    body.detail = `The request body exceeds ${request.routeOptions.bodyLimit} bytes; nothing was changed.`;
+  }
   if (body.status >= 500) request.log.error({ err: error }, 'authorization request failed');
   else request.log.info({ code: body.code, status: body.status }, 'authorization request refused');
   return sendProblem(reply, body);

@@ -28,6 +28,8 @@ export interface DispatcherOptions {
   retryScheduleMs: readonly number[];
   concurrency: number;
   maxPerHost: number;
+  /** Told of every attempt's outcome, and of every deferral (metrics). */
+  onAttempt?: (outcome: 'delivered' | 'gone' | 'failed' | 'deferred') => void;
   now?: () => number;
   random?: () => number;
 }
@@ -59,6 +61,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     const host = hostKey(delivery.payload.callback_url);
     const slot = hosts.tryAcquire(host, performance.now());
     if (slot === null) {
+      options.onAttempt?.('deferred');
       const wait = withJitter(hosts.deferMs(host, performance.now()), options.random);
       await queue.release('callbacks', delivery, wait);
       return;
@@ -90,6 +93,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       dispatcher: options.http,
       now,
     });
+    options.onAttempt?.(result.outcome);
     const attempt = {
       attempt: session.callback.attempts + 1,
       startedAt,

@@ -26,6 +26,8 @@ export interface RequestWorkerOptions {
   hasher: TokenHasher;
   logger: FastifyBaseLogger;
   authTimeoutMs: number;
+  /** A request accepted longer ago than this is decided `unknown` without asking. */
+  requestDeadlineMs?: number | undefined;
   /** Messages handled at once; the authorizer bounds the calls themselves. */
   concurrency: number;
   now?: () => number;
@@ -45,6 +47,9 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
       requestId: message.request_id,
       stationId: message.station_id,
       driverToken: message.driver_token,
+      ...(options.requestDeadlineMs === undefined
+        ? {}
+        : { deadlineAt: message.accepted_at + options.requestDeadlineMs }),
     });
     const applied = await store.recordDecision(message.request_id, {
       decision: result.decision,

@@ -2,13 +2,8 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  bundledAclPath,
-  createMemoryAclStore,
-  loadAclFile,
-  parseAcl,
-  type AclStore,
-} from '../../src/authorization/acl.js';
+import { bundledAclPath, loadAclFile, parseAcl } from '../../src/authorization/acl-file.js';
+import { createMemoryAclStore } from '../../src/authorization/acl-memory.js';
 import { AUTHORIZE_PATH } from '../../src/authorization/contract.js';
 import { createAuthService, type AuthServiceOptions } from '../../src/authorization/service.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -159,9 +154,9 @@ describe('POST /api/v1/authorize', () => {
   });
 
   it('answers 500 problem+json when the ACL store fails, so the worker records unknown', async () => {
-    const failing: AclStore = {
+    const failing = {
+      ...createMemoryAclStore(),
       find: () => Promise.reject(new Error('database is down')),
-      ping: () => Promise.resolve(),
     };
     const base = await start({ acl: failing });
     const { status, type, text } = await post(base, {
@@ -195,10 +190,7 @@ describe('health and documentation', () => {
 
   it('is not ready while the ACL store fails', async () => {
     const base = await start({
-      acl: {
-        find: () => Promise.resolve(undefined),
-        ping: () => Promise.reject(new Error('down')),
-      },
+      acl: { ...createMemoryAclStore(), ping: () => Promise.reject(new Error('down')) },
     });
     const ready = await fetch(`${base}/health/ready`);
     expect(ready.status).toBe(503);

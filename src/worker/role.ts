@@ -1,0 +1,150 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import type { Queue } from '../queue/port.js';
+import type { DecisionStore } from '../store/port.js';
+import type { TokenHasher } from '../lib/token-hash.js';
+import type { Metrics } from '../lib/metrics.js';
+import { reasonLabel, setCircuitState } from '../lib/metrics.js';
+import { createAuthorizationClient } from '../authorization/client.js';
+import { CircuitBreaker, type CircuitState } from '../authorization/circuit-breaker.js';
+import { createLocalRateLimiter, type RateLimiter } from '../authorization/rate-limit.js';
+import { createRedisRateLimiter } from '../authorization/rate-limit-redis.js';
+import { startDispatcher } from '../callbacks/dispatcher.js';
+import { createSigner } from '../callbacks/signing.js';
+import { createGuardedAgent } from '../callbacks/ssrf.js';
+import { createDeadLetters, type DeadLetters } from '../callbacks/dead-letters.js';
+import { startRequestWorker } from './worker.js';
+
+export interface WorkerRole {
+  /** Stop steps, to run in reverse order. */
+  closers: (() => Promise<void>)[];
+  circuitState: () => CircuitState;
+}
+
+/** Dead letters are checked for expiry this often; the retention is days, so minutes is plenty. */
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+function rateLimiterFor(config: Config, logger: FastifyBaseLogger): RateLimiter | undefined {
+  const perSecond = config.auth.rateLimitPerSec;
+  if (perSecond === undefined) return undefined;
+  if (config.redisUrl === undefined) return createLocalRateLimiter(perSecond);
+  // Distributed: one limit for all worker processes, held in Redis.
+  return createRedisRateLimiter({
+    url: config.redisUrl,
+    key: 'chargegate:authorization-rate',
+    perSecond,
+    onError: (error) => logger.warn({ err: error }, 'rate limiter cannot reach Redis; waiting'),
+  });
+}
+
+/**
+ * Wires the worker role: the request worker (authorization behind an in-flight bound, an
+ * optional rate limit and a circuit breaker) and the callback dispatcher (signed, SSRF-guarded
+ * deliveries), plus the dead-letter retention purge.
+ */
+export function startWorkerRole(
+  config: Config,
+  deps: {
+    queue: Queue;
+    store: DecisionStore;
+    hasher: TokenHasher;
+    logger: FastifyBaseLogger;
+    metrics: Metrics;
+    authUrl: string;
+    webhookSecrets: string[];
+  },
+): WorkerRole {
+  const { queue, store, hasher, metrics, logger } = deps;
+  const breaker = new CircuitBreaker({
+    failureThreshold: config.auth.circuitFailureThreshold,
+    openMs: config.auth.circuitOpenMs,
+    onStateChange: (state, previous) => {
+      setCircuitState(metrics, state);
+      const log = state === 'open' ? logger.warn.bind(logger) : logger.info.bind(logger);
+      log({ state, previous }, `authorization circuit ${state}`);
+    },
+  });
+  const authorizer = createAuthorizationClient({
+    url: deps.authUrl,
+    timeoutMs: config.auth.timeoutMs,
+    maxInFlight: config.auth.maxInFlight,
+    breaker,
+    rateLimiter: rateLimiterFor(config, logger),
+    observe: (result) => {
+      metrics.authorizations.inc({ decision: result.decision, reason: reasonLabel(result.reason) });
+      if (result.latencyMs !== null) {
+        metrics.authorizationSeconds.observe(
+          { decision: result.decision },
+          result.latencyMs / 1000,
+        );
+      }
+    },
+  });
+  const http = createGuardedAgent({
+    allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
+    maxPerHost: config.callbacks.maxPerHost,
+  });
+  const worker = startRequestWorker({
+    queue,
+    store,
+    authorizer,
+    hasher,
+    logger: logger.child({ role: 'worker' }),
+    authTimeoutMs: config.auth.timeoutMs,
+    requestDeadlineMs: config.requestDeadlineMs,
+    // One message per permit: a leased message never waits for a permit while its lease runs.
+    concurrency: config.auth.maxInFlight,
+  });
+  const dispatcher = startDispatcher({
+    queue,
+    store,
+    signer: createSigner(deps.webhookSecrets),
+    http,
+    logger: logger.child({ role: 'dispatcher' }),
+    timeoutMs: config.callbacks.timeoutMs,
+    retryScheduleMs: config.callbacks.retryScheduleMs,
+    concurrency: config.callbacks.maxInFlight,
+    maxPerHost: config.callbacks.maxPerHost,
+    onAttempt: (outcome) => metrics.callbackAttempts.inc({ outcome }),
+  });
+  const inFlight = setInterval(() => metrics.authorizationInFlight.set(authorizer.inFlight), 1_000);
+  inFlight.unref();
+  const deadLetters = createDeadLetters({
+    queue,
+    store,
+    retentionMs: config.callbacks.deadLetterRetentionMs,
+  });
+  const stopPurging = startRetentionPurge(deadLetters, logger);
+  logger.info(
+    { authorization_url: deps.authUrl, rate_limit_per_sec: config.auth.rateLimitPerSec ?? null },
+    'worker and callback dispatcher started',
+  );
+  return {
+    circuitState: () => breaker.state,
+    // Run in reverse: stop consumers first, then their HTTP clients and timers.
+    closers: [
+      () => Promise.resolve(stopPurging()),
+      () => Promise.resolve(clearInterval(inFlight)),
+      () => http.close(),
+      () => authorizer.close(),
+      () => dispatcher.stop(config.shutdownTimeoutMs),
+      () => worker.stop(config.shutdownTimeoutMs),
+    ],
+  };
+}
+
+/** Purges expired dead letters now and then periodically; returns a function that stops it. */
+function startRetentionPurge(deadLetters: DeadLetters, logger: FastifyBaseLogger): () => void {
+  const purge = () => {
+    deadLetters.purgeExpired().then(
+      (purged) => {
+        if (purged > 0) logger.info({ purged }, 'expired dead letters purged (retention)');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'purging expired dead letters failed'),
+    );
+  };
+  purge();
+  const timer = setInterval(purge, PURGE_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
