@@ -75,12 +75,16 @@ export interface DeadLetterPage<T = unknown> {
 }
 
 export interface Queue {
-  /** Durably appends a message. Resolves only once it is persisted. */
+  /**
+   * Durably appends a message. Resolves only once it is persisted. Adapters that partition a
+   * topic put messages with the same `partitionKey` (default: `key`) in the same partition;
+   * Chargegate uses the station id, so one station's traffic stays on one shard.
+   */
   publish(
     topic: Topic,
     key: string,
     payload: unknown,
-    options?: { delayMs?: number },
+    options?: { delayMs?: number; partitionKey?: string },
   ): Promise<void>;
 
   /** Leases up to `max` ready messages. */
