@@ -143,6 +143,16 @@ const schema = z.object({
   DEAD_LETTER_RETENTION: duration.prefault(DEFAULT_DEAD_LETTER_RETENTION),
   MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  QUEUE_PARTITIONS: integer(1, 1_024).default(1),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'expected 1 to 64 of A-Z a-z 0-9 : _ . -')
+    .default('chargegate'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
+    .default('public'),
+  SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -184,6 +194,14 @@ export interface Config {
   };
   maxBacklog: number;
   shutdownTimeoutMs: number;
+  /** Redis Streams per topic in distributed mode (spread over a Redis Cluster's shards). */
+  queuePartitions: number;
+  /** Prefix of every Redis key, so several deployments can share one Redis. */
+  redisKeyPrefix: string;
+  /** PostgreSQL schema of Chargegate's tables, so several deployments can share a database. */
+  databaseSchema: string;
+  /** Embedded mode: `normal` survives a process crash, `full` also a power loss. */
+  sqliteSynchronous: 'normal' | 'full';
   adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
 }
@@ -194,6 +212,30 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * Distributed mode runs processes on several hosts that share no DATA_DIR, so what they must
+ * agree on is given explicitly: the queue needs the store beside it, hashes persisted in
+ * PostgreSQL need a fixed TOKEN_HASH_KEY, and workers on several hosts need one WEBHOOK_SECRET.
+ * (DATABASE_URL alone is valid: the reference authorization service keeps its ACL there.)
+ */
+function distributedProblems(e: Env): string[] {
+  const problems: string[] = [];
+  if (e.REDIS_URL !== undefined && e.DATABASE_URL === undefined) {
+    problems.push('DATABASE_URL: required with REDIS_URL (distributed mode needs both)');
+  }
+  if (e.DATABASE_URL !== undefined && e.TOKEN_HASH_KEY === undefined) {
+    problems.push(
+      'TOKEN_HASH_KEY: required with DATABASE_URL (every process must hash tokens alike)',
+    );
+  }
+  if (e.REDIS_URL !== undefined && e.WEBHOOK_SECRET === undefined) {
+    problems.push(
+      'WEBHOOK_SECRET: required with REDIS_URL (workers on every host must sign alike)',
+    );
+  }
+  return problems;
 }
 
 /** Parses the environment; throws a `ConfigError` that names every bad variable. */
@@ -214,6 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     );
   }
   const e = parsed.data;
+  const problems = distributedProblems(e);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -244,6 +288,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     maxBacklog: e.MAX_BACKLOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    queuePartitions: e.QUEUE_PARTITIONS,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    databaseSchema: e.DATABASE_SCHEMA,
+    sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
   };

@@ -38,7 +38,7 @@ export async function runDeadLetters(args: string[], config: Config): Promise<nu
     process.stderr.write(`${DEAD_LETTERS_USAGE}\n`);
     return 1;
   }
-  const { queue, store } = openAdapters(config);
+  const { queue, store } = await openAdapters(config);
   try {
     const deadLetters = deadLettersOf(config, queue, store);
     if (action === 'list') {

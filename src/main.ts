@@ -7,6 +7,8 @@ import type { Queue } from './queue/port.js';
 import type { DecisionStore } from './store/port.js';
 import { createSqliteQueue } from './queue/sqlite.js';
 import { createSqliteStore } from './store/sqlite.js';
+import { createRedisQueue } from './queue/redis.js';
+import { createPostgresStore } from './store/postgres.js';
 import { buildApi } from './api/server.js';
 import { generateSecret } from './callbacks/signing.js';
 import { startWorkerRole } from './worker/role.js';
@@ -18,6 +20,7 @@ import { createAuthService } from './authorization/service.js';
 import { seedAcl } from './authorization/acl.js';
 import { bundledAclPath, loadAclFile } from './authorization/acl-file.js';
 import { createSqliteAclStore } from './authorization/acl-sqlite.js';
+import { createPostgresAclStore } from './authorization/acl-postgres.js';
 import { AUTHORIZE_PATH } from './authorization/contract.js';
 import { createTokenHasher, type TokenHasher } from './lib/token-hash.js';
 import { loadOrCreateSecret } from './lib/secrets.js';
@@ -69,16 +72,43 @@ export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore
   return createDeadLetters({ queue, store, retentionMs: config.callbacks.deadLetterRetentionMs });
 }
 
-export function openAdapters(config: Config): { queue: Queue; store: DecisionStore } {
-  if (config.redisUrl !== undefined || config.databaseUrl !== undefined) {
-    throw new Error(
-      'REDIS_URL/DATABASE_URL are set, but this build has only the embedded (SQLite) adapters; unset them to run embedded mode',
-    );
+/**
+ * Embedded mode: SQLite files in DATA_DIR. Distributed mode (REDIS_URL and DATABASE_URL, which
+ * the config requires together): Redis Streams and PostgreSQL. Nothing else changes.
+ */
+export async function openAdapters(
+  config: Config,
+): Promise<{ queue: Queue; store: DecisionStore }> {
+  if (config.databaseUrl !== undefined && config.redisUrl === undefined) {
+    throw new Error('the api and worker roles need REDIS_URL with DATABASE_URL (distributed mode)');
+  }
+  if (config.redisUrl !== undefined && config.databaseUrl !== undefined) {
+    const queue = createRedisQueue({
+      url: config.redisUrl,
+      prefix: config.redisKeyPrefix,
+      partitions: config.queuePartitions,
+    });
+    try {
+      const store = await createPostgresStore({
+        url: config.databaseUrl,
+        schema: config.databaseSchema,
+      });
+      return { queue, store };
+    } catch (error) {
+      await queue.close();
+      throw error;
+    }
   }
   const dir = resolve(config.dataDir);
   return {
-    queue: createSqliteQueue({ file: join(dir, FILES.queue) }),
-    store: createSqliteStore({ file: join(dir, FILES.store) }),
+    queue: createSqliteQueue({
+      file: join(dir, FILES.queue),
+      synchronous: config.sqliteSynchronous,
+    }),
+    store: createSqliteStore({
+      file: join(dir, FILES.store),
+      synchronous: config.sqliteSynchronous,
+    }),
   };
 }
 
@@ -116,7 +146,14 @@ export async function startChargegate(
       // changes made through the admin API survive restarts.
       const aclEntries = await loadAclFile(aclPath, hasher);
       const aclDb = join(resolve(config.dataDir), 'acl.db');
-      const acl = createSqliteAclStore({ file: aclDb });
+      // Distributed mode keeps the ACL in PostgreSQL, so every auth-service process shares it.
+      const acl =
+        config.databaseUrl === undefined
+          ? createSqliteAclStore({ file: aclDb })
+          : await createPostgresAclStore({
+              url: config.databaseUrl,
+              schema: config.databaseSchema,
+            });
       // Pushed first, so it closes after the service that reads it.
       closers.push(() => acl.close());
       const seeded = await seedAcl(acl, aclEntries);
@@ -130,7 +167,12 @@ export async function startChargegate(
       closers.push(() => service.close());
       running.authServiceUrl = listenUrl(service);
       logger.info(
-        { url: running.authServiceUrl, acl_file: aclPath, acl_db: aclDb, acl_seeded: seeded },
+        {
+          url: running.authServiceUrl,
+          acl_file: aclPath,
+          acl_db: config.databaseUrl === undefined ? aclDb : 'postgresql',
+          acl_seeded: seeded,
+        },
         'reference authorization service listening',
       );
       authUrl ??= running.authServiceUrl + AUTHORIZE_PATH;
@@ -138,7 +180,7 @@ export async function startChargegate(
 
     if (!roles.has('api') && !roles.has('worker')) return running;
 
-    const { queue, store } = openAdapters(config);
+    const { queue, store } = await openAdapters(config);
     closers.push(
       () => queue.close(),
       () => store.close(),

@@ -96,7 +96,7 @@ export function createIntake(deps: {
         callback_url: body.callback_url,
         accepted_at: acceptedAt,
       };
-      await queue.publish('requests', requestId, message);
+      await queue.publish('requests', requestId, message, { partitionKey: message.station_id });
       const created = await store.createSession({
         requestId,
         stationId: message.station_id,
@@ -116,6 +116,10 @@ export function createIntake(deps: {
         ? { kind: 'accepted', requestId: created.existing.requestId, replayed: true }
         : { kind: 'idempotency_conflict', requestId: created.existing.requestId };
     } catch (error) {
+      // A queue at its hard size limit is the same answer as a full backlog: push back.
+      if (error instanceof AppError && error.code === 'BACKLOG_FULL') {
+        return { kind: 'backlog_full', retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS };
+      }
       throw new AppError('STORE_UNAVAILABLE', undefined, { cause: error });
     }
   }

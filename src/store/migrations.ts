@@ -10,6 +10,9 @@ import type { Pool, PoolClient } from 'pg';
  * The decision store's own set, `STORE_MIGRATIONS`, is at the end of this file.
  */
 
+/** Advisory lock key shared by every migration set for creating a schema ("CGSC"). */
+const SCHEMA_LOCK_KEY = 0x43475343;
+
 export interface Migration {
   /** Positive, strictly increasing within a set; never reused once released. */
   version: number;
@@ -89,6 +92,13 @@ async function step(client: PoolClient, options: MigrateOptions): Promise<number
   const schema = pg.escapeIdentifier(options.schema);
   const history = `${schema}.${pg.escapeIdentifier(options.table)}`;
   await client.query('BEGIN');
+  // Every migration set takes the schema's lock first: sets with different keys (the decision
+  // store, the ACL) may start at once on a schema that does not exist yet, and only one may
+  // create it. The same order everywhere (schema, then set) cannot deadlock.
+  await client.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [
+    SCHEMA_LOCK_KEY,
+    tableLockKey(options.schema, ''),
+  ]);
   await client.query('SELECT pg_advisory_xact_lock($1::int4, $2::int4)', [
     options.lockKey,
     tableLockKey(options.schema, options.table),

@@ -31,7 +31,7 @@ function rateLimiterFor(config: Config, logger: FastifyBaseLogger): RateLimiter 
   // Distributed: one limit for all worker processes, held in Redis.
   return createRedisRateLimiter({
     url: config.redisUrl,
-    key: 'chargegate:authorization-rate',
+    key: `${config.redisKeyPrefix}:authorization-rate`,
     perSecond,
     onError: (error) => logger.warn({ err: error }, 'rate limiter cannot reach Redis; waiting'),
   });

@@ -101,7 +101,9 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
         callback_url: message.callback_url,
         status: decision,
       };
-      await queue.publish('callbacks', message.request_id, callback);
+      await queue.publish('callbacks', message.request_id, callback, {
+        partitionKey: message.station_id,
+      });
     }
     await queue.ack('requests', delivery);
   }
