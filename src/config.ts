@@ -153,6 +153,9 @@ const schema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('public'),
   SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
+  WORKER_THREAD: z
+    .enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' })
+    .default('auto'),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -202,6 +205,8 @@ export interface Config {
   databaseSchema: string;
   /** Embedded mode: `normal` survives a process crash, `full` also a power loss. */
   sqliteSynchronous: 'normal' | 'full';
+  /** `start`: run the worker role in a worker thread (`auto`: when there is more than one core). */
+  workerThread: 'auto' | 'true' | 'false';
   adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
 }
@@ -292,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseSchema: e.DATABASE_SCHEMA,
     sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
+    workerThread: e.WORKER_THREAD,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
   };

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
-import { deadLettersOf, openAdapters } from './main.js';
+import { deadLettersOf, openAdapters } from './adapters.js';
 
 export const DEAD_LETTERS_USAGE = `Usage:
   chargegate dead-letters list [--limit N] [--after ID]   one JSON line per dead-lettered callback

@@ -1,29 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
-import type { Queue } from './queue/port.js';
-import type { DecisionStore } from './store/port.js';
-import { createSqliteQueue } from './queue/sqlite.js';
-import { createSqliteStore } from './store/sqlite.js';
-import { createRedisQueue } from './queue/redis.js';
-import { createPostgresStore } from './store/postgres.js';
 import { buildApi } from './api/server.js';
-import { generateSecret } from './callbacks/signing.js';
 import { startWorkerRole } from './worker/role.js';
-import { createMetrics } from './lib/metrics.js';
+import { createMetrics, mergedExposition } from './lib/metrics.js';
+import { startWorkerThread } from './worker/thread-host.js';
 import type { CircuitState } from './authorization/circuit-breaker.js';
 import { checkCallbackUrl } from './callbacks/ssrf.js';
-import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
-import { createAuthService } from './authorization/service.js';
-import { seedAcl } from './authorization/acl.js';
-import { bundledAclPath, loadAclFile } from './authorization/acl-file.js';
-import { createSqliteAclStore } from './authorization/acl-sqlite.js';
-import { createPostgresAclStore } from './authorization/acl-postgres.js';
 import { AUTHORIZE_PATH } from './authorization/contract.js';
-import { createTokenHasher, type TokenHasher } from './lib/token-hash.js';
-import { loadOrCreateSecret } from './lib/secrets.js';
+import { startAuthServiceRole } from './authorization/role.js';
+import { listenUrl } from './lib/listen-url.js';
+import { createTokenHasher } from './lib/token-hash.js';
+import { deadLettersOf, openAdapters, tokenHashKeyOf, webhookSecretsOf } from './adapters.js';
 
 /** The roles a process can run (DESIGN §5). `start` runs all of them. */
 export type Role = 'api' | 'worker' | 'auth-service';
@@ -42,75 +32,6 @@ export const VERSION = (
     version: string;
   }
 ).version;
-
-/** File names inside DATA_DIR. */
-const FILES = {
-  queue: 'queue.db',
-  store: 'store.db',
-  webhookSecret: 'webhook-secret',
-  tokenHashKey: 'token-hash-key',
-};
-
-function listenUrl(app: FastifyInstance): string {
-  const address = app.server.address();
-  if (address === null || typeof address === 'string')
-    throw new Error('server is not listening on TCP');
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-}
-
-function tokenHasher(config: Config): TokenHasher {
-  const key =
-    config.tokenHashKey ??
-    loadOrCreateSecret(config.dataDir, FILES.tokenHashKey, () =>
-      randomBytes(32).toString('base64url'),
-    );
-  return createTokenHasher(key);
-}
-
-export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore): DeadLetters {
-  return createDeadLetters({ queue, store, retentionMs: config.callbacks.deadLetterRetentionMs });
-}
-
-/**
- * Embedded mode: SQLite files in DATA_DIR. Distributed mode (REDIS_URL and DATABASE_URL, which
- * the config requires together): Redis Streams and PostgreSQL. Nothing else changes.
- */
-export async function openAdapters(
-  config: Config,
-): Promise<{ queue: Queue; store: DecisionStore }> {
-  if (config.databaseUrl !== undefined && config.redisUrl === undefined) {
-    throw new Error('the api and worker roles need REDIS_URL with DATABASE_URL (distributed mode)');
-  }
-  if (config.redisUrl !== undefined && config.databaseUrl !== undefined) {
-    const queue = createRedisQueue({
-      url: config.redisUrl,
-      prefix: config.redisKeyPrefix,
-      partitions: config.queuePartitions,
-    });
-    try {
-      const store = await createPostgresStore({
-        url: config.databaseUrl,
-        schema: config.databaseSchema,
-      });
-      return { queue, store };
-    } catch (error) {
-      await queue.close();
-      throw error;
-    }
-  }
-  const dir = resolve(config.dataDir);
-  return {
-    queue: createSqliteQueue({
-      file: join(dir, FILES.queue),
-      synchronous: config.sqliteSynchronous,
-    }),
-    store: createSqliteStore({
-      file: join(dir, FILES.store),
-      synchronous: config.sqliteSynchronous,
-    }),
-  };
-}
 
 /**
  * The composition root: reads nothing but `config`, wires adapters into the roles asked for,
@@ -136,46 +57,15 @@ export async function startChargegate(
   };
   running.close = close;
   try {
-    const hasher = tokenHasher(config);
+    const hasher = createTokenHasher(tokenHashKeyOf(config));
     const metrics = createMetrics();
     let authUrl = config.auth.url;
 
     if (roles.has('auth-service')) {
-      const aclPath = config.auth.aclFile ?? bundledAclPath();
-      // The file is validated at every start, but imported only into an empty store, so that
-      // changes made through the admin API survive restarts.
-      const aclEntries = await loadAclFile(aclPath, hasher);
-      const aclDb = join(resolve(config.dataDir), 'acl.db');
-      // Distributed mode keeps the ACL in PostgreSQL, so every auth-service process shares it.
-      const acl =
-        config.databaseUrl === undefined
-          ? createSqliteAclStore({ file: aclDb })
-          : await createPostgresAclStore({
-              url: config.databaseUrl,
-              schema: config.databaseSchema,
-            });
-      // Pushed first, so it closes after the service that reads it.
-      closers.push(() => acl.close());
-      const seeded = await seedAcl(acl, aclEntries);
-      const service = createAuthService({
-        acl,
-        hasher,
-        logger: logger.child({ role: 'auth-service' }),
-        adminToken: config.adminToken,
-      });
-      await service.listen({ port: config.auth.servicePort, host: config.auth.serviceHost });
-      closers.push(() => service.close());
-      running.authServiceUrl = listenUrl(service);
-      logger.info(
-        {
-          url: running.authServiceUrl,
-          acl_file: aclPath,
-          acl_db: config.databaseUrl === undefined ? aclDb : 'postgresql',
-          acl_seeded: seeded,
-        },
-        'reference authorization service listening',
-      );
-      authUrl ??= running.authServiceUrl + AUTHORIZE_PATH;
+      const service = await startAuthServiceRole(config, { hasher, logger });
+      closers.push(...service.closers);
+      running.authServiceUrl = service.url;
+      authUrl ??= service.url + AUTHORIZE_PATH;
     }
 
     if (!roles.has('api') && !roles.has('worker')) return running;
@@ -187,22 +77,32 @@ export async function startChargegate(
     );
 
     let circuitState: (() => CircuitState) | undefined;
+    let exposition: (() => Promise<string>) | undefined;
     if (roles.has('worker')) {
       const target = authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${AUTHORIZE_PATH}`;
-      const webhookSecrets = config.callbacks.secrets ?? [
-        loadOrCreateSecret(config.dataDir, FILES.webhookSecret, generateSecret),
-      ];
-      const worker = startWorkerRole(config, {
-        queue,
-        store,
-        hasher,
-        logger,
-        metrics,
-        authUrl: target,
-        webhookSecrets,
-      });
-      closers.push(...worker.closers);
-      circuitState = worker.circuitState;
+      const webhookSecrets = webhookSecretsOf(config);
+      if (useWorkerThread(config, roles)) {
+        const thread = await startWorkerThread(
+          { config, authUrl: target, webhookSecrets, tokenHashKey: tokenHashKeyOf(config) },
+          { logger, onCrash: workerThreadCrashed(logger) },
+        );
+        closers.push(() => thread.stop());
+        circuitState = () => thread.circuitState();
+        exposition = async () => mergedExposition(metrics.registry, await thread.metrics());
+        logger.info('worker role runs in a worker thread');
+      } else {
+        const worker = startWorkerRole(config, {
+          queue,
+          store,
+          hasher,
+          logger,
+          metrics,
+          authUrl: target,
+          webhookSecrets,
+        });
+        closers.push(...worker.closers);
+        circuitState = worker.circuitState;
+      }
     }
 
     if (roles.has('api')) {
@@ -224,6 +124,7 @@ export async function startChargegate(
             }),
         version: VERSION,
         metrics,
+        ...(exposition === undefined ? {} : { exposition }),
         ...(circuitState === undefined
           ? {}
           : { readinessDetails: () => ({ authorization_circuit: circuitState() }) }),
@@ -241,4 +142,23 @@ export async function startChargegate(
     await close();
     throw error;
   }
+}
+
+/**
+ * The all-in-one process runs its worker role in a second thread when there is a second core:
+ * the API's event loop then only accepts requests, and deciding and delivering run beside it.
+ * A process that runs only the worker role gains nothing from a thread.
+ */
+function useWorkerThread(config: Config, roles: ReadonlySet<Role>): boolean {
+  if (!roles.has('api')) return false;
+  if (config.workerThread === 'auto') return availableParallelism() > 1;
+  return config.workerThread === 'true';
+}
+
+/** A dead worker thread leaves accepted work undecided: exit, so a supervisor restarts us. */
+function workerThreadCrashed(logger: FastifyBaseLogger) {
+  return (error: unknown) => {
+    logger.fatal({ err: error }, 'worker thread died; exiting so that the process is restarted');
+    process.exit(70);
+  };
 }

@@ -24,6 +24,8 @@ export interface ApiDependencies {
   readinessDetails?: ReadinessDetails;
   /** The process's metrics, served at `/metrics`. */
   metrics: Metrics;
+  /** The `/metrics` text, when more than this thread's registry contributes (worker thread). */
+  exposition?: () => Promise<string>;
   /** Present when ADMIN_TOKEN is set: the admin API is registered. */
   admin?: { adminToken: string; deadLetters: DeadLetters };
 }
@@ -31,6 +33,9 @@ export interface ApiDependencies {
 /** Builds the public API. Listening is the caller's business (tests use port 0). */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app = Fastify({
+    // One line per accepted request (with its request_id) is logged by the route; Fastify's own
+    // two lines per request would triple the log volume at thousands of requests per second.
+    disableRequestLogging: true,
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT_BYTES,
     // Forbidden keys fail parsing, so a prototype-pollution attempt is a 400, never an object.
@@ -75,7 +80,11 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     maxBacklog: deps.maxBacklog,
     onAccepted: () => deps.metrics.requestsAccepted.inc(),
   });
-  registerMetricsRoute(app, deps.metrics);
+  registerMetricsRoute(
+    app,
+    deps.metrics,
+    deps.exposition ?? (() => deps.metrics.registry.metrics()),
+  );
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   registerSessionRoutes(app, {
     intake,
@@ -85,11 +94,14 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   return app;
 }
 
-function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
+function registerMetricsRoute(
+  app: FastifyInstance,
+  metrics: Metrics,
+  exposition: () => Promise<string>,
+): void {
   app.get(
     '/metrics',
     { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
-    async (_request, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await exposition()),
   );
 }

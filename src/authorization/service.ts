@@ -102,6 +102,9 @@ type LoggerOptions = FastifyLoggerOptions & PinoLoggerOptions;
 /** Builds the service; the caller `listen`s and `close`s it. */
 export function createAuthService(options: AuthServiceOptions): FastifyInstance {
   const app = Fastify({
+    // Each decision is logged by the route at debug level; two lines per call at info would
+    // dominate the log of a busy deployment.
+    disableRequestLogging: true,
     ...loggerSettings(options.logger),
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     genReqId: (req) => {

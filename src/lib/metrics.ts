@@ -1,4 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { CircuitState } from '../authorization/circuit-breaker.js';
 
 /**
@@ -42,9 +51,23 @@ export function reasonLabel(reason: string): string {
 
 const CIRCUIT_STATES: CircuitState[] = ['closed', 'half_open', 'open'];
 
-export function createMetrics(): Metrics {
+/** Metrics the worker role updates; when it runs in a worker thread, these come from there. */
+export const WORKER_METRICS = [
+  'chargegate_authorizations_total',
+  'chargegate_authorization_duration_seconds',
+  'chargegate_authorization_in_flight',
+  'chargegate_authorization_circuit_state',
+  'chargegate_callback_attempts_total',
+];
+
+/**
+ * `processMetrics`: the process-wide ones (CPU, memory, event loop). Only the main thread
+ * collects them; a worker thread would report the same process twice.
+ */
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'chargegate_' });
+  if (options.processMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: 'chargegate_' });
   const circuitState = new Gauge({
     name: 'chargegate_authorization_circuit_state',
     help: 'Circuit breaker in front of the authorization service: 1 for the current state.',
@@ -90,3 +113,17 @@ export function createMetrics(): Metrics {
 export function setCircuitState(metrics: Metrics, state: CircuitState): void {
   for (const s of CIRCUIT_STATES) metrics.circuitState.set({ state: s }, s === state ? 1 : 0);
 }
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/**
+ * The exposition of a process whose worker role runs in a thread: the worker's metrics from
+ * the thread's registry, everything else from the main one.
+ */
+export async function mergedExposition(main: Registry, worker: MetricsJson): Promise<string> {
+  const own = (await main.getMetricsAsJSON()).filter((m) => !WORKER_METRICS.includes(m.name));
+  const theirs = worker.filter((m) => WORKER_METRICS.includes(m.name));
+  return AggregatorRegistry.aggregate([[...own, ...theirs]]).metrics();
+}
+
+export type { MetricsJson };

@@ -50,6 +50,8 @@ export function startWorkerRole(
     hasher: TokenHasher;
     logger: FastifyBaseLogger;
     metrics: Metrics;
+    /** Told of every circuit breaker state change (the main thread mirrors it). */
+    onCircuitState?: (state: CircuitState) => void;
     authUrl: string;
     webhookSecrets: string[];
   },
@@ -60,6 +62,7 @@ export function startWorkerRole(
     openMs: config.auth.circuitOpenMs,
     onStateChange: (state, previous) => {
       setCircuitState(metrics, state);
+      deps.onCircuitState?.(state);
       const log = state === 'open' ? logger.warn.bind(logger) : logger.info.bind(logger);
       log({ state, previous }, `authorization circuit ${state}`);
     },

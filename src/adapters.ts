@@ -1,0 +1,89 @@
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config.js';
+import type { Queue } from './queue/port.js';
+import type { DecisionStore } from './store/port.js';
+import { createSqliteQueue } from './queue/sqlite.js';
+import { createSqliteStore } from './store/sqlite.js';
+import { createRedisQueue } from './queue/redis.js';
+import { createPostgresStore } from './store/postgres.js';
+import { generateSecret } from './callbacks/signing.js';
+import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
+import { loadOrCreateSecret } from './lib/secrets.js';
+
+/**
+ * Choosing and opening the adapters and secrets a process needs, from the config alone: shared
+ * by the composition root (`main.ts`), the worker thread and the CLI's operator commands.
+ */
+
+/** File names inside DATA_DIR. */
+export const FILES = {
+  queue: 'queue.db',
+  store: 'store.db',
+  acl: 'acl.db',
+  webhookSecret: 'webhook-secret',
+  tokenHashKey: 'token-hash-key',
+};
+
+/** TOKEN_HASH_KEY, or the key generated once and kept in DATA_DIR. */
+export function tokenHashKeyOf(config: Config): string {
+  return (
+    config.tokenHashKey ??
+    loadOrCreateSecret(config.dataDir, FILES.tokenHashKey, () =>
+      randomBytes(32).toString('base64url'),
+    )
+  );
+}
+
+/** WEBHOOK_SECRET (one or more), or the secret generated once and kept in DATA_DIR. */
+export function webhookSecretsOf(config: Config): string[] {
+  return (
+    config.callbacks.secrets ?? [
+      loadOrCreateSecret(config.dataDir, FILES.webhookSecret, generateSecret),
+    ]
+  );
+}
+
+export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore): DeadLetters {
+  return createDeadLetters({ queue, store, retentionMs: config.callbacks.deadLetterRetentionMs });
+}
+
+/**
+ * Embedded mode: SQLite files in DATA_DIR. Distributed mode (REDIS_URL and DATABASE_URL):
+ * Redis Streams and PostgreSQL. Nothing else changes.
+ */
+export async function openAdapters(
+  config: Config,
+): Promise<{ queue: Queue; store: DecisionStore }> {
+  if (config.databaseUrl !== undefined && config.redisUrl === undefined) {
+    throw new Error('the api and worker roles need REDIS_URL with DATABASE_URL (distributed mode)');
+  }
+  if (config.redisUrl !== undefined && config.databaseUrl !== undefined) {
+    const queue = createRedisQueue({
+      url: config.redisUrl,
+      prefix: config.redisKeyPrefix,
+      partitions: config.queuePartitions,
+    });
+    try {
+      const store = await createPostgresStore({
+        url: config.databaseUrl,
+        schema: config.databaseSchema,
+      });
+      return { queue, store };
+    } catch (error) {
+      await queue.close();
+      throw error;
+    }
+  }
+  const dir = resolve(config.dataDir);
+  return {
+    queue: createSqliteQueue({
+      file: join(dir, FILES.queue),
+      synchronous: config.sqliteSynchronous,
+    }),
+    store: createSqliteStore({
+      file: join(dir, FILES.store),
+      synchronous: config.sqliteSynchronous,
+    }),
+  };
+}

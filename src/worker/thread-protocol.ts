@@ -1,0 +1,21 @@
+import type { Config } from '../config.js';
+import type { CircuitState } from '../authorization/circuit-breaker.js';
+import type { MetricsJson } from '../lib/metrics.js';
+
+/** What the main thread hands the worker thread at start (structured-cloned). */
+export interface WorkerThreadData {
+  config: Config;
+  authUrl: string;
+  webhookSecrets: string[];
+  tokenHashKey: string;
+}
+
+/** Main thread → worker thread. */
+export type HostMessage = { type: 'stop' } | { type: 'metrics'; id: number };
+
+/** Worker thread → main thread. */
+export type ThreadMessage =
+  | { type: 'started' }
+  | { type: 'stopped' }
+  | { type: 'circuit'; state: CircuitState }
+  | { type: 'metrics'; id: number; json: MetricsJson };

@@ -1,0 +1,64 @@
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import { openAdapters } from '../adapters.js';
+import { createLogger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { createTokenHasher } from '../lib/token-hash.js';
+import { startWorkerRole } from './role.js';
+import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
+
+/**
+ * Entry point of the worker thread that `start` uses on machines with more than one core: the
+ * worker role (authorization and callbacks) runs here, on its own event loop and core, while
+ * the main thread serves the API. It opens its own connections (SQLite handles cannot be
+ * shared between threads) and talks to the main thread only through messages.
+ */
+function hostPort(): MessagePort {
+  if (!parentPort) throw new Error('thread.ts runs only as a worker thread');
+  return parentPort;
+}
+const port = hostPort();
+const data = workerData as WorkerThreadData;
+const config: Config = data.config;
+const post = (message: ThreadMessage) => port.postMessage(message);
+
+const logger = createLogger(config.logLevel).child({
+  thread: 'worker',
+}) as unknown as FastifyBaseLogger;
+const metrics = createMetrics({ processMetrics: false });
+const { queue, store } = await openAdapters(config);
+const role = startWorkerRole(config, {
+  queue,
+  store,
+  hasher: createTokenHasher(data.tokenHashKey),
+  logger,
+  metrics,
+  authUrl: data.authUrl,
+  webhookSecrets: data.webhookSecrets,
+  onCircuitState: (state) => post({ type: 'circuit', state }),
+});
+
+async function stop(): Promise<void> {
+  for (const step of [...role.closers].reverse()) {
+    try {
+      await step();
+    } catch (error) {
+      logger.error({ err: error }, 'error while stopping the worker thread');
+    }
+  }
+  await queue.close();
+  await store.close();
+  post({ type: 'stopped' });
+  port.close();
+}
+
+port.on('message', (message: HostMessage) => {
+  if (message.type === 'stop') void stop();
+  else if (message.type === 'metrics') {
+    void metrics.registry
+      .getMetricsAsJSON()
+      .then((json) => post({ type: 'metrics', id: message.id, json }));
+  }
+});
+post({ type: 'started' });
