@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import { buildApi } from './api/server.js';
 import { startWorkerRole } from './worker/role.js';
-import { createMetrics, mergedExposition } from './lib/metrics.js';
+import { createMetrics, mergedMetrics, type MetricsJson } from './lib/metrics.js';
 import { startWorkerThread } from './worker/thread-host.js';
 import type { CircuitState } from './authorization/circuit-breaker.js';
 import { checkCallbackUrl } from './callbacks/ssrf.js';
@@ -77,7 +77,7 @@ export async function startChargegate(
     );
 
     let circuitState: (() => CircuitState) | undefined;
-    let exposition: (() => Promise<string>) | undefined;
+    let metricsJson: (() => Promise<MetricsJson>) | undefined;
     if (roles.has('worker')) {
       const target = authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${AUTHORIZE_PATH}`;
       const webhookSecrets = webhookSecretsOf(config);
@@ -88,7 +88,7 @@ export async function startChargegate(
         );
         closers.push(() => thread.stop());
         circuitState = () => thread.circuitState();
-        exposition = async () => mergedExposition(metrics.registry, await thread.metrics());
+        metricsJson = async () => mergedMetrics(metrics.registry, await thread.metrics());
         logger.info('worker role runs in a worker thread');
       } else {
         const worker = startWorkerRole(config, {
@@ -124,7 +124,7 @@ export async function startChargegate(
             }),
         version: VERSION,
         metrics,
-        ...(exposition === undefined ? {} : { exposition }),
+        ...(metricsJson === undefined ? {} : { metricsJson }),
         ...(circuitState === undefined
           ? {}
           : { readinessDetails: () => ({ authorization_circuit: circuitState() }) }),

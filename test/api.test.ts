@@ -235,6 +235,14 @@ describe('public API', () => {
     expect(answer.status).toBe(200);
     expect(answer.text).toMatch(/^chargegate_requests_accepted_total 1$/m);
     expect(answer.text).toContain('chargegate_authorization_circuit_state');
+    expect(answer.text).toMatch(/^chargegate_queue_depth\{topic="requests"\} 1$/m);
+    expect(answer.text).toMatch(/^chargegate_queue_oldest_age_seconds\{topic="requests"\} [0-9.e-]+$/m);
+    expect(answer.text).toMatch(/^chargegate_dead_letters\{topic="callbacks"\} 0$/m);
+    expect(answer.text).toMatch(/^chargegate_acknowledgement_duration_seconds_count 1$/m);
+    expect(answer.text).toMatch(
+      /^chargegate_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/charging-sessions",status="2xx"\} 1$/m,
+    );
+    expect(answer.text).toContain('chargegate_process_cpu_seconds_total');
     expect(answer.text).not.toContain(TOKEN);
   });
 

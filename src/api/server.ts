@@ -11,7 +11,8 @@ import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
 import type { CallbackUrlCheck } from './validate.js';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { registerAdminRoutes } from './admin.js';
-import type { Metrics } from '../lib/metrics.js';
+import { exposition, registerQueueGauges, type Metrics, type MetricsJson } from '../lib/metrics.js';
+import { SESSIONS_PATH } from './sessions.js';
 
 export interface ApiDependencies {
   queue: Queue;
@@ -24,8 +25,8 @@ export interface ApiDependencies {
   readinessDetails?: ReadinessDetails;
   /** The process's metrics, served at `/metrics`. */
   metrics: Metrics;
-  /** The `/metrics` text, when more than this thread's registry contributes (worker thread). */
-  exposition?: () => Promise<string>;
+  /** The metrics, when more than this thread's registry contributes (worker thread). */
+  metricsJson?: () => Promise<MetricsJson>;
   /** Present when ADMIN_TOKEN is set: the admin API is registered. */
   admin?: { adminToken: string; deadLetters: DeadLetters };
 }
@@ -80,10 +81,15 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     maxBacklog: deps.maxBacklog,
     onAccepted: () => deps.metrics.requestsAccepted.inc(),
   });
+  registerQueueGauges(deps.metrics, deps.queue);
+  observeRequests(app, deps.metrics);
+  const metricsJson = deps.metricsJson;
   registerMetricsRoute(
     app,
     deps.metrics,
-    deps.exposition ?? (() => deps.metrics.registry.metrics()),
+    metricsJson === undefined
+      ? () => deps.metrics.registry.metrics()
+      : async () => exposition(await metricsJson()),
   );
   if (deps.admin) registerAdminRoutes(app, deps.admin);
   registerSessionRoutes(app, {
@@ -104,4 +110,17 @@ function registerMetricsRoute(
     { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
     async (_request, reply) => reply.type(metrics.registry.contentType).send(await exposition()),
   );
+}
+
+/** Times every request by route template (never the raw URL: ids would explode the labels). */
+function observeRequests(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route === '/metrics') return;
+    const seconds = reply.elapsedTime / 1000;
+    const status = `${Math.floor(reply.statusCode / 100)}xx`;
+    metrics.httpRequestSeconds.observe({ method: request.method, route, status }, seconds);
+    if (route === SESSIONS_PATH && reply.statusCode === 202)
+      metrics.acknowledgementSeconds.observe(seconds);
+  });
 }

@@ -9,6 +9,7 @@ import {
   type MetricValue,
 } from 'prom-client';
 import type { CircuitState } from '../authorization/circuit-breaker.js';
+import { TOPICS, type Queue, type Topic } from '../queue/port.js';
 
 /**
  * The process's Prometheus metrics, in one registry per process (not prom-client's global one,
@@ -23,6 +24,8 @@ export interface Metrics {
   circuitState: Gauge<'state'>;
   callbackAttempts: Counter<'outcome'>;
   requestsAccepted: Counter;
+  httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
+  acknowledgementSeconds: Histogram;
 }
 
 /** Reasons become label values only when they are from this list; others count as `other`,
@@ -50,6 +53,42 @@ export function reasonLabel(reason: string): string {
 }
 
 const CIRCUIT_STATES: CircuitState[] = ['closed', 'half_open', 'open'];
+
+/** Fine at the low end, where a healthy API answers (sub-millisecond to a few ms). */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * Gauges read from the queue when Prometheus scrapes: depth, age of the oldest message and
+ * dead letters per topic. Reading on scrape keeps them exact without any bookkeeping.
+ */
+export function registerQueueGauges(metrics: Metrics, queue: Queue): void {
+  const gauge = (name: string, help: string, read: (topic: Topic) => Promise<number>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['topic'] as const,
+      registers: [metrics.registry],
+      async collect() {
+        const values = await Promise.all(
+          TOPICS.map(async (topic) => [topic, await read(topic)] as const),
+        );
+        for (const [topic, value] of values) this.set({ topic }, value);
+      },
+    });
+  gauge('chargegate_queue_depth', 'Messages not yet acked (ready, delayed or in flight).', (t) =>
+    queue.depth(t),
+  );
+  gauge(
+    'chargegate_queue_oldest_age_seconds',
+    'Age of the oldest message not yet acked.',
+    async (t) => (await queue.oldestAgeMs(t)) / 1000,
+  );
+  gauge(
+    'chargegate_dead_letters',
+    'Dead letters held, waiting for a replay or the retention.',
+    (t) => queue.deadLetterCount(t),
+  );
+}
 
 /** Metrics the worker role updates; when it runs in a worker thread, these come from there. */
 export const WORKER_METRICS = [
@@ -107,6 +146,19 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       help: 'Charging session requests acknowledged with 202.',
       registers: [registry],
     }),
+    httpRequestSeconds: new Histogram({
+      name: 'chargegate_http_request_duration_seconds',
+      help: 'Public API requests by method, route template and status class (2xx, 4xx, …).',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    acknowledgementSeconds: new Histogram({
+      name: 'chargegate_acknowledgement_duration_seconds',
+      help: 'From receiving a start request to its 202: validation plus the durable writes.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
   };
 }
 
@@ -117,13 +169,17 @@ export function setCircuitState(metrics: Metrics, state: CircuitState): void {
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /**
- * The exposition of a process whose worker role runs in a thread: the worker's metrics from
- * the thread's registry, everything else from the main one.
+ * The metrics of a process whose worker role runs in a thread: the worker's from the thread's
+ * registry, everything else from the main one.
  */
-export async function mergedExposition(main: Registry, worker: MetricsJson): Promise<string> {
+export async function mergedMetrics(main: Registry, worker: MetricsJson): Promise<MetricsJson> {
   const own = (await main.getMetricsAsJSON()).filter((m) => !WORKER_METRICS.includes(m.name));
-  const theirs = worker.filter((m) => WORKER_METRICS.includes(m.name));
-  return AggregatorRegistry.aggregate([[...own, ...theirs]]).metrics();
+  return [...own, ...worker.filter((m) => WORKER_METRICS.includes(m.name))];
+}
+
+/** Prometheus text for metrics gathered as JSON (from one or more threads). */
+export function exposition(json: MetricsJson): Promise<string> {
+  return AggregatorRegistry.aggregate([json]).metrics();
 }
 
 export type { MetricsJson };
