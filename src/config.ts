@@ -157,6 +157,9 @@ const schema = z.object({
     .enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' })
     .default('auto'),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('chargegate'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -209,6 +212,11 @@ export interface Config {
   workerThread: 'auto' | 'true' | 'false';
   adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
+  tracing: {
+    /** Where spans are POSTed (OTLP/HTTP); unset: tracing off. */
+    endpoint: string | undefined;
+    serviceName: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -300,5 +308,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     workerThread: e.WORKER_THREAD,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
+    tracing: {
+      // The standard OTLP variables: the traces endpoint as is, the base one plus /v1/traces.
+      endpoint:
+        e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+          ? undefined
+          : `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`),
+      serviceName: e.OTEL_SERVICE_NAME,
+    },
   };
 }

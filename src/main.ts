@@ -7,6 +7,7 @@ import { buildApi } from './api/server.js';
 import { startWorkerRole } from './worker/role.js';
 import { createMetrics, mergedMetrics, type MetricsJson } from './lib/metrics.js';
 import { startWorkerThread } from './worker/thread-host.js';
+import { createTracing } from './lib/tracing.js';
 import type { CircuitState } from './authorization/circuit-breaker.js';
 import { checkCallbackUrl } from './callbacks/ssrf.js';
 import { AUTHORIZE_PATH } from './authorization/contract.js';
@@ -59,6 +60,9 @@ export async function startChargegate(
   try {
     const hasher = createTokenHasher(tokenHashKeyOf(config));
     const metrics = createMetrics();
+    const tracing = createTracing(config.tracing);
+    // Pushed first, so it flushes the last spans after everything else has stopped.
+    closers.push(() => tracing.shutdown());
     let authUrl = config.auth.url;
 
     if (roles.has('auth-service')) {
@@ -97,6 +101,7 @@ export async function startChargegate(
           hasher,
           logger,
           metrics,
+          tracer: tracing.tracer,
           authUrl: target,
           webhookSecrets,
         });
@@ -120,10 +125,12 @@ export async function startChargegate(
               admin: {
                 adminToken: config.adminToken,
                 deadLetters: deadLettersOf(config, queue, store),
+                ...(circuitState === undefined ? {} : { circuitState }),
               },
             }),
         version: VERSION,
         metrics,
+        tracer: tracing.tracer,
         ...(metricsJson === undefined ? {} : { metricsJson }),
         ...(circuitState === undefined
           ? {}

@@ -152,6 +152,11 @@ describe('public API', () => {
     expect(form.json()['code']).toBe('REQUEST_UNSUPPORTED_MEDIA_TYPE');
     const none = await call(url, 'POST', PATH);
     expect(none.status).toBe(415);
+    const text = await call(url, 'POST', PATH, {
+      body: JSON.stringify(startBody()),
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(text.status).toBe(415);
     const large = await call(url, 'POST', PATH, {
       body: startBody({ padding: 'x'.repeat(16 * 1024) }),
     });
@@ -236,7 +241,9 @@ describe('public API', () => {
     expect(answer.text).toMatch(/^chargegate_requests_accepted_total 1$/m);
     expect(answer.text).toContain('chargegate_authorization_circuit_state');
     expect(answer.text).toMatch(/^chargegate_queue_depth\{topic="requests"\} 1$/m);
-    expect(answer.text).toMatch(/^chargegate_queue_oldest_age_seconds\{topic="requests"\} [0-9.e-]+$/m);
+    expect(answer.text).toMatch(
+      /^chargegate_queue_oldest_age_seconds\{topic="requests"\} [0-9.e-]+$/m,
+    );
     expect(answer.text).toMatch(/^chargegate_dead_letters\{topic="callbacks"\} 0$/m);
     expect(answer.text).toMatch(/^chargegate_acknowledgement_duration_seconds_count 1$/m);
     expect(answer.text).toMatch(

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { getSession, startBody, startSession } from './helpers/client.js';
@@ -60,6 +60,8 @@ describe('the chargegate command', () => {
     await receiver?.close();
   });
 
+  afterAll(() => dir.remove());
+
   it('prints help listing every command', async () => {
     const { code, output } = await runCli(['--help'], {});
     expect(code).toBe(0);
@@ -99,9 +101,14 @@ describe('the chargegate command', () => {
     const id = await startSession(api.url, startBody({}, receiver.url));
     await waitFor(() => receiver!.requests.length === 1, { message: 'the callback' });
     expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ status: 'allowed' });
-    expect(await getSession(api.url, id)).toMatchObject({
-      decision: 'allowed',
-      callback: { state: 'delivered' },
-    });
+    // The receiver sees the request before the worker has its answer and records 'delivered'.
+    const session = await waitFor(
+      async () => {
+        const s = await getSession(api.url, id);
+        return (s['callback'] as { state: string }).state === 'delivered' && s;
+      },
+      { message: 'the delivered state' },
+    );
+    expect(session).toMatchObject({ decision: 'allowed', callback: { state: 'delivered' } });
   });
 });

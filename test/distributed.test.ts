@@ -62,7 +62,7 @@ describe.skipIf(!haveServers)(
         TOKEN_HASH_KEY: randomBytes(24).toString('base64url'),
         WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
         // Short timeouts make short leases: a killed worker's messages come back within seconds.
-        AUTH_TIMEOUT_MS: '1000',
+        AUTH_TIMEOUT_MS: '5000',
         CALLBACK_TIMEOUT_MS: '1000',
       };
     });

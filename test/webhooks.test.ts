@@ -271,13 +271,11 @@ describe('dead letters', () => {
     await waitFor(async () => (await callbackOf(service!.url, id!)).state === 'delivered');
 
     receiver.script = () => ({ status: 500 });
-    const [other] = await deadLettered(0, env).then(async () => [
-      await startSession(
-        service!.url,
-        startBody({ driver_token: 'purged-token-000000000000' }, receiver.url),
-      ),
-    ]);
-    await waitFor(async () => (await callbackOf(service!.url, other!)).state === 'dead_lettered');
+    const other = await startSession(
+      service!.url,
+      startBody({ driver_token: 'purged-token-000000000000' }, receiver.url),
+    );
+    await waitFor(async () => (await callbackOf(service!.url, other)).state === 'dead_lettered');
     const purge = await runCli(['dead-letters', 'purge'], { ...env, DEAD_LETTER_RETENTION: '1ms' });
     expect(purge.output.trim()).toBe('purged 1');
     expect((await runCli(['dead-letters', 'list'], env)).output.trim()).toBe('');

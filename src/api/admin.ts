@@ -4,6 +4,7 @@ import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
 import { Problem } from './schemas.js';
 import { problem, sendProblem } from './problem.js';
+import { registerStatsRoute, type StatsSource } from './stats.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
@@ -37,12 +38,13 @@ function unauthorized(request: FastifyRequest, reply: FastifyReply) {
 }
 
 /**
- * The admin API (bearer `ADMIN_TOKEN`): dead-lettered callbacks, listed and replayed. Only
- * registered when a token is configured; without one, these routes do not exist (404).
+ * The admin API (bearer `ADMIN_TOKEN`): dead-lettered callbacks, listed and replayed, and the
+ * console's stats. Only registered when a token is configured; without one, these routes do
+ * not exist (404).
  */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  deps: { adminToken: string; deadLetters: DeadLetters },
+  deps: { adminToken: string; deadLetters: DeadLetters; stats: StatsSource },
 ): void {
   void app.register(
     (admin, _options, done) => {
@@ -50,6 +52,8 @@ export function registerAdminRoutes(
         const token = bearerToken(request.headers.authorization);
         if (!token || !sameToken(token, deps.adminToken)) return unauthorized(request, reply);
       });
+
+      registerStatsRoute(admin, deps.stats);
 
       admin.get<{ Querystring: { limit?: string; after?: string } }>(
         '/dead-letters',

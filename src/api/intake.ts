@@ -12,7 +12,12 @@ export type IntakeResult =
   | { kind: 'backlog_full'; retryAfterSeconds: number };
 
 export interface Intake {
-  accept(body: StartSessionRequest, idempotencyKey: string | undefined): Promise<IntakeResult>;
+  /** `traceparent`: the API span's, carried in the queued message to continue the trace. */
+  accept(
+    body: StartSessionRequest,
+    idempotencyKey: string | undefined,
+    traceparent?: string,
+  ): Promise<IntakeResult>;
 }
 
 /** The backlog size is read at most this often: a COUNT per request would cost more than the
@@ -76,7 +81,11 @@ export function createIntake(deps: {
       : { kind: 'idempotency_conflict', requestId: existing.requestId };
   }
 
-  async function accept(body: StartSessionRequest, key: string | undefined): Promise<IntakeResult> {
+  async function accept(
+    body: StartSessionRequest,
+    key: string | undefined,
+    traceparent?: string,
+  ): Promise<IntakeResult> {
     const hash = key === undefined ? undefined : requestHash(body);
     try {
       if (key !== undefined && hash !== undefined) {
@@ -95,6 +104,7 @@ export function createIntake(deps: {
         driver_token: body.driver_token,
         callback_url: body.callback_url,
         accepted_at: acceptedAt,
+        ...(traceparent === undefined ? {} : { traceparent }),
       };
       await queue.publish('requests', requestId, message, { partitionKey: message.station_id });
       const created = await store.createSession({

@@ -70,6 +70,10 @@ export function errorToProblem(error: FastifyError, request: FastifyRequest): Pr
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return problem(400, 'REQUEST_MALFORMED_JSON', { instance });
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // About the path, not the body, even when the path mentions "json" (`/openapi.json%zz`).
+      return clientErrorProblem(error, status, instance);
   }
   if (status === 400 && (error instanceof SyntaxError || /prototype|JSON/i.test(error.message))) {
     return problem(400, 'REQUEST_MALFORMED_JSON', {
@@ -77,16 +81,7 @@ export function errorToProblem(error: FastifyError, request: FastifyRequest): Pr
       detail: 'The request body is not valid JSON, or uses a forbidden key such as __proto__.',
     });
   }
-  if (status >= 400 && status < 500) {
-    return {
-      type: 'about:blank',
-      title: error.name || 'Bad request',
-      status,
-      detail: error.message,
-      instance,
-      code: error.code ?? 'REQUEST_INVALID',
-    };
-  }
+  if (status >= 400 && status < 500) return clientErrorProblem(error, status, instance);
   if (error instanceof AppError && error.code === 'STORE_UNAVAILABLE') {
     return problem(503, 'STORE_UNAVAILABLE', {
       instance,
@@ -94,4 +89,20 @@ export function errorToProblem(error: FastifyError, request: FastifyRequest): Pr
     });
   }
   return problem(500, 'INTERNAL_ERROR', { instance });
+}
+
+/** Other framework 4xx errors: their messages are generic or name the path, never the body. */
+function clientErrorProblem(
+  error: FastifyError,
+  status: number,
+  instance: string | undefined,
+): ProblemBody {
+  return {
+    type: 'about:blank',
+    title: error.name || 'Bad request',
+    status,
+    detail: error.message,
+    instance,
+    code: error.code ?? 'REQUEST_INVALID',
+  };
 }

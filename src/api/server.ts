@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { FastifyBaseLogger, FastifyError } from 'fastify';
 import type { Queue } from '../queue/port.js';
 import type { DecisionStore } from '../store/port.js';
@@ -10,9 +10,13 @@ import { registerOpenApi } from './openapi.js';
 import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
 import type { CallbackUrlCheck } from './validate.js';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
+import { trace, type Tracer } from '@opentelemetry/api';
 import { registerAdminRoutes } from './admin.js';
+import { registerConsole } from './console/routes.js';
+import type { CircuitState } from '../authorization/circuit-breaker.js';
 import { exposition, registerQueueGauges, type Metrics, type MetricsJson } from '../lib/metrics.js';
 import { SESSIONS_PATH } from './sessions.js';
+import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
 
 export interface ApiDependencies {
   queue: Queue;
@@ -23,32 +27,45 @@ export interface ApiDependencies {
   checkCallbackUrl: CallbackUrlCheck;
   version: string;
   readinessDetails?: ReadinessDetails;
+  /** Traces; a no-op tracer when absent. */
+  tracer?: Tracer;
   /** The process's metrics, served at `/metrics`. */
   metrics: Metrics;
   /** The metrics, when more than this thread's registry contributes (worker thread). */
   metricsJson?: () => Promise<MetricsJson>;
-  /** Present when ADMIN_TOKEN is set: the admin API is registered. */
-  admin?: { adminToken: string; deadLetters: DeadLetters };
+  /** Present when ADMIN_TOKEN is set: the admin API and the operator console are registered.
+   * `circuitState` is the worker's breaker, when this process runs the worker role. */
+  admin?: { adminToken: string; deadLetters: DeadLetters; circuitState?: () => CircuitState };
 }
 
 /** Builds the public API. Listening is the caller's business (tests use port 0). */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app = Fastify({
-    // One line per accepted request (with its request_id) is logged by the route; Fastify's own
-    // two lines per request would triple the log volume at thousands of requests per second.
-    disableRequestLogging: true,
+    // One line per accepted request (with its request_id) is logged by the route, and 5xx by
+    // the error handler; Fastify's own two lines per request would triple the log volume at
+    // thousands of requests per second.
+    logController: new LogController({ disableRequestLogging: true }),
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT_BYTES,
     // Forbidden keys fail parsing, so a prototype-pollution attempt is a 400, never an object.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // A path with broken percent-encoding or an over-long parameter is refused before routing,
+    // where Fastify would answer in its own JSON shape; every 4xx here is a problem instead.
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(reply, errorToProblem(error, request));
+    },
     ajv: {
       // Every bad field is reported at once; values are never coerced into validity.
       customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false },
     },
   });
+  // SIGTERM must not wait for clients' idle keep-alive connections (see the function).
+  closeConnectionsOnDrain(app);
 
+  // Fastify parses text/plain by default; the API takes JSON only, so plain text is a 415.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorToProblem(error, request);
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
@@ -91,8 +108,19 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       ? () => deps.metrics.registry.metrics()
       : async () => exposition(await metricsJson()),
   );
-  if (deps.admin) registerAdminRoutes(app, deps.admin);
+  if (deps.admin) {
+    const { circuitState, ...admin } = deps.admin;
+    registerAdminRoutes(app, {
+      ...admin,
+      stats: {
+        metricsJson: metricsJson ?? (() => deps.metrics.registry.getMetricsAsJSON()),
+        ...(circuitState === undefined ? {} : { circuitState }),
+      },
+    });
+    registerConsole(app);
+  }
   registerSessionRoutes(app, {
+    tracer: deps.tracer ?? trace.getTracer('chargegate'),
     intake,
     store: deps.store,
     checkCallbackUrl: deps.checkCallbackUrl,

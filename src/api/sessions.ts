@@ -14,6 +14,8 @@ import {
 import { problem, sendProblem } from './problem.js';
 import { isValidStartRequest, startRequestErrors, type CallbackUrlCheck } from './validate.js';
 import { isUuid } from '../lib/ids.js';
+import type { Tracer } from '@opentelemetry/api';
+import { contextFrom, inSpan, SpanKind, traceparentOf } from '../lib/tracing.js';
 
 export const SESSIONS_PATH = '/api/v1/charging-sessions';
 
@@ -25,7 +27,12 @@ const HASH_PREFIX_LENGTH = 12;
 
 export function registerSessionRoutes(
   app: FastifyInstance,
-  deps: { intake: Intake; store: DecisionStore; checkCallbackUrl: CallbackUrlCheck },
+  deps: {
+    intake: Intake;
+    store: DecisionStore;
+    checkCallbackUrl: CallbackUrlCheck;
+    tracer: Tracer;
+  },
 ): void {
   app.post(
     SESSIONS_PATH,
@@ -67,7 +74,19 @@ export function registerSessionRoutes(
         const detail = `${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors.map((e) => e.field).join(', ')}.`;
         return sendProblem(reply, problem(400, 'REQUEST_INVALID', { instance, detail, errors }));
       }
-      const result = await deps.intake.accept(request.body, key);
+      const body = request.body;
+      const result = await inSpan(
+        deps.tracer,
+        `POST ${SESSIONS_PATH}`,
+        { parent: contextFrom(request.headers.traceparent), kind: SpanKind.SERVER },
+        async (span) => {
+          const accepted = await deps.intake.accept(body, key, traceparentOf(span));
+          span.setAttribute('chargegate.outcome', accepted.kind);
+          if (accepted.kind === 'accepted')
+            span.setAttribute('chargegate.request_id', accepted.requestId);
+          return accepted;
+        },
+      );
       switch (result.kind) {
         case 'backlog_full':
           reply.header('retry-after', String(result.retryAfterSeconds));

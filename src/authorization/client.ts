@@ -19,6 +19,8 @@ export interface AuthorizeInput {
   driverToken: string;
   /** After this instant (ms since epoch) the service is not asked: `deadline_exceeded`. */
   deadlineAt?: number;
+  /** W3C trace context, sent as the `traceparent` header. */
+  traceparent?: string;
 }
 
 export interface AuthorizationClient {
@@ -72,7 +74,11 @@ export function createAuthorizationClient(options: {
         method: 'POST',
         dispatcher,
         signal: controller.signal,
-        headers: { 'content-type': 'application/json', 'x-request-id': input.requestId },
+        headers: {
+          'content-type': 'application/json',
+          'x-request-id': input.requestId,
+          ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
+        },
         body: JSON.stringify(body),
       });
       const text = await readCapped(response.body, MAX_RESPONSE_BYTES);

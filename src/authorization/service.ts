@@ -20,6 +20,7 @@ import type { TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
 import { registerAclAdmin } from './admin.js';
 import { AUTHORIZE_PATH } from './contract.js';
+import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
 
 /**
  * The reference authorization service (DESIGN §4): an ACL behind `POST /api/v1/authorize`.
@@ -102,11 +103,13 @@ type LoggerOptions = FastifyLoggerOptions & PinoLoggerOptions;
 /** Builds the service; the caller `listen`s and `close`s it. */
 export function createAuthService(options: AuthServiceOptions): FastifyInstance {
   const app = Fastify({
-    // Each decision is logged by the route at debug level; two lines per call at info would
-    // dominate the log of a busy deployment.
-    disableRequestLogging: true,
     ...loggerSettings(options.logger),
-    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // Each decision is logged by the route at debug level and failures by the error handler;
+    // Fastify's two lines per call at info would dominate the log of a busy deployment.
+    logController: new LogController({
+      requestIdLogLabel: 'request_id',
+      disableRequestLogging: true,
+    }),
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
@@ -115,6 +118,8 @@ export function createAuthService(options: AuthServiceOptions): FastifyInstance 
     // Every bad field is reported, and a number is not silently turned into a string.
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
   });
+  // SIGTERM must not wait for workers' idle keep-alive connections (see the function).
+  closeConnectionsOnDrain(app);
 
   // The worker always sends JSON; anything else is refused as 415 instead of failing validation.
   app.removeContentTypeParser('text/plain');

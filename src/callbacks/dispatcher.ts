@@ -8,6 +8,8 @@ import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
 import { HostLimiter, hostKey } from './host-limiter.js';
 import type { Signer } from './signing.js';
+import { trace, type Tracer } from '@opentelemetry/api';
+import { contextFrom, inSpan, SpanKind, SpanStatusCode } from '../lib/tracing.js';
 
 /** A callback to a host at its limit comes back after at least this long: short enough that a
  * fast host's queue keeps flowing, long enough not to spin on the queue. */
@@ -28,6 +30,8 @@ export interface DispatcherOptions {
   retryScheduleMs: readonly number[];
   concurrency: number;
   maxPerHost: number;
+  /** Traces; a no-op tracer when absent. */
+  tracer?: Tracer;
   /** Told of every attempt's outcome, and of every deferral (metrics). */
   onAttempt?: (outcome: 'delivered' | 'gone' | 'failed' | 'deferred') => void;
   now?: () => number;
@@ -52,6 +56,7 @@ export function callbackBody(message: CallbackMessage): string {
 export function startDispatcher(options: DispatcherOptions): Consumer {
   const { queue, store, logger, retryScheduleMs } = options;
   const now = options.now ?? Date.now;
+  const tracer = options.tracer ?? trace.getTracer('chargegate');
   const hosts = new HostLimiter(options.maxPerHost, {
     minDeferMs: BUSY_HOST_MIN_DEFER_MS,
     maxDeferMs: options.timeoutMs,
@@ -84,15 +89,39 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       return;
     }
     const startedAt = now();
-    const result = await attemptDelivery({
-      url: message.callback_url,
-      id: message.request_id,
-      body: callbackBody(message),
-      signer: options.signer,
-      timeoutMs: options.timeoutMs,
-      dispatcher: options.http,
-      now,
-    });
+    const result = await inSpan(
+      tracer,
+      'callback attempt',
+      {
+        parent: contextFrom(message.traceparent),
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'chargegate.request_id': message.request_id,
+          'chargegate.attempt': session.callback.attempts + 1,
+        },
+      },
+      async (span) => {
+        const attempted = await attemptDelivery({
+          url: message.callback_url,
+          id: message.request_id,
+          body: callbackBody(message),
+          signer: options.signer,
+          timeoutMs: options.timeoutMs,
+          dispatcher: options.http,
+          now,
+        });
+        span.setAttribute('chargegate.outcome', attempted.outcome);
+        if (attempted.statusCode !== null)
+          span.setAttribute('http.response.status_code', attempted.statusCode);
+        if (attempted.outcome === 'failed') {
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: attempted.error ?? `http_${attempted.statusCode}`,
+          });
+        }
+        return attempted;
+      },
+    );
     options.onAttempt?.(result.outcome);
     const attempt = {
       attempt: session.callback.attempts + 1,

@@ -12,6 +12,8 @@ export interface RequestMessage {
   driver_token: string;
   callback_url: string;
   accepted_at: number;
+  /** W3C trace context of the API's span, when tracing is on. */
+  traceparent?: string;
 }
 
 export interface CallbackMessage {
@@ -21,4 +23,6 @@ export interface CallbackMessage {
   driver_token: string;
   callback_url: string;
   status: Decision;
+  /** W3C trace context of the worker's span, when tracing is on. */
+  traceparent?: string;
 }

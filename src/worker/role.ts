@@ -4,6 +4,7 @@ import type { Queue } from '../queue/port.js';
 import type { DecisionStore } from '../store/port.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import type { Metrics } from '../lib/metrics.js';
+import type { Tracer } from '@opentelemetry/api';
 import { reasonLabel, setCircuitState } from '../lib/metrics.js';
 import { createAuthorizationClient } from '../authorization/client.js';
 import { CircuitBreaker, type CircuitState } from '../authorization/circuit-breaker.js';
@@ -50,6 +51,7 @@ export function startWorkerRole(
     hasher: TokenHasher;
     logger: FastifyBaseLogger;
     metrics: Metrics;
+    tracer?: Tracer;
     /** Told of every circuit breaker state change (the main thread mirrors it). */
     onCircuitState?: (state: CircuitState) => void;
     authUrl: string;
@@ -95,6 +97,7 @@ export function startWorkerRole(
     logger: logger.child({ role: 'worker' }),
     authTimeoutMs: config.auth.timeoutMs,
     requestDeadlineMs: config.requestDeadlineMs,
+    ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
     // One message per permit: a leased message never waits for a permit while its lease runs.
     concurrency: config.auth.maxInFlight,
   });
@@ -109,6 +112,7 @@ export function startWorkerRole(
     concurrency: config.callbacks.maxInFlight,
     maxPerHost: config.callbacks.maxPerHost,
     onAttempt: (outcome) => metrics.callbackAttempts.inc({ outcome }),
+    ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
   });
   const inFlight = setInterval(() => metrics.authorizationInFlight.set(authorizer.inFlight), 1_000);
   inFlight.unref();

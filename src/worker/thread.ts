@@ -5,6 +5,7 @@ import { openAdapters } from '../adapters.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { createTokenHasher } from '../lib/token-hash.js';
+import { createTracing } from '../lib/tracing.js';
 import { startWorkerRole } from './role.js';
 import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
 
@@ -27,6 +28,7 @@ const logger = createLogger(config.logLevel).child({
   thread: 'worker',
 }) as unknown as FastifyBaseLogger;
 const metrics = createMetrics({ processMetrics: false });
+const tracing = createTracing(config.tracing);
 const { queue, store } = await openAdapters(config);
 const role = startWorkerRole(config, {
   queue,
@@ -34,6 +36,7 @@ const role = startWorkerRole(config, {
   hasher: createTokenHasher(data.tokenHashKey),
   logger,
   metrics,
+  tracer: tracing.tracer,
   authUrl: data.authUrl,
   webhookSecrets: data.webhookSecrets,
   onCircuitState: (state) => post({ type: 'circuit', state }),
@@ -49,6 +52,7 @@ async function stop(): Promise<void> {
   }
   await queue.close();
   await store.close();
+  await tracing.shutdown();
   post({ type: 'stopped' });
   port.close();
 }

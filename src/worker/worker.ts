@@ -5,6 +5,8 @@ import type { Decision, DecisionStore } from '../store/port.js';
 import type { AuthorizationClient } from '../authorization/client.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { startConsumer, type Consumer } from '../queue/consumer.js';
+import { trace, type Tracer } from '@opentelemetry/api';
+import { contextFrom, inSpan, SpanKind, SpanStatusCode, traceparentOf } from '../lib/tracing.js';
 
 /**
  * A message whose session is not stored yet may be racing the API's second write (see
@@ -28,6 +30,8 @@ export interface RequestWorkerOptions {
   authTimeoutMs: number;
   /** A request accepted longer ago than this is decided `unknown` without asking. */
   requestDeadlineMs?: number | undefined;
+  /** Traces; a no-op tracer when absent. */
+  tracer?: Tracer;
   /** Messages handled at once; the authorizer bounds the calls themselves. */
   concurrency: number;
   now?: () => number;
@@ -41,16 +45,45 @@ export interface RequestWorkerOptions {
 export function startRequestWorker(options: RequestWorkerOptions): Consumer {
   const { queue, store, authorizer, hasher, logger } = options;
   const now = options.now ?? Date.now;
+  const tracer = options.tracer ?? trace.getTracer('chargegate');
 
-  async function decide(message: RequestMessage): Promise<Decision> {
-    const result = await authorizer.authorize({
-      requestId: message.request_id,
-      stationId: message.station_id,
-      driverToken: message.driver_token,
-      ...(options.requestDeadlineMs === undefined
-        ? {}
-        : { deadlineAt: message.accepted_at + options.requestDeadlineMs }),
-    });
+  /** Asks for a decision inside the request's trace; returns the span's traceparent too. */
+  async function authorize(message: RequestMessage) {
+    return inSpan(
+      tracer,
+      'authorize',
+      {
+        parent: contextFrom(message.traceparent),
+        kind: SpanKind.CLIENT,
+        attributes: { 'chargegate.request_id': message.request_id },
+      },
+      async (span) => {
+        const traceparent = traceparentOf(span);
+        const result = await authorizer.authorize({
+          requestId: message.request_id,
+          stationId: message.station_id,
+          driverToken: message.driver_token,
+          ...(traceparent === undefined ? {} : { traceparent }),
+          ...(options.requestDeadlineMs === undefined
+            ? {}
+            : { deadlineAt: message.accepted_at + options.requestDeadlineMs }),
+        });
+        span.setAttributes({
+          'chargegate.decision': result.decision,
+          'chargegate.reason': result.reason,
+        });
+        if (result.decision === 'unknown')
+          span.setStatus({ code: SpanStatusCode.ERROR, message: result.reason });
+        return { result, traceparent };
+      },
+    );
+  }
+
+  async function decide(
+    message: RequestMessage,
+  ): Promise<{ decision: Decision; traceparent?: string }> {
+    const { result, traceparent } = await authorize(message);
+    const carry = traceparent === undefined ? {} : { traceparent };
     const applied = await store.recordDecision(message.request_id, {
       decision: result.decision,
       reason: result.reason,
@@ -68,10 +101,11 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
       },
       'request decided',
     );
-    if (applied) return result.decision;
+    if (applied) return { decision: result.decision, ...carry };
     // Another worker decided first (a redelivery raced us): its decision is the one persisted.
     const stored = await store.getSession(message.request_id);
-    return stored && stored.decision !== 'pending' ? stored.decision : result.decision;
+    const decision = stored && stored.decision !== 'pending' ? stored.decision : result.decision;
+    return { decision, ...carry };
   }
 
   async function handle(delivery: Delivery<RequestMessage>): Promise<void> {
@@ -89,7 +123,11 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
       }
       return;
     }
-    const decision = session.decision === 'pending' ? await decide(message) : session.decision;
+    const decided =
+      session.decision === 'pending'
+        ? await decide(message)
+        : { decision: session.decision, traceparent: message.traceparent };
+    const { decision } = decided;
     // Any other state means a callback message already exists (retrying, dead-lettered) or the
     // callback is finished; publishing again would start a second retry cycle.
     if (session.callback.state === 'pending') {
@@ -100,6 +138,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
         driver_token: message.driver_token,
         callback_url: message.callback_url,
         status: decision,
+        ...(decided.traceparent === undefined ? {} : { traceparent: decided.traceparent }),
       };
       await queue.publish('callbacks', message.request_id, callback, {
         partitionKey: message.station_id,

@@ -1,0 +1,98 @@
+/**
+ * The console's one page. Static: every number is filled in by `app.js` from the admin API,
+ * and elements carry `data-testid`s so the browser test does not depend on the layout.
+ */
+export const CONSOLE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Chargegate console</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/console/app.css">
+<script src="/console/app.js" defer></script>
+</head>
+<body>
+<header class="bar">
+  <h1>Chargegate <span>console</span></h1>
+  <p id="status" class="status" role="status" aria-live="polite" data-testid="status">Signed out</p>
+  <button id="sign-out" type="button" class="quiet" hidden>Sign out</button>
+</header>
+
+<section id="login" class="login card" aria-labelledby="login-title">
+  <h2 id="login-title">Sign in</h2>
+  <p>Enter the <code>ADMIN_TOKEN</code> this process was started with. It is kept in this tab only.</p>
+  <form id="login-form" autocomplete="off">
+    <label for="token-input">Admin token</label>
+    <input id="token-input" name="token" type="password" required minlength="1" spellcheck="false" data-testid="token-input">
+    <button id="login-submit" type="submit" data-testid="login-submit">Open console</button>
+  </form>
+  <p id="login-error" class="error" role="alert" data-testid="login-error"></p>
+</section>
+
+<main id="dashboard" hidden>
+  <section class="tiles" aria-label="Current figures">
+    <div class="tile"><h2>Accepted</h2><p class="big" data-testid="accepted-total">–</p><p class="sub"><span data-testid="accepted-rate">–</span> /s</p></div>
+    <div class="tile"><h2>Decided</h2><p class="big" data-testid="decided-total">–</p><p class="sub"><span data-testid="decided-rate">–</span> /s</p></div>
+    <div class="tile" title="Time to answer 202, over the last 5 seconds"><h2>Ack latency</h2><p class="big" data-testid="ack-p50">–</p><p class="sub">p50 · p99 <span data-testid="ack-p99">–</span></p></div>
+    <div class="tile" title="Calls to the authorization service, over the last 5 seconds"><h2>Auth latency</h2><p class="big" data-testid="auth-p50">–</p><p class="sub">p50 · p99 <span data-testid="auth-p99">–</span></p></div>
+    <div class="tile" title="Delivered among callback attempts, over the last minute"><h2>Callbacks OK</h2><p class="big" data-testid="callback-success">–</p><p class="sub" data-testid="callback-failed">last minute</p></div>
+    <div class="tile"><h2>Dead letters</h2><p class="big" data-testid="dead-letter-count">–</p><p class="sub">callbacks to replay</p></div>
+    <div class="tile" title="The circuit breaker in front of the authorization service"><h2>Circuit</h2><p class="big circuit" id="circuit" data-testid="circuit-state">–</p><p class="sub"><span data-testid="auth-in-flight">0</span> calls in flight</p></div>
+  </section>
+
+  <section class="charts">
+    <figure class="card">
+      <figcaption><h2>Throughput</h2><span class="legend"><i class="k-accepted"></i>accepted/s <i class="k-decided"></i>decided/s</span></figcaption>
+      <canvas id="chart-throughput" role="img" aria-label="Throughput over the last two minutes" data-testid="chart-throughput"></canvas>
+    </figure>
+    <figure class="card">
+      <figcaption><h2>Acknowledgement latency</h2><span class="legend"><i class="k-p50"></i>p50 <i class="k-p99"></i>p99 (ms)</span></figcaption>
+      <canvas id="chart-latency" role="img" aria-label="Acknowledgement latency over the last two minutes" data-testid="chart-latency"></canvas>
+    </figure>
+  </section>
+
+  <section class="split">
+    <div class="card">
+      <h2>Decision mix</h2>
+      <ul id="decisions" class="mix" data-testid="decision-mix"></ul>
+    </div>
+    <div class="card">
+      <h2>Queues</h2>
+      <table class="grid">
+        <thead><tr><th scope="col">Topic</th><th scope="col" class="n">Depth</th><th scope="col" class="n">Oldest</th><th scope="col" class="n">Dead letters</th></tr></thead>
+        <tbody id="queues" data-testid="queues"></tbody>
+      </table>
+    </div>
+  </section>
+
+  <section class="card" aria-labelledby="dl-title">
+    <div class="head">
+      <h2 id="dl-title">Dead-lettered callbacks</h2>
+      <button id="replay-all" type="button" data-testid="replay-all" disabled>Replay all</button>
+    </div>
+    <table class="grid">
+      <thead><tr><th scope="col">ID</th><th scope="col">Request id</th><th scope="col">Status</th><th scope="col" class="n">Attempts</th><th scope="col">Reason</th><th scope="col">Dead-lettered</th><th scope="col"><span class="sr">Action</span></th></tr></thead>
+      <tbody id="dead-letters" data-testid="dead-letters"></tbody>
+    </table>
+    <p id="dl-empty" class="empty">No dead letters.</p>
+  </section>
+
+  <section class="card" aria-labelledby="lookup-title">
+    <h2 id="lookup-title">Find a request</h2>
+    <form id="lookup-form" class="inline" autocomplete="off">
+      <label for="lookup-input">Request id</label>
+      <input id="lookup-input" name="request_id" required spellcheck="false" placeholder="01a1fe2f-d2aa-775a-9f0f-7e8a7035c31b" data-testid="lookup-input">
+      <button type="submit" data-testid="lookup-submit">Look up</button>
+    </form>
+    <p id="lookup-error" class="error" role="alert" data-testid="lookup-error"></p>
+    <dl id="lookup-summary" class="summary" data-testid="lookup-summary" hidden></dl>
+    <ol id="timeline" class="timeline" data-testid="timeline"></ol>
+  </section>
+</main>
+
+<div id="toast" class="toast" role="status" aria-live="polite" data-testid="toast" hidden></div>
+</body>
+</html>
+`;

@@ -1,0 +1,192 @@
+/**
+ * Browser code of the console's actions: the dead-letter table with its replay buttons, the
+ * request lookup with its timeline, and the start-up wiring. Free of backticks and template
+ * placeholders (it lives in a string).
+ */
+export const ACTIONS_JS = String.raw`
+// ---- dead letters ----
+
+/** Rows are kept by id, so a row under the pointer is never replaced by the next poll. */
+function renderDeadLetters(items, total) {
+  const body = $('dead-letters');
+  const visible = items.filter((item) => !replayed.has(item.id));
+  const ids = new Set(visible.map((item) => item.id));
+  for (const row of Array.from(body.children)) if (!ids.has(row.dataset.id)) row.remove();
+  for (const item of visible) {
+    if (body.querySelector('tr[data-id="' + CSS.escape(item.id) + '"]')) continue;
+    body.appendChild(deadLetterRow(item));
+  }
+  const shown = body.children.length;
+  const note = $('dl-empty');
+  note.hidden = shown > 0 && total <= shown;
+  if (shown > 0) note.textContent = 'Showing the oldest ' + shown + ' of ' + fmtInt(total) + '.';
+  else note.textContent = 'No dead letters.';
+  $('replay-all').disabled = total === 0 && shown === 0;
+}
+
+function deadLetterRow(item) {
+  const row = document.createElement('tr');
+  row.dataset.id = item.id;
+  row.dataset.requestId = item.request_id;
+  row.dataset.testid = 'dead-letter-row';
+  const requestCell = cell('');
+  const link = document.createElement('button');
+  link.type = 'button';
+  link.className = 'link';
+  link.textContent = item.request_id;
+  link.title = 'Show this request';
+  link.addEventListener('click', () => lookup(item.request_id));
+  requestCell.appendChild(link);
+  const action = cell('', 'n');
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'small';
+  button.textContent = 'Replay';
+  button.dataset.testid = 'replay-button';
+  button.setAttribute('aria-label', 'Replay dead letter ' + item.id);
+  button.addEventListener('click', () => replay(item, row, button));
+  action.appendChild(button);
+  row.append(cell(item.id), requestCell, cell(item.status), cell(fmtInt(item.attempts), 'n'), cell(item.reason), cell(fmtTime(item.dead_lettered_at)), action);
+  return row;
+}
+
+async function replay(item, row, button) {
+  button.disabled = true;
+  button.textContent = 'Replaying…';
+  try {
+    await api('POST', '/admin/v1/dead-letters/' + encodeURIComponent(item.id) + '/replay');
+    toast('Replayed the callback of ' + item.request_id + '.');
+  } catch (error) {
+    if (error.status !== 404) {
+      button.disabled = false;
+      button.textContent = 'Replay';
+      toast('Replay failed: ' + error.message);
+      return;
+    }
+    toast('Dead letter ' + item.id + ' was already replayed or purged.');
+  }
+  replayed.add(item.id);
+  row.remove();
+  if (!$('dead-letters').children.length) {
+    $('dl-empty').textContent = 'No dead letters.';
+    $('dl-empty').hidden = false;
+  }
+}
+
+async function replayAll() {
+  if (!window.confirm('Replay every dead-lettered callback? Receivers get each one again.')) return;
+  const button = $('replay-all');
+  button.disabled = true;
+  try {
+    const result = await api('POST', '/admin/v1/dead-letters/replay');
+    for (const row of Array.from($('dead-letters').children)) {
+      replayed.add(row.dataset.id);
+      row.remove();
+    }
+    toast('Replayed ' + fmtInt(result.replayed) + ' callbacks.');
+  } catch (error) {
+    toast('Replay failed: ' + error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- request lookup ----
+
+function timelineOf(s) {
+  const cb = s.callback;
+  const items = [{ kind: 'accepted', at: s.accepted_at, title: 'Accepted', detail: 'station ' + s.station_id + ' · token hash ' + s.driver_token_hash_prefix, tone: 'ok' }];
+  if (s.decided_at) {
+    const latency = s.authorization_latency_ms === null ? '' : ' · authorization ' + s.authorization_latency_ms + ' ms';
+    const tone = s.decision === 'allowed' ? 'ok' : s.decision === 'unknown' ? 'wait' : 'bad';
+    items.push({ kind: 'decided', at: s.decided_at, title: 'Decided: ' + s.decision.replace('_', ' '), detail: 'reason ' + (s.reason || '–') + latency, tone });
+  } else {
+    items.push({ kind: 'pending', at: null, title: 'Waiting for a decision', tone: 'wait' });
+  }
+  for (const h of cb.history) {
+    const ok = h.status_code !== null && h.status_code >= 200 && h.status_code < 300;
+    const outcome = h.status_code !== null ? 'HTTP ' + h.status_code : h.error || 'no answer';
+    const snippet = h.response_snippet ? ' · “' + h.response_snippet.slice(0, 80) + '”' : '';
+    items.push({ kind: 'attempt', at: h.started_at, title: 'Callback attempt ' + h.attempt + ': ' + outcome, detail: h.duration_ms + ' ms' + snippet, tone: ok ? 'ok' : 'bad' });
+  }
+  const final = {
+    delivered: { at: cb.delivered_at, title: 'Delivered', tone: 'ok' },
+    dead_lettered: { at: cb.last_attempt_at, title: 'Dead-lettered: retries exhausted', tone: 'bad' },
+    gone: { at: cb.last_attempt_at, title: 'Gone: the receiver answered 410', tone: 'bad' },
+    retrying: { at: cb.next_attempt_at, title: 'Next attempt scheduled', tone: 'wait' },
+    pending: { at: null, title: 'Callback pending', tone: 'wait' },
+  }[cb.state];
+  if (final) items.push(Object.assign({ kind: cb.state }, final));
+  return items;
+}
+
+function renderLookup(s) {
+  const summary = $('lookup-summary');
+  summary.replaceChildren();
+  const pairs = [['Request', s.request_id], ['Station', s.station_id], ['Callback URL', s.callback.url], ['Callback', s.callback.state.replace('_', ' ') + ' · ' + s.callback.attempts + (s.callback.attempts === 1 ? ' attempt' : ' attempts')]];
+  for (const [name, value] of pairs) {
+    const dt = document.createElement('dt');
+    dt.textContent = name;
+    const dd = document.createElement('dd');
+    dd.textContent = value;
+    summary.append(dt, dd);
+  }
+  summary.hidden = false;
+  const list = $('timeline');
+  list.replaceChildren();
+  const start = Date.parse(s.accepted_at);
+  for (const item of timelineOf(s)) {
+    const li = document.createElement('li');
+    li.className = item.tone;
+    li.dataset.kind = item.kind;
+    li.dataset.testid = 'timeline-item';
+    const title = document.createElement('strong');
+    title.textContent = item.title;
+    li.appendChild(title);
+    if (item.at) {
+      const when = document.createElement('span');
+      when.className = 'when';
+      const offset = Date.parse(item.at) - start;
+      when.textContent = fmtTime(item.at) + (item.kind === 'accepted' ? '' : ' (+' + fmtInt(offset) + ' ms)');
+      li.appendChild(when);
+    }
+    if (item.detail) {
+      const detail = document.createElement('div');
+      detail.className = 'detail';
+      detail.textContent = item.detail;
+      li.appendChild(detail);
+    }
+    list.appendChild(li);
+  }
+}
+
+async function lookup(id) {
+  $('lookup-input').value = id;
+  $('lookup-error').textContent = '';
+  try {
+    const session = await api('GET', '/api/v1/charging-sessions/' + encodeURIComponent(id.trim()), { public: true });
+    renderLookup(session);
+  } catch (error) {
+    $('lookup-summary').hidden = true;
+    $('timeline').replaceChildren();
+    $('lookup-error').textContent = error.status === 404 ? 'No request has this id.' : 'Lookup failed: ' + error.message;
+  }
+}
+
+// ---- start-up ----
+
+function init() {
+  $('login-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', () => signOut(''));
+  $('replay-all').addEventListener('click', () => void replayAll());
+  $('lookup-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    void lookup($('lookup-input').value);
+  });
+  window.addEventListener('resize', () => { if (snapshots.length) render(snapshots[snapshots.length - 1].s); });
+  if (token) start();
+  else $('token-input').focus();
+}
+
+init();
+`;
