@@ -90,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   const roles = new Set(command.roles);
+  // With AUTH_SERVICE_URL set, `start` uses that service: the reference one would only take a port.
+  if (config.auth.url !== undefined) roles.delete('auth-service');
   const running = await startChargegate(config, roles, logger);
 
   return new Promise<number>((resolve) => {

@@ -117,6 +117,7 @@ const secretList = z.string().transform((text, ctx) => {
 
 const schema = z.object({
   PORT: integer(0, 65535).default(8080),
+  WORKER_PORT: integer(0, 65535).optional(),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
@@ -167,6 +168,8 @@ type Env = z.infer<typeof schema>;
 
 export interface Config {
   port: number;
+  /** `worker` command: where it serves health and metrics; unset: it listens nowhere. */
+  workerPort: number | undefined;
   host: string;
   dataDir: string;
   redisUrl: string | undefined;
@@ -273,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
+    workerPort: e.WORKER_PORT,
     host: e.HOST,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,

@@ -9,7 +9,7 @@ export const DEAD_LETTERS_USAGE = `Usage:
   chargegate dead-letters purge                            delete those older than DEAD_LETTER_RETENTION
 
 Works on the configured queue and store (DATA_DIR, or REDIS_URL/DATABASE_URL) directly, so it
-needs no running API. The admin API offers the same under /admin/v1/dead-letters.`;
+needs no running API. The admin API offers list and replay under /admin/v1/dead-letters.`;
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 

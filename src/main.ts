@@ -7,6 +7,7 @@ import { buildApi } from './api/server.js';
 import { startWorkerRole } from './worker/role.js';
 import { createMetrics, mergedMetrics, type MetricsJson } from './lib/metrics.js';
 import { startWorkerThread } from './worker/thread-host.js';
+import { startWorkerStatusServer } from './worker/status-server.js';
 import { createTracing } from './lib/tracing.js';
 import type { CircuitState } from './authorization/circuit-breaker.js';
 import { checkCallbackUrl } from './callbacks/ssrf.js';
@@ -107,6 +108,19 @@ export async function startChargegate(
         });
         closers.push(...worker.closers);
         circuitState = worker.circuitState;
+        if (!roles.has('api') && config.workerPort !== undefined) {
+          const status = await startWorkerStatusServer({
+            port: config.workerPort,
+            host: config.host,
+            queue,
+            store,
+            metrics,
+            circuitState: worker.circuitState,
+            logger: logger.child({ role: 'worker' }),
+          });
+          closers.push(() => status.close());
+          logger.info({ url: listenUrl(status) }, 'worker health and metrics listening');
+        }
       }
     }
 

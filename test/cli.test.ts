@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
-import { getSession, startBody, startSession } from './helpers/client.js';
+import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 
@@ -94,13 +94,29 @@ describe('the chargegate command', () => {
     services.push(api);
     const worker = await spawnService(
       'worker',
-      { ...env, AUTH_SERVICE_URL: `${acl.authServiceUrl}/api/v1/authorize` },
+      { ...env, AUTH_SERVICE_URL: `${acl.authServiceUrl}/api/v1/authorize`, WORKER_PORT: '0' },
       { waitFor: 'worker' },
     );
     services.push(worker);
+    const status = await waitFor(
+      () =>
+        worker.logs().find((l) => l['msg'] === 'worker health and metrics listening')?.[
+          'url'
+        ] as string,
+      { message: 'the worker status server' },
+    );
     const id = await startSession(api.url, startBody({}, receiver.url));
     await waitFor(() => receiver!.requests.length === 1, { message: 'the callback' });
     expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ status: 'allowed' });
+    const ready = await call(status, 'GET', '/health/ready');
+    expect(ready.json()).toMatchObject({
+      status: 'ready',
+      details: { authorization_circuit: 'closed' },
+    });
+    const metrics = await call(status, 'GET', '/metrics');
+    expect(metrics.text).toMatch(
+      /chargegate_authorizations_total\{decision="allowed",reason="active"\} 1/,
+    );
     // The receiver sees the request before the worker has its answer and records 'delivered'.
     const session = await waitFor(
       async () => {
