@@ -1,0 +1,77 @@
+/**
+ * How much load and how many faults a run uses. `ci` is the short profile `.ci/run` runs (both
+ * modes in about three minutes on a two-core machine); `full` is the default of
+ * `npm run test:faults` and the one whose figures `docs/reliability.md` reports.
+ */
+export interface Profile {
+  name: 'ci' | 'full';
+  /** POSTs the load generator sends per mode (retries of refused connections not counted). */
+  requests: number;
+  /** At most this many POSTs in flight at once. */
+  concurrency: number;
+  /** Rounds of each fault type per mode: the schedule holds `rounds` × the mode's types. */
+  rounds: number;
+  /** How long a fault is held (outage, hang, process down), drawn per injection. */
+  holdMs: [min: number, max: number];
+  /** Quiet time before each fault, drawn per injection: the "random moment". */
+  gapMs: [min: number, max: number];
+  /** How long draining may take before what is missing counts as lost. */
+  drainTimeoutMs: number;
+}
+
+const PROFILES: Record<Profile['name'], Profile> = {
+  ci: {
+    name: 'ci',
+    requests: 900,
+    concurrency: 32,
+    rounds: 1,
+    holdMs: [1_500, 3_000],
+    gapMs: [1_000, 2_500],
+    drainTimeoutMs: 60_000,
+  },
+  full: {
+    name: 'full',
+    requests: 6_000,
+    concurrency: 32,
+    rounds: 3,
+    holdMs: [2_000, 6_000],
+    gapMs: [1_500, 4_000],
+    drainTimeoutMs: 120_000,
+  },
+};
+
+/** `FAULTS_PROFILE` (`ci` or `full`, default `full`). */
+export function profileFromEnv(env: NodeJS.ProcessEnv = process.env): Profile {
+  const name = env['FAULTS_PROFILE'] ?? 'full';
+  if (name !== 'ci' && name !== 'full') {
+    throw new Error(`FAULTS_PROFILE must be ci or full, not ${JSON.stringify(name)}`);
+  }
+  return PROFILES[name];
+}
+
+/** `FAULTS_SEED` replays a run's fault schedule and moments; otherwise one is drawn. */
+export function seedFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const given = env['FAULTS_SEED'];
+  if (given !== undefined && given !== '') {
+    const seed = Number(given);
+    if (!Number.isInteger(seed) || seed < 0) throw new Error('FAULTS_SEED must be an integer');
+    return seed;
+  }
+  return Math.floor(Math.random() * 2 ** 31);
+}
+
+/** mulberry32: small, seedable, good enough to pick fault moments reproducibly. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export function between(random: () => number, [min, max]: [number, number]): number {
+  return Math.round(min + random() * (max - min));
+}

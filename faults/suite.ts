@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers/service.js';
+import type { Mode } from './cluster.js';
+import { profileFromEnv, seedFromEnv } from './profile.js';
+import { formatReport } from './report.js';
+import { runMode } from './run.js';
+
+/** Per mode on a two-core machine: the ci profile takes about a minute, the full one about four. */
+const TIMEOUT_MS = { ci: 240_000, full: 900_000 };
+
+/**
+ * Registers one mode's fault run as a vitest test. The run directory (every process's log, the
+ * data files, `report.json`) is removed after a clean run and kept after a failing one, or
+ * always with `FAULTS_KEEP=1`.
+ */
+export function faultSuite(mode: Mode, available: boolean): void {
+  const profile = profileFromEnv();
+  const seed = seedFromEnv();
+  describe.skipIf(!available)(
+    `${mode} mode under crash, restart, outage and shutdown faults`,
+    () => {
+      it(
+        `acknowledges nothing it then loses, calls back nothing it did not acknowledge, leaks no token (${profile.name} profile)`,
+        async () => {
+          const dir = tempDir(`chargegate-faults-${mode}-`);
+          const report = await runMode(mode, profile, seed, dir.path, (line) => console.info(line));
+          console.info(formatReport(report));
+          const clean = report.violations.length === 0;
+          if (clean && process.env['FAULTS_KEEP'] !== '1') dir.remove();
+          else console.info(`run directory kept: ${dir.path}`);
+          expect(report.check.lost).toBe(0);
+          expect(report.check.unexpected).toBe(0);
+          expect(report.violations).toEqual([]);
+        },
+        TIMEOUT_MS[profile.name],
+      );
+    },
+  );
+}
