@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { spawnChargegate, summariseLog, type LogSummary, type ServiceProcess } from './children.js';
+import { peakRssMiB } from './procstat.js';
+import type { Settings } from './settings.js';
+
+export type Mode = 'embedded' | 'distributed';
+
+/** One running Chargegate: the processes under load and the servers they depend on. */
+export interface Deployment {
+  url: string;
+  processes: ServiceProcess[];
+  /** Command names of the servers outside the harness whose CPU counts too. */
+  groups: string[];
+  /** VmHWM of each process, read before it stops. */
+  peakMemoryMiB(): Record<string, number>;
+  stop(): Promise<Record<string, LogSummary>>;
+}
+
+/**
+ * The settings every deployment gets: the service's defaults except for the addresses, the
+ * log level, and private-network callbacks (the receiver is on loopback).
+ */
+export function serviceEnv(settings: Settings, authUrl: string, dataDir: string) {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    AUTH_SERVICE_PORT: '0',
+    AUTH_SERVICE_URL: authUrl,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: settings.logLevel,
+    CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
+  };
+}
+
+async function dropDistributedState(
+  redisUrl: string,
+  databaseUrl: string,
+  prefix: string,
+  schema: string,
+): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Starts a fresh deployment (its own data directory, or its own Redis key prefix and
+ * PostgreSQL schema) so that no scenario inherits another's backlog or tables.
+ */
+export async function startDeployment(
+  mode: Mode,
+  settings: Settings,
+  authUrl: string,
+): Promise<Deployment> {
+  const dir = mkdtempSync(join(tmpdir(), 'chargegate-bench-'));
+  // Also when the harness is interrupted (children.ts kills the processes first).
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', removeDir);
+  const env: Record<string, string> = serviceEnv(settings, authUrl, dir);
+  const suffix = randomBytes(4).toString('hex');
+  const prefix = `cgbench-${suffix}`;
+  const schema = `cgbench_${suffix}`;
+  const { redisUrl, databaseUrl } = settings;
+  const distributed = mode === 'distributed' && redisUrl && databaseUrl;
+  if (distributed) {
+    Object.assign(env, {
+      REDIS_URL: redisUrl,
+      DATABASE_URL: databaseUrl,
+      REDIS_KEY_PREFIX: prefix,
+      DATABASE_SCHEMA: schema,
+      TOKEN_HASH_KEY: randomBytes(32).toString('base64url'),
+      WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    });
+  }
+  const processes: ServiceProcess[] = [];
+  const stop = async () => {
+    const logs: Record<string, LogSummary> = {};
+    for (const p of processes) {
+      await p.stop();
+      logs[p.name] = await summariseLog(p.logFile);
+    }
+    removeDir();
+    process.off('exit', removeDir);
+    if (distributed) await dropDistributedState(redisUrl, databaseUrl, prefix, schema);
+    return logs;
+  };
+  try {
+    if (distributed) {
+      processes.push(await spawnChargegate('api', 'api', env, join(dir, 'api.log')));
+      processes.push(await spawnChargegate('worker', 'worker', env, join(dir, 'worker.log')));
+    } else {
+      processes.push(await spawnChargegate('start', 'start', env, join(dir, 'start.log')));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url: processes[0]?.url ?? '',
+    processes,
+    groups: distributed ? ['redis-server', 'postgres'] : [],
+    peakMemoryMiB: () =>
+      Object.fromEntries(processes.map((p) => [p.name, peakRssMiB(p.pid) ?? NaN])),
+    stop,
+  };
+}
+
+/** What the results file records of a mode's service settings (no temp paths, no secrets). */
+export function describeEnv(mode: Mode, settings: Settings): Record<string, string> {
+  return {
+    command: mode === 'embedded' ? 'chargegate start' : 'chargegate api + chargegate worker',
+    AUTH_SERVICE_URL: '<auth stub>',
+    DATA_DIR: '<fresh temp dir per scenario>',
+    LOG_LEVEL: settings.logLevel,
+    CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
+    ...(mode === 'distributed'
+      ? {
+          REDIS_KEY_PREFIX: '<cgbench-random per scenario>',
+          DATABASE_SCHEMA: '<cgbench_random per scenario>',
+          TOKEN_HASH_KEY: '<random>',
+          WEBHOOK_SECRET: '<random>',
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,246 @@
+import autocannon, { type Result } from 'autocannon';
+import { Pool } from 'undici';
+import { monoMs, sleep } from './clock.js';
+
+export const SESSIONS_PATH = '/api/v1/charging-sessions';
+
+/** A valid request; the same body every time is fine, as each POST without an
+ * Idempotency-Key is a request of its own that the service stores and decides. */
+export function requestBody(callbackUrl: string): string {
+  return JSON.stringify({
+    station_id: '0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f',
+    driver_token: 'BENCH-ALLOWED-0001-abcdefgh',
+    callback_url: callbackUrl,
+  });
+}
+
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Nearest-rank percentile `p` (0 to 1) of samples sorted ascending. */
+function rank(sorted: Float64Array, p: number): number {
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
+}
+
+export function percentile(samples: ArrayLike<number>, p: number): number {
+  return rank(Float64Array.from(samples).sort(), p);
+}
+
+/** Percentiles of exact samples (autocannon's own histogram rounds latencies to 1 ms). */
+export function summarise(samples: ArrayLike<number>): LatencySummary {
+  const sorted = Float64Array.from(samples).sort();
+  const at = (p: number) => rank(sorted, p);
+  return { count: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+}
+
+const REQUEST_ID_FIELD = '"request_id":"';
+
+export interface AcceptRun {
+  seconds: number;
+  connections: number;
+  /** 2xx answers: what the service acknowledged. */
+  accepted: number;
+  perSec: number;
+  latency: LatencySummary;
+  statusCounts: Record<string, number>;
+  errors: number;
+  timeouts: number;
+}
+
+/**
+ * Closed-loop POSTs from `connections` keep-alive connections for `seconds` (autocannon), with
+ * the request_id of every 202 it counted.
+ */
+export async function runAccept(
+  baseUrl: string,
+  body: string,
+  connections: number,
+  seconds: number,
+): Promise<{ run: AcceptRun; ids: string[] }> {
+  const latencies: number[] = [];
+  const ids: string[] = [];
+  // Cheaper than JSON.parse, and the same work for the baseline, whose 202 has no body.
+  const collectId = (status: number, text: string) => {
+    const at = text.lastIndexOf(REQUEST_ID_FIELD);
+    if (status === 202 && at >= 0) {
+      const start = at + REQUEST_ID_FIELD.length;
+      ids.push(text.slice(start, text.indexOf('"', start)));
+    }
+  };
+  const result = await new Promise<Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: baseUrl + SESSIONS_PATH,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections,
+        duration: seconds,
+        requests: [{ onResponse: collectId }],
+      },
+      (error, res) => (error ? reject(error) : resolve(res)),
+    );
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
+  });
+  const run = {
+    seconds: result.duration,
+    connections,
+    accepted: result['2xx'],
+    perSec: result['2xx'] / result.duration,
+    latency: summarise(latencies),
+    statusCounts: Object.fromEntries(
+      Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]),
+    ),
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+  return { run, ids };
+}
+
+/** Callbacks seen by the receiver: first arrival of each webhook-id, and repeats. */
+export interface CallbackLog {
+  arrivals: Map<string, number>;
+  duplicates: number;
+  record(ids: readonly string[], times: readonly number[]): void;
+}
+
+export function createCallbackLog(): CallbackLog {
+  const log: CallbackLog = {
+    arrivals: new Map(),
+    duplicates: 0,
+    record(ids, times) {
+      ids.forEach((id, i) => {
+        if (log.arrivals.has(id)) log.duplicates += 1;
+        else log.arrivals.set(id, times[i] ?? monoMs());
+      });
+    },
+  };
+  return log;
+}
+
+export interface Drain {
+  complete: boolean;
+  /** The callbacks stopped coming for the stall period before all had arrived. */
+  stalled: boolean;
+  seconds: number;
+}
+
+/**
+ * Waits until `done()`, giving up after `timeoutMs`, or earlier when `progress()` has not
+ * moved for `stallMs`.
+ */
+export async function drain(
+  done: () => boolean,
+  progress: () => number,
+  timeoutMs: number,
+  stallMs: number,
+): Promise<Drain> {
+  const started = monoMs();
+  let last = progress();
+  let lastMoved = started;
+  for (;;) {
+    const now = monoMs();
+    if (done()) return { complete: true, stalled: false, seconds: (now - started) / 1000 };
+    const value = progress();
+    if (value !== last) [last, lastMoved] = [value, now];
+    const stalled = now - lastMoved > stallMs;
+    if (stalled || now - started > timeoutMs) {
+      return { complete: false, stalled, seconds: (now - started) / 1000 };
+    }
+    await sleep(50);
+  }
+}
+
+export interface OpenLoopRun {
+  seconds: number;
+  offeredPerSec: number;
+  /** Requests due by the schedule but not sent because MAX_IN_FLIGHT were outstanding. */
+  notSent: number;
+  sent: number;
+  /** request_id → when its POST was sent (monoMs), for every 202. */
+  acknowledged: Map<string, number>;
+  acceptLatency: LatencySummary;
+  statusCounts: Record<string, number>;
+  errors: number;
+  startedAt: number;
+}
+
+/** Past this many outstanding requests the service has stalled; the generator stops adding. */
+const MAX_IN_FLIGHT = 4_096;
+
+/**
+ * Open-loop load: POSTs at `rate` per second on schedule, whatever the answers' latency, and
+ * records each acknowledged request's send time by the `request_id` of its 202.
+ */
+export async function runOpenLoop(
+  baseUrl: string,
+  body: string,
+  options: { rate: number; seconds: number; connections: number },
+): Promise<OpenLoopRun> {
+  const pool = new Pool(baseUrl, { connections: options.connections, pipelining: 1 });
+  const acknowledged = new Map<string, number>();
+  const latencies: number[] = [];
+  const statusCounts: Record<string, number> = {};
+  let [sent, notSent, inFlight, errors] = [0, 0, 0, 0];
+
+  const post = async () => {
+    const at = monoMs();
+    inFlight += 1;
+    try {
+      const res = await pool.request({
+        method: 'POST',
+        path: SESSIONS_PATH,
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const text = await res.body.text();
+      statusCounts[res.statusCode] = (statusCounts[res.statusCode] ?? 0) + 1;
+      if (res.statusCode === 202) {
+        acknowledged.set((JSON.parse(text) as { request_id: string }).request_id, at);
+        latencies.push(monoMs() - at);
+      }
+    } catch {
+      errors += 1;
+    } finally {
+      inFlight -= 1;
+    }
+  };
+
+  const startedAt = monoMs();
+  const total = Math.round(options.rate * options.seconds);
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((monoMs() - startedAt) * options.rate) / 1000));
+      while (sent + notSent < due) {
+        if (inFlight >= MAX_IN_FLIGHT) notSent += 1;
+        else {
+          sent += 1;
+          void post();
+        }
+      }
+      if (sent + notSent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  while (inFlight > 0) await sleep(5);
+  await pool.close();
+  return {
+    seconds: options.seconds,
+    offeredPerSec: options.rate,
+    notSent,
+    sent,
+    acknowledged,
+    acceptLatency: summarise(latencies),
+    statusCounts,
+    errors,
+    startedAt,
+  };
+}

@@ -1,0 +1,206 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Mode } from './deployments.js';
+import type { AcceptRun } from './load.js';
+import type { CpuReport } from './procstat.js';
+import type { AcceptResult, BaselineResult, EndToEndResult } from './scenarios.js';
+import { TARGETS, type Settings } from './settings.js';
+
+/** CPU that other processes may take during a window before its figures are flagged: the
+ * machine is shared, and 2 cores leave no room for someone else's test suite. */
+const CONTENTION_PERCENT = 25;
+
+const RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+
+export interface ModeResults {
+  mode: Mode;
+  accept: AcceptResult;
+  acceptAuthHanging: AcceptResult;
+  endToEnd: EndToEndResult;
+}
+
+export interface Target {
+  description: string;
+  measured: string;
+  status: 'pass' | 'fail' | 'n/a';
+  note?: string;
+}
+
+export function machine(settings: Settings, loadAverageAtStart: number[]) {
+  const cpus = os.cpus();
+  let dataDirFilesystem = 'unknown';
+  try {
+    dataDirFilesystem = execFileSync('stat', ['-f', '-c', '%T', os.tmpdir()], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    // not Linux coreutils: leave it unknown
+  }
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuCount: cpus.length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    loadAverageAtStart,
+    dataDir: `${os.tmpdir()} (${dataDirFilesystem})`,
+    note:
+      `Every process (load generator, service, auth stub, callback receiver, baseline) runs on ` +
+      `these same ${cpus.length} cores, so each figure includes the load generator's and the ` +
+      `stubs' competition for CPU${settings.quick ? '; quick run: short windows, indicative only' : ''}.`,
+  };
+}
+
+/** Ratios to the baseline: above 1 is more throughput, or more latency, than bare Fastify. */
+function ratios(run: AcceptRun, baseline: AcceptRun) {
+  return {
+    perSec: run.perSec / baseline.perSec,
+    p50: run.latency.p50Ms / baseline.latency.p50Ms,
+    p99: run.latency.p99Ms / baseline.latency.p99Ms,
+  };
+}
+
+const f = (value: number, digits = 2) =>
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      })
+    : '-';
+
+function noteOf(notes: string[]): { note?: string } {
+  const note = notes.filter((n) => n !== '').join('; ');
+  return note === '' ? {} : { note };
+}
+
+export function evaluateTargets(
+  settings: Settings,
+  results: ModeResults,
+  baseline: BaselineResult,
+): Target[] {
+  const { accept, acceptAuthHanging: hang, endToEnd: e2e } = results;
+  const ratio = accept.run.perSec / baseline.run.perSec;
+  const at50 = settings.connections === TARGETS.acceptConnections;
+  const longEnough = e2e.seconds >= TARGETS.e2eSeconds;
+  const e2eOk = e2e.decisionsPerSec >= TARGETS.e2ePerSec && e2e.lost === 0;
+  const lost = accept.lost + hang.lost + e2e.lost;
+  const cutShort = [accept, hang, e2e].some((r) => !r.drain.complete && !r.drain.stalled);
+  const verdict = (ok: boolean, applies = true) => (!applies ? 'n/a' : ok ? 'pass' : 'fail');
+  return [
+    {
+      description: `accept throughput >= ${TARGETS.acceptRatio} x baseline`,
+      measured: `${f(ratio)} x (${f(accept.run.perSec, 0)} vs ${f(baseline.run.perSec, 0)} req/s)`,
+      status: verdict(ratio >= TARGETS.acceptRatio, at50),
+      ...noteOf([at50 ? '' : `stated at ${TARGETS.acceptConnections} connections`]),
+    },
+    {
+      description: `accept p99 < ${TARGETS.acceptP99Ms} ms at ${TARGETS.acceptConnections} connections`,
+      measured: `${f(accept.run.latency.p99Ms)} ms`,
+      status: verdict(accept.run.latency.p99Ms < TARGETS.acceptP99Ms, at50),
+    },
+    {
+      description: `end to end >= ${f(TARGETS.e2ePerSec, 0)} decisions/s for ${TARGETS.e2eSeconds} s, none lost`,
+      measured: `${f(e2e.decisionsPerSec, 0)}/s over ${e2e.seconds} s, ${e2e.lost} lost`,
+      status: verdict(e2eOk, longEnough),
+      ...noteOf([
+        longEnough ? '' : `run lasted ${e2e.seconds} s`,
+        results.mode === 'embedded' ? '' : 'stated for embedded mode',
+      ]),
+    },
+    {
+      description: `accept p99 with auth hanging <= ${TARGETS.hangP99Ratio} x healthy`,
+      measured: `${f(hang.run.latency.p99Ms / accept.run.latency.p99Ms)} x (${f(hang.run.latency.p99Ms)} vs ${f(accept.run.latency.p99Ms)} ms)`,
+      status: verdict(hang.run.latency.p99Ms <= TARGETS.hangP99Ratio * accept.run.latency.p99Ms),
+    },
+    {
+      description: 'requests lost = 0 (acknowledged, no callback after the drain)',
+      measured: `${lost}`,
+      status: verdict(lost === 0),
+      ...noteOf([
+        cutShort && lost > 0
+          ? `a drain reached BENCH_DRAIN_TIMEOUT_SECONDS (${settings.drainTimeoutSeconds} s) ` +
+            'with callbacks still arriving: late, or lost'
+          : '',
+      ]),
+    },
+  ];
+}
+
+/** Connection strings without their passwords. */
+function redact(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable)';
+  }
+}
+
+export function resultsDocument(run: {
+  settings: Settings;
+  startedAt: Date;
+  loadAverageAtStart: number[];
+  env: Record<string, string>;
+  baseline: BaselineResult;
+  results: ModeResults;
+  targets: Target[];
+}) {
+  const { settings, startedAt, env, baseline, results, targets } = run;
+  const memory = {
+    accept: results.accept.peakMemoryMiB,
+    acceptAuthHanging: results.acceptAuthHanging.peakMemoryMiB,
+    endToEnd: results.endToEnd.peakMemoryMiB,
+  };
+  const totals = Object.values(memory).map((m) => Object.values(m).reduce((a, b) => a + b, 0));
+  const windows: [string, CpuReport][] = [
+    ['baseline', baseline.cpu],
+    ['accept, auth healthy', results.accept.cpu],
+    ['accept, auth hanging', results.acceptAuthHanging.cpu],
+    ['end to end', results.endToEnd.cpu],
+  ];
+  return {
+    benchmark: 'chargegate',
+    mode: results.mode,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: machine(settings, run.loadAverageAtStart),
+    settings: {
+      ...settings,
+      redisUrl: redact(settings.redisUrl),
+      databaseUrl: redact(settings.databaseUrl),
+    },
+    serviceEnv: env,
+    baseline,
+    accept: { ...results.accept, ratiosToBaseline: ratios(results.accept.run, baseline.run) },
+    acceptAuthHanging: {
+      ...results.acceptAuthHanging,
+      ratiosToBaseline: ratios(results.acceptAuthHanging.run, baseline.run),
+    },
+    endToEnd: results.endToEnd,
+    peakMemoryMiB: { ...memory, max: Math.max(...totals) },
+    lost: results.accept.lost + results.acceptAuthHanging.lost + results.endToEnd.lost,
+    targets,
+    contention: windows
+      .filter(([, cpu]) => cpu.otherPercent > CONTENTION_PERCENT)
+      .map(([scenario, cpu]) => ({ scenario, otherPercent: cpu.otherPercent })),
+  };
+}
+
+/** Writes bench/results/<ISO date>-<mode>.json with numbers to 2 decimals; returns its path. */
+export function save(document: ReturnType<typeof resultsDocument>, quick: boolean): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = document.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const path = `${RESULTS_DIR}${stamp}-${document.mode}${quick ? '-quick' : ''}.json`;
+  const text = JSON.stringify(
+    document,
+    (_key, value: unknown) =>
+      typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 100) / 100 : value,
+    2,
+  );
+  writeFileSync(path, `${text}\n`);
+  return path;
+}
