@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '../lib/ids.js';
-import { migrate, type Migration } from '../store/migrations.js';
+import { openMigratedPool, type Migration } from '../store/migrations.js';
 import {
   sortedStations,
   type AclCreateResult,
@@ -36,7 +36,6 @@ const DEFAULT_SCHEMA = 'public';
 /** pg's own default: one short statement per call, as in the decision store. */
 const DEFAULT_POOL_SIZE = 10;
 /** pg waits forever for a connection by default; `/health/ready` must fail, not hang. */
-const CONNECT_TIMEOUT_MS = 5_000;
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate-acl';
 /** Its own history, so the decision store's versions and these never refuse each other. */
@@ -313,27 +312,14 @@ class PostgresAclStore implements AclStore {
  */
 export async function createPostgresAclStore(options: PostgresAclStoreOptions): Promise<AclStore> {
   const schema = options.schema ?? DEFAULT_SCHEMA;
-  const max = options.poolSize ?? DEFAULT_POOL_SIZE;
-  if (!Number.isInteger(max) || max < 1) throw new RangeError(`Pool size ${max} is not positive`);
-  const pool = new pg.Pool({
-    connectionString: options.url,
-    max,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    application_name: APPLICATION_NAME,
+  const pool = await openMigratedPool({
+    url: options.url,
+    poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
+    applicationName: APPLICATION_NAME,
+    schema,
+    table: ACL_MIGRATIONS_TABLE,
+    migrations: ACL_MIGRATIONS,
+    lockKey: ACL_MIGRATION_LOCK_KEY,
   });
-  // An idle connection dropped by the server is reported here; unhandled, the event would crash
-  // the process. The pool has already discarded it, and the next call reconnects or rejects.
-  pool.on('error', () => {});
-  try {
-    await migrate(pool, {
-      schema,
-      table: ACL_MIGRATIONS_TABLE,
-      migrations: ACL_MIGRATIONS,
-      lockKey: ACL_MIGRATION_LOCK_KEY,
-    });
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
   return new PostgresAclStore(pool, schema, options.now ?? Date.now);
 }

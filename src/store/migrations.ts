@@ -159,6 +159,37 @@ export async function migrate(pool: Pool, options: MigrateOptions): Promise<Migr
   }
 }
 
+/** A connection that never comes fails `/health/ready` after this, instead of hanging it. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens a pool and applies a migration set: what every PostgreSQL adapter does at start.
+ * Rejects, leaving no connection open, when the server is unreachable or was migrated by a
+ * newer release.
+ */
+export async function openMigratedPool(
+  options: MigrateOptions & { url: string; poolSize: number; applicationName: string },
+): Promise<Pool> {
+  const max = options.poolSize;
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`Pool size ${max} is not positive`);
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    application_name: options.applicationName,
+  });
+  // An idle connection dropped by the server is reported here; unhandled, the event would crash
+  // the process. The pool has already discarded it, and the next call reconnects or rejects.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, options);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return pool;
+}
+
 /**
  * The decision store's tables (`postgres.ts`), kept here as strings so they ship inside the
  * build. Never edit a released migration: append a new version. Timestamps are `bigint` ms

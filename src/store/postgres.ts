@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
-import { migrate, STORE_MIGRATIONS } from './migrations.js';
+import { openMigratedPool, STORE_MIGRATIONS } from './migrations.js';
 import type {
   CallbackAttempt,
   CallbackState,
@@ -37,7 +37,6 @@ const DEFAULT_SCHEMA = 'public';
 const DEFAULT_POOL_SIZE = 10;
 /** pg waits forever for a connection by default; `/health/ready` must fail, not hang, when the
  * server is unreachable. */
-const CONNECT_TIMEOUT_MS = 5_000;
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate';
 export const STORE_MIGRATIONS_TABLE = 'chargegate_migrations';
@@ -282,27 +281,14 @@ class PostgresStore implements DecisionStore {
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<DecisionStore> {
   const schema = options.schema ?? DEFAULT_SCHEMA;
-  const max = options.poolSize ?? DEFAULT_POOL_SIZE;
-  if (!Number.isInteger(max) || max < 1) throw new RangeError(`Pool size ${max} is not positive`);
-  const pool = new pg.Pool({
-    connectionString: options.url,
-    max,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    application_name: APPLICATION_NAME,
+  const pool = await openMigratedPool({
+    url: options.url,
+    poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
+    applicationName: APPLICATION_NAME,
+    schema,
+    table: STORE_MIGRATIONS_TABLE,
+    migrations: STORE_MIGRATIONS,
+    lockKey: STORE_MIGRATION_LOCK_KEY,
   });
-  // An idle connection dropped by the server is reported here; unhandled, the event would crash
-  // the process. The pool has already discarded it, and the next call reconnects or rejects.
-  pool.on('error', () => {});
-  try {
-    await migrate(pool, {
-      schema,
-      table: STORE_MIGRATIONS_TABLE,
-      migrations: STORE_MIGRATIONS,
-      lockKey: STORE_MIGRATION_LOCK_KEY,
-    });
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
   return new PostgresStore(pool, schema);
 }
