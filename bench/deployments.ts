@@ -34,6 +34,7 @@ export function serviceEnv(settings: Settings, authUrl: string, dataDir: string)
     DATA_DIR: dataDir,
     LOG_LEVEL: settings.logLevel,
     CALLBACK_ALLOW_PRIVATE_NETWORKS: 'true',
+    ...settings.serviceEnv,
   };
 }
 

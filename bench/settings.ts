@@ -23,6 +23,8 @@ export interface Settings {
   drainStallSeconds: number;
   /** The service's LOG_LEVEL: `info`, its default, writes a line per request and decision. */
   logLevel: string;
+  /** Extra environment for the service under test (BENCH_SERVICE_ENV). */
+  serviceEnv: Record<string, string>;
   redisUrl: string | undefined;
   databaseUrl: string | undefined;
 }
@@ -40,6 +42,21 @@ function numberFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   return value;
 }
 
+/**
+ * BENCH_SERVICE_ENV="WORKER_THREAD=false SQLITE_SYNCHRONOUS=full": extra settings for the
+ * service under test, to measure a trade-off in the same harness.
+ */
+function serviceEnvFrom(text: string | undefined): Record<string, string> {
+  const pairs = (text ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`BENCH_SERVICE_ENV: expected NAME=value, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv): Settings {
   const quick = env['BENCH_QUICK'] === '1' || env['BENCH_QUICK'] === 'true';
   const redisUrl = env['REDIS_URL'] || undefined;
@@ -55,6 +72,7 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     drainTimeoutSeconds: numberFrom(env, 'BENCH_DRAIN_TIMEOUT_SECONDS', quick ? 120 : 600),
     drainStallSeconds: numberFrom(env, 'BENCH_DRAIN_STALL_SECONDS', 30),
     logLevel: env['BENCH_LOG_LEVEL'] || 'info',
+    serviceEnv: serviceEnvFrom(env['BENCH_SERVICE_ENV']),
     redisUrl,
     databaseUrl,
   };

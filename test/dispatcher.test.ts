@@ -42,6 +42,8 @@ describe('callback dispatcher', () => {
     dir.remove();
   });
 
+  const outcomes: string[] = [];
+
   function start(options: {
     timeoutMs?: number;
     concurrency?: number;
@@ -59,6 +61,7 @@ describe('callback dispatcher', () => {
       retryScheduleMs: ['1h'].map(() => 3_600_000),
       concurrency: options.concurrency ?? 8,
       maxPerHost: options.maxPerHost ?? 8,
+      onAttempt: (outcome) => outcomes.push(outcome),
     });
   }
 
@@ -141,5 +144,26 @@ describe('callback dispatcher', () => {
         timeoutMs: timeoutMs / 2,
         message: `callback ${id} recorded as delivered`,
       });
+  });
+
+  it('delivers a backlog to one busy host without cycling it through the queue', async () => {
+    // Regression: a host at its limit had every further callback put back for 20 ms, so a
+    // backlog of thousands was re-queued ~100 times per delivery and drained at ~60/s.
+    const receiver = await startScriptedServer(() => ({ status: 204 }));
+    servers.push(receiver);
+    outcomes.length = 0;
+    start({
+      http: createGuardedAgent({ allowPrivateNetworks: true, maxPerHost: 4 }),
+      concurrency: 32,
+      maxPerHost: 4,
+    });
+    const ids = [];
+    for (let i = 0; i < 400; i += 1) ids.push(await decided(`${receiver.url}/busy`));
+    await waitFor(() => receiver.requests.length === 400, {
+      timeoutMs: 20_000,
+      message: 'all 400',
+    });
+    expect(receiver.maxInFlight).toBeLessThanOrEqual(4);
+    expect(outcomes.filter((o) => o === 'deferred').length).toBeLessThan(40);
   });
 });

@@ -11,9 +11,14 @@ import type { Signer } from './signing.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, SpanStatusCode } from '../lib/tracing.js';
 
-/** A callback to a host at its limit comes back after at least this long: short enough that a
- * fast host's queue keeps flowing, long enough not to spin on the queue. */
-const BUSY_HOST_MIN_DEFER_MS = 20;
+/** A callback to a host at its limit first waits this long for a slot there: enough for a
+ * healthy receiver to finish a few attempts, short enough that a hanging one holds a delivery
+ * slot only briefly before its callbacks are deferred. */
+const BUSY_HOST_WAIT_MS = 250;
+
+/** A deferred callback comes back after at least this long, so a saturated host's backlog is
+ * not cycled through the queue faster than the host can take it. */
+const BUSY_HOST_MIN_DEFER_MS = 1_000;
 
 /** A message stays leased for the callback attempt's timeout plus this margin for the writes around
  * it. Short, because after a crash an in-flight message waits for its lease to expire before
@@ -64,7 +69,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
 
   async function handle(delivery: Delivery<CallbackMessage>): Promise<void> {
     const host = hostKey(delivery.payload.callback_url);
-    const slot = hosts.tryAcquire(host, performance.now());
+    const slot = await hosts.acquire(host, BUSY_HOST_WAIT_MS, () => performance.now());
     if (slot === null) {
       options.onAttempt?.('deferred');
       const wait = withJitter(hosts.deferMs(host, performance.now()), options.random);

@@ -10,6 +10,8 @@
  */
 export class HostLimiter {
   readonly #hosts = new Map<string, { started: Set<number>; typicalMs: number | null }>();
+  /** Callers waiting for a slot at a host, first come first served. */
+  readonly #waiting = new Map<string, (() => void)[]>();
 
   constructor(
     readonly maxPerHost: number,
@@ -28,10 +30,39 @@ export class HostLimiter {
     return slot;
   }
 
+  /**
+   * Takes a slot for `host`, waiting up to `waitMs` for one to free up: a host that answers in
+   * milliseconds frees slots long before that, so its callbacks wait here briefly instead of
+   * going back to the queue (which, at thousands per second, would churn the queue instead of
+   * delivering). `null` when none freed up in time: the host is slow, defer the callback.
+   */
+  async acquire(host: string, waitMs: number, now: () => number): Promise<number | null> {
+    const slot = this.tryAcquire(host, now());
+    if (slot !== null || waitMs <= 0) return slot;
+    const queue = this.#waiting.get(host) ?? [];
+    this.#waiting.set(host, queue);
+    const freed = await new Promise<boolean>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const index = queue.indexOf(wake);
+        if (index >= 0) queue.splice(index, 1);
+        resolve(false);
+      }, waitMs);
+      queue.push(wake);
+    });
+    if (queue.length === 0) this.#waiting.delete(host);
+    return freed ? this.tryAcquire(host, now()) : null;
+  }
+
   release(host: string, slot: number, now: number): void {
     const state = this.#hosts.get(host);
     if (!state) return;
     state.started.delete(slot);
+    // Hand the freed slot to the longest waiter (it takes it synchronously on wake-up).
+    this.#waiting.get(host)?.shift()?.();
     const took = now - slot;
     // Exponentially weighted: recent attempts count most, one outlier does not dominate.
     state.typicalMs = state.typicalMs === null ? took : 0.7 * state.typicalMs + 0.3 * took;
