@@ -56,6 +56,8 @@ function tunedEnv(dir: string, authUrl: string, secret: string): Record<string, 
     CALLBACK_RETRY_SCHEDULE: '200ms,500ms,1s,1s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s',
     AUTH_CIRCUIT_OPEN_MS: '2000',
     SHUTDOWN_TIMEOUT_MS: '10000',
+    // The all-in-one runs its worker role in a second thread: the more moving parts under fault.
+    WORKER_THREAD: 'true',
     TOKEN_HASH_KEY: randomBytes(32).toString('base64url'),
     WEBHOOK_SECRET: secret,
   };

@@ -51,6 +51,8 @@ describe('OpenTelemetry traces', () => {
       ...baseEnv(dir.path),
       AUTH_SERVICE_URL: `${auth.url}/authorize`,
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      // The worker role in its own thread: the trace must cross the thread and the queue.
+      WORKER_THREAD: 'true',
       CALLBACK_RETRY_SCHEDULE: '50ms',
     });
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
