@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { MALFORMED_JSON } from './json-body.js';
 
 /** RFC 9457 problem details. Every 4xx/5xx of the public API has this shape. */
 export interface ProblemBody {
@@ -68,18 +69,11 @@ export function errorToProblem(error: FastifyError, request: FastifyRequest): Pr
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return problem(413, 'REQUEST_TOO_LARGE', { instance });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return problem(400, 'REQUEST_MALFORMED_JSON', { instance });
-    case 'FST_ERR_BAD_URL':
-    case 'FST_ERR_MAX_PARAM_LENGTH':
-      // About the path, not the body, even when the path mentions "json" (`/openapi.json%zz`).
-      return clientErrorProblem(error, status, instance);
-  }
-  if (status === 400 && (error instanceof SyntaxError || /prototype|JSON/i.test(error.message))) {
-    return problem(400, 'REQUEST_MALFORMED_JSON', {
-      instance,
-      detail: 'The request body is not valid JSON, or uses a forbidden key such as __proto__.',
-    });
+    case MALFORMED_JSON:
+      return problem(400, 'REQUEST_MALFORMED_JSON', {
+        instance,
+        detail: 'The request body is not valid JSON, or uses a forbidden key such as __proto__.',
+      });
   }
   if (status >= 400 && status < 500) return clientErrorProblem(error, status, instance);
   if (error instanceof AppError && error.code === 'STORE_UNAVAILABLE') {
@@ -91,7 +85,8 @@ export function errorToProblem(error: FastifyError, request: FastifyRequest): Pr
   return problem(500, 'INTERNAL_ERROR', { instance });
 }
 
-/** Other framework 4xx errors: their messages are generic or name the path, never the body. */
+/** Other framework 4xx errors (bad URL, too long a parameter, …): their messages are generic
+ * or name the path, never the body. */
 function clientErrorProblem(
   error: FastifyError,
   status: number,

@@ -17,6 +17,7 @@ import type { CircuitState } from '../authorization/circuit-breaker.js';
 import { exposition, registerQueueGauges, type Metrics, type MetricsJson } from '../lib/metrics.js';
 import { SESSIONS_PATH } from './sessions.js';
 import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
+import { acceptJsonOnly } from './json-body.js';
 
 export interface ApiDependencies {
   queue: Queue;
@@ -47,9 +48,6 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     logController: new LogController({ disableRequestLogging: true }),
     loggerInstance: deps.logger,
     bodyLimit: BODY_LIMIT_BYTES,
-    // Forbidden keys fail parsing, so a prototype-pollution attempt is a 400, never an object.
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
     return503OnClosing: true,
     // A path with broken percent-encoding or an over-long parameter is refused before routing,
     // where Fastify would answer in its own JSON shape; every 4xx here is a problem instead.
@@ -64,8 +62,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   // SIGTERM must not wait for clients' idle keep-alive connections (see the function).
   closeConnectionsOnDrain(app);
 
-  // Fastify parses text/plain by default; the API takes JSON only, so plain text is a 415.
-  app.removeContentTypeParser('text/plain');
+  acceptJsonOnly(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorToProblem(error, request);
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');

@@ -21,6 +21,7 @@ import { authorize, type AclStore } from './acl.js';
 import { registerAclAdmin } from './admin.js';
 import { AUTHORIZE_PATH } from './contract.js';
 import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
+import { acceptJsonOnly } from '../api/json-body.js';
 
 /**
  * The reference authorization service (DESIGN §4): an ACL behind `POST /api/v1/authorize`.
@@ -122,7 +123,7 @@ export function createAuthService(options: AuthServiceOptions): FastifyInstance 
   closeConnectionsOnDrain(app);
 
   // The worker always sends JSON; anything else is refused as 415 instead of failing validation.
-  app.removeContentTypeParser('text/plain');
+  acceptJsonOnly(app);
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     done();

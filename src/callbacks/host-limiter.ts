@@ -79,11 +79,6 @@ export class HostLimiter {
     const estimate = Math.max(state.typicalMs ?? 0, runningFor);
     return Math.min(this.bounds.maxDeferMs, Math.max(this.bounds.minDeferMs, estimate));
   }
-
-  /** Attempts in flight per host (for metrics and tests). */
-  snapshot(): Record<string, number> {
-    return Object.fromEntries([...this.#hosts].map(([host, s]) => [host, s.started.size]));
-  }
 }
 
 /** The key deliveries are limited by: scheme, host and port, as connections are pooled. */

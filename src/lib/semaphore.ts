@@ -14,10 +14,6 @@ export class Semaphore {
     return this.permits - this.#available;
   }
 
-  get waiting(): number {
-    return this.#waiters.length;
-  }
-
   async acquire(): Promise<void> {
     if (this.#available > 0) {
       this.#available -= 1;
