@@ -5,6 +5,23 @@ import { startCluster, type Cluster, type Mode } from './cluster.js';
 import { expectedDecision } from './endpoints.js';
 import { startLoad, type RequestRecord } from './load.js';
 import { drain, fetchMetrics, readLogs } from './observe.js';
+
+/** The callback lease with the suite's CALLBACK_TIMEOUT_MS (1 s) plus its 5 s margin. */
+const LEASE_QUIET_MS = 6_000;
+
+/** Resolves once `cluster` has received no callback for `quietMs`, or after `limitMs`. */
+async function quietFor(cluster: Cluster, quietMs: number, limitMs: number): Promise<void> {
+  const limit = Date.now() + limitMs;
+  let count = cluster.callbacks.length;
+  let changedAt = Date.now();
+  while (Date.now() - changedAt < quietMs && Date.now() < limit) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    if (cluster.callbacks.length !== count) {
+      count = cluster.callbacks.length;
+      changedAt = Date.now();
+    }
+  }
+}
 import { scanForTokens, type PrivacySource } from './privacy.js';
 import { seededRandom, type Profile } from './profile.js';
 import { planFaults, plannedDurationMs, runFaults, type FaultRecord } from './scenarios.js';
@@ -203,8 +220,9 @@ export async function runMode(
     log(
       `${mode}: drained ${acked.length} acknowledged requests in ${drained.ms} ms${drained.timedOut ? ' (TIMED OUT)' : ''}`,
     );
-    // Late duplicates (a redelivery racing the first delivery) still count.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Late duplicates still count: a message whose lease expired mid-delivery comes back after
+    // the lease (callback timeout + 5 s), so wait until no callback has arrived for that long.
+    await quietFor(cluster, LEASE_QUIET_MS, LEASE_QUIET_MS * 5);
     const metrics = await fetchMetrics(cluster);
     const stopViolations = await stopAll(cluster);
     const verdict = await judge(cluster, records, faults, drained, metrics);

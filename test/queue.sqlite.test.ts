@@ -119,3 +119,28 @@ describe('SQLite queue file', () => {
     expect(() => open()).toThrow(/queue schema 99/);
   });
 });
+
+describe('a corrupt queued payload', () => {
+  it('fails the receive without quoting the payload, which may hold a driver token', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'queue.db');
+    const queue = createSqliteQueue({ file });
+    try {
+      await queue.publish('requests', 'corrupt-key', { driver_token: 'x' });
+      const db = new Database(file);
+      db.prepare(
+        'UPDATE messages SET payload = \'{"driver_token":"leaky-token-0000000000001"\'',
+      ).run();
+      db.close();
+      const error = await queue
+        .receive('requests', { max: 1, leaseMs: 1_000, waitMs: 0 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toContain('corrupt-key');
+      expect((error as Error).message).not.toContain('leaky-token');
+    } finally {
+      await queue.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

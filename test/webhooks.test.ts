@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { startScriptedServer, type RecordedRequest, type ScriptedServer } from './helpers/http.js';
@@ -72,9 +72,26 @@ describe('webhook delivery', () => {
     await waitFor(async () => (await callbackOf(service!.url, id)).state === 'delivered');
     await service.stop();
     service = undefined;
-    for (const file of ['queue.db', 'store.db']) {
+    // Every file in DATA_DIR, write-ahead logs included, not just the main databases.
+    const files = readdirSync(dir.path);
+    expect(files).toEqual(expect.arrayContaining(['queue.db', 'store.db']));
+    for (const file of files) {
       expect(readFileSync(join(dir.path, file)).toString('latin1'), file).not.toContain(token);
     }
+  });
+
+  it('keeps a token that the receiver echoes back out of the stored attempt and the GET', async () => {
+    const token = 'echoed-back-token-00000000001';
+    receiver.script = (request) => ({ status: 500, body: `rejected: ${request.body}` });
+    service = await spawnService('start', { ...baseEnv(dir.path), CALLBACK_RETRY_SCHEDULE: '1h' });
+    const id = await startSession(service.url, startBody({ driver_token: token }, receiver.url));
+    const callback = await waitFor(async () => {
+      const c = await callbackOf(service!.url, id);
+      return c.state === 'retrying' && c;
+    });
+    const snippet = (callback.history[0] as { response_snippet?: string }).response_snippet;
+    expect(snippet).toContain('[redacted]');
+    expect(JSON.stringify(await getSession(service.url, id))).not.toContain(token);
   });
 
   it('generates the secret once, owner-only, in DATA_DIR, and signs with it', async () => {

@@ -15,7 +15,7 @@ export function acceptJsonOnly(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parse(request, typeof body === 'string' ? body : body.toString('utf8'), (error, value) => {
+    void parse(request, typeof body === 'string' ? body : body.toString('utf8'), (error, value) => {
       if (!error) return done(null, value);
       done(
         Object.assign(new Error('The request body is not valid JSON.'), {

@@ -84,7 +84,7 @@ export function createAuthorizationClient(options: {
       const text = await readCapped(response.body, MAX_RESPONSE_BYTES);
       const latencyMs = Math.round(performance.now() - started);
       if (response.statusCode !== 200) return unknown(`http_${response.statusCode}`, latencyMs);
-      return interpret(text, latencyMs);
+      return interpret(text, latencyMs, input.driverToken);
     } catch (error) {
       const latencyMs = Math.round(performance.now() - started);
       return unknown(controller.signal.aborted ? 'timeout' : connectionReason(error), latencyMs);
@@ -133,7 +133,7 @@ function unknown(reason: string, latencyMs: number | null): AuthorizationResult 
   return { decision: 'unknown', reason, latencyMs };
 }
 
-function interpret(text: string | null, latencyMs: number): AuthorizationResult {
+function interpret(text: string | null, latencyMs: number, token: string): AuthorizationResult {
   if (text === null) return unknown('malformed_body', latencyMs);
   let parsed: unknown;
   try {
@@ -146,14 +146,16 @@ function interpret(text: string | null, latencyMs: number): AuthorizationResult 
   if (typeof status !== 'string' || !ACL_STATUSES.includes(status as AclStatus)) {
     return unknown('unexpected_status', latencyMs);
   }
-  return { decision: status as AclStatus, reason: cleanReason(reason, status), latencyMs };
+  return { decision: status as AclStatus, reason: cleanReason(reason, status, token), latencyMs };
 }
 
-function cleanReason(reason: unknown, fallback: string): string {
+/** A reason is shown, logged, traced and stored: never with a token the service echoed in it. */
+function cleanReason(reason: unknown, fallback: string, token: string): string {
   if (typeof reason !== 'string') return fallback;
   const clean = reason
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replaceAll(token, '[redacted]')
     .trim()
     .slice(0, MAX_REASON_LENGTH);
   return clean === '' ? fallback : clean;

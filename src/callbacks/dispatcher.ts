@@ -134,7 +134,9 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       durationMs: result.durationMs,
       statusCode: result.statusCode,
       error: result.error,
-      responseSnippet: result.responseSnippet,
+      // A receiver that echoes the request would put the raw token in the store and the GET.
+      responseSnippet:
+        result.responseSnippet?.replaceAll(message.driver_token, '[redacted]') ?? null,
     };
     const log = logger.child({
       request_id: message.request_id,

@@ -9,6 +9,9 @@ export const REDACT_PATHS = [
   'driver_token',
   '*.driver_token',
   '*.*.driver_token',
+  // ioredis attaches a failed command's arguments to its errors; a publish's carry the payload.
+  'err.command.args',
+  '*.err.command.args',
   'req.headers.authorization',
   'req.headers.cookie',
   'headers.authorization',

@@ -4,6 +4,7 @@ import {
   SpanStatusCode,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  isSpanContextValid,
   trace,
   type Attributes,
   type Context,
@@ -53,6 +54,8 @@ export function contextFrom(traceparent: string | string[] | undefined): Context
 
 /** The `traceparent` to carry on for `span`; undefined when tracing is off. */
 export function traceparentOf(span: Span): string | undefined {
+  // Tracing off (no-op spans): nothing to carry, and nothing to allocate on the accept path.
+  if (!isSpanContextValid(span.spanContext())) return undefined;
   const carrier: Record<string, string> = {};
   propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
   return carrier['traceparent'];

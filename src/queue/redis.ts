@@ -6,6 +6,7 @@ import { delay } from '../lib/time.js';
 import { TOPICS } from './port.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
+import { parsePayload } from './payload.js';
 import type { Lock, PartitionKeys, QueueScripts } from './redis-scripts.js';
 
 /**
@@ -98,7 +99,7 @@ function compareEntries(a: Entry, b: Entry): number {
 function messageOf<T>(fields: Map<string, string>) {
   return {
     key: fields.get('key') ?? '',
-    payload: JSON.parse(fields.get('payload') ?? 'null') as T,
+    payload: parsePayload<T>(fields.get('payload') ?? 'null', fields.get('key') ?? '?'),
     attempt: Number(fields.get('attempt') ?? 0),
     publishedAt: Number(fields.get('published_at') ?? 0),
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { parsePayload } from './payload.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 
 /**
@@ -73,7 +74,7 @@ function toDeadLetter<T>(row: DeadLetterRow & { reason: string }): DeadLetter<T>
     id: String(row.id),
     topic: row.topic,
     key: row.key,
-    payload: JSON.parse(row.payload) as T,
+    payload: parsePayload<T>(row.payload, row.key),
     attempt: row.attempt,
     publishedAt: row.published_at,
     deadLetteredAt: row.dead_lettered_at,
@@ -262,7 +263,7 @@ class SqliteQueueAdapter implements SqliteQueue {
     return this.#tx.lease.immediate(topic, now, max, now + leaseMs).map((row) => ({
       id: String(row.id),
       key: row.key,
-      payload: JSON.parse(row.payload) as T,
+      payload: parsePayload<T>(row.payload, row.key),
       attempt: row.attempt,
       publishedAt: row.published_at,
       lease: row.lease,
