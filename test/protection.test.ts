@@ -121,14 +121,12 @@ describe('protecting the authorization service', () => {
     });
     const first = await post(svc.url, receiver.url, 10, 1);
     const decided = await decisions(svc.url, first.ids, receiver);
-    expect(decided.slice(0, 3).map((s) => s['reason'])).toEqual([
-      'http_500',
-      'http_500',
-      'http_500',
-    ]);
-    expect(
-      decided.slice(3).every((s) => s['decision'] === 'unknown' && s['reason'] === 'circuit_open'),
-    ).toBe(true);
+    // Three calls fail and open the circuit; the other seven are answered without a call (the
+    // queue is only roughly FIFO, so which seven is not asserted).
+    const reasons = decided.map((s) => s['reason']);
+    expect(reasons.filter((reason) => reason === 'http_500')).toHaveLength(3);
+    expect(reasons.filter((reason) => reason === 'circuit_open')).toHaveLength(7);
+    expect(decided.every((s) => s['decision'] === 'unknown')).toBe(true);
     expect(auth.requests).toHaveLength(3);
     const ready = await call(svc.url, 'GET', '/health/ready');
     expect(ready.status).toBe(200);

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 
 /** How long a writer waits for another process's write lock before failing. Writes are short
  * (one insert or update), so waiting this long means something is wrong, not busy. */
-const BUSY_TIMEOUT_MS = 5_000;
+export const BUSY_TIMEOUT_MS = 5_000;
 
 export type Synchronous = 'normal' | 'full';
 

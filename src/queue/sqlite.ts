@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { GroupCommit } from '../lib/group-commit.js';
 import { parsePayload } from './payload.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 
 /**
  * The embedded-mode queue: one SQLite file in WAL mode, shareable by several processes on one
- * host. Every method is one short statement or transaction behind the async port.
+ * host. Every method is one short statement or transaction behind the async port; the writes
+ * of the hot path (publish, ack, retry, release, dead-letter) are group-committed: those asked
+ * for in the same turn of the event loop share one transaction (`lib/group-commit.ts`).
  *
  * `available_at` is when a message may next be handed out: its publish time (plus delay), a
  * retry's due time, or the end of its current lease. So one index range answers "what is
@@ -148,8 +151,9 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-/** Each runs with `.immediate()`: the write lock is taken before the first read, so no other
- * connection can change the rows between our SELECT and our write. */
+/** Each runs with `.immediate()` or inside the group commit's IMMEDIATE transaction: the write
+ * lock is taken before the first read, so no other connection can change the rows between our
+ * SELECT and our write. */
 function prepareTransactions(db: Database.Database, sql: Statements) {
   return {
     lease: db.transaction((topic: Topic, now: number, max: number, until: number) => {
@@ -220,6 +224,7 @@ class SqliteQueueAdapter implements SqliteQueue {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly #tx: ReturnType<typeof prepareTransactions>;
+  readonly #group: GroupCommit;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Waiters();
   #closed = false;
@@ -229,38 +234,43 @@ class SqliteQueueAdapter implements SqliteQueue {
     this.#db = openDatabase(options.file, options.synchronous ?? 'normal');
     this.#sql = prepareStatements(this.#db);
     this.#tx = prepareTransactions(this.#db, this.#sql);
+    this.#group = new GroupCommit(this.#db, { lockTimeoutMs: BUSY_TIMEOUT_MS });
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   }
 
-  publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }) {
-    return settle(() => {
-      const now = Date.now();
-      const delayMs = Math.max(0, options?.delayMs ?? 0);
-      // JSON.stringify(undefined) is undefined: store null rather than fail the insert.
-      const text = JSON.stringify(payload) ?? 'null';
-      const row = { topic, key, payload: text, attempt: 0, published_at: now };
-      this.#sql.publish.run({ ...row, available_at: now + delayMs });
-      if (delayMs === 0) this.#waiters.notify(topic);
-    });
+  async publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }) {
+    const now = Date.now();
+    const delayMs = Math.max(0, options?.delayMs ?? 0);
+    // JSON.stringify(undefined) is undefined: store null rather than fail the insert.
+    const text = JSON.stringify(payload) ?? 'null';
+    const row = { topic, key, payload: text, attempt: 0, published_at: now };
+    await this.#group.run(() => this.#sql.publish.run({ ...row, available_at: now + delayMs }));
+    // One turn later: the API stores the session right after publishing, and a worker woken at
+    // once would read before that write and have to look again (worker.ts, fresh messages).
+    if (delayMs === 0) setImmediate(() => this.#waiters.notify(topic));
   }
 
   async receive<T>(topic: Topic, options: ReceiveOptions): Promise<Delivery<T>[]> {
     const deadline = Date.now() + options.waitMs;
     for (;;) {
       if (this.#closed) return [];
-      const batch = this.#lease<T>(topic, options.max, options.leaseMs);
+      const batch = await this.#lease<T>(topic, options.max, options.leaseMs);
       const remaining = deadline - Date.now();
       // Written as !(> 0) so that a NaN waitMs means "do not wait" rather than a spin.
-      if (batch.length > 0 || !(remaining > 0)) return batch;
+      // Closed meanwhile: its wake-up went out before this receive was waiting.
+      if (batch.length > 0 || !(remaining > 0) || this.#closed) return batch;
       await this.#waiters.wait(topic, Math.min(this.#pollIntervalMs, remaining));
     }
   }
 
-  #lease<T>(topic: Topic, max: number, leaseMs: number): Delivery<T>[] {
+  async #lease<T>(topic: Topic, max: number, leaseMs: number): Promise<Delivery<T>[]> {
     const now = Date.now();
     // A plain read first: idle pollers never take the write lock that publishers need.
     if (max < 1 || this.#sql.hasReady.get(topic, now) === undefined) return [];
-    return this.#tx.lease.immediate(topic, now, max, now + leaseMs).map((row) => ({
+    // Group-committed with the other writes: the group's transaction is IMMEDIATE, so no other
+    // connection changes the rows between the lease's SELECT and its UPDATE.
+    const rows = await this.#group.run(() => this.#tx.lease(topic, now, max, now + leaseMs));
+    return rows.map((row) => ({
       id: String(row.id),
       key: row.key,
       payload: parsePayload<T>(row.payload, row.key),
@@ -270,11 +280,9 @@ class SqliteQueueAdapter implements SqliteQueue {
     }));
   }
 
-  ack(topic: Topic, delivery: Delivery) {
-    return settle(() => {
-      const ref = refOf(topic, delivery);
-      return ref !== null && this.#sql.takeLeased.get(ref) !== undefined;
-    });
+  async ack(topic: Topic, delivery: Delivery) {
+    const ref = refOf(topic, delivery);
+    return ref !== null && this.#group.run(() => this.#sql.takeLeased.get(ref) !== undefined);
   }
 
   retry(topic: Topic, delivery: Delivery, delayMs: number) {
@@ -285,22 +293,21 @@ class SqliteQueueAdapter implements SqliteQueue {
     return this.#putBack(topic, delivery, delayMs, 0);
   }
 
-  #putBack(topic: Topic, delivery: Delivery, delayMs: number, counted: 0 | 1) {
-    return settle(() => {
-      const ref = refOf(topic, delivery);
-      const delay = Math.max(0, delayMs);
-      const at = Date.now() + delay;
-      if (ref === null || this.#sql.retry.run({ ...ref, at, counted }).changes === 0) return false;
-      if (delay === 0) this.#waiters.notify(topic);
-      return true;
-    });
+  async #putBack(topic: Topic, delivery: Delivery, delayMs: number, counted: 0 | 1) {
+    const ref = refOf(topic, delivery);
+    if (ref === null) return false;
+    const delay = Math.max(0, delayMs);
+    const at = Date.now() + delay;
+    const moved = await this.#group.run(
+      () => this.#sql.retry.run({ ...ref, at, counted }).changes === 1,
+    );
+    if (moved && delay === 0) this.#waiters.notify(topic);
+    return moved;
   }
 
-  deadLetter(topic: Topic, delivery: Delivery, reason: string) {
-    return settle(() => {
-      const ref = refOf(topic, delivery);
-      return ref !== null && this.#tx.deadLetter.immediate(ref, reason);
-    });
+  async deadLetter(topic: Topic, delivery: Delivery, reason: string) {
+    const ref = refOf(topic, delivery);
+    return ref !== null && this.#group.run(() => this.#tx.deadLetter(ref, reason));
   }
 
   listDeadLetters<T>(topic: Topic, page: { limit: number; after?: string }) {
@@ -363,6 +370,7 @@ class SqliteQueueAdapter implements SqliteQueue {
     return settle(() => {
       if (this.#closed) return;
       this.#closed = true;
+      this.#group.flush();
       this.#waiters.notify();
       this.#db.close();
     });

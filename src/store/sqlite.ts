@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { GroupCommit } from '../lib/group-commit.js';
 import type {
   CallbackAttempt,
   CallbackState,
@@ -15,7 +16,9 @@ import type {
 /**
  * The embedded-mode decision store: one SQLite file in WAL mode. The port's guarantees are
  * enforced by the SQL itself (a UNIQUE key, conditional UPDATEs), not by reads before writes,
- * so they hold even when several processes share the file.
+ * so they hold even when several processes share the file. Writes are group-committed: those
+ * asked for in the same turn of the event loop share one transaction (`lib/group-commit.ts`),
+ * each still resolving only once committed.
  */
 
 export interface SqliteStoreOptions {
@@ -244,17 +247,19 @@ class SqliteStore implements DecisionStore {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly #tx: ReturnType<typeof prepareTransactions>;
+  readonly #group: GroupCommit;
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = openDatabase(options.file, options.synchronous ?? 'normal');
     this.#sql = prepareStatements(this.#db);
     this.#tx = prepareTransactions(this.#db, this.#sql);
+    this.#group = new GroupCommit(this.#db, { lockTimeoutMs: BUSY_TIMEOUT_MS });
   }
 
   createSession(session: NewSession) {
-    return settle(() =>
-      this.#tx.create.immediate({
+    return this.#group.run(() =>
+      this.#tx.create({
         request_id: session.requestId,
         station_id: session.stationId,
         token_hash: session.tokenHash,
@@ -285,27 +290,24 @@ class SqliteStore implements DecisionStore {
   }
 
   recordDecision(requestId: string, input: DecisionInput) {
-    return settle(() => {
-      const latency = input.authLatencyMs === null ? null : Math.round(input.authLatencyMs);
-      const result = this.#sql.decide.run({
-        request_id: requestId,
-        decision: input.decision,
-        reason: input.reason,
-        auth_latency_ms: latency,
-        decided_at: input.decidedAt,
-      });
-      return result.changes === 1;
-    });
+    const row = {
+      request_id: requestId,
+      decision: input.decision,
+      reason: input.reason,
+      auth_latency_ms: input.authLatencyMs === null ? null : Math.round(input.authLatencyMs),
+      decided_at: input.decidedAt,
+    };
+    return this.#group.run(() => this.#sql.decide.run(row).changes === 1);
   }
 
   recordCallbackAttempt(requestId: string, attempt: CallbackAttempt, update: CallbackStateUpdate) {
-    return settle(() => this.#tx.attempt.immediate(stateParams(requestId, update), attempt));
+    const state = stateParams(requestId, update);
+    return this.#group.run(() => this.#tx.attempt(state, attempt));
   }
 
-  setCallbackState(requestId: string, update: CallbackStateUpdate) {
-    return settle(() => {
-      this.#sql.setState.run(stateParams(requestId, update));
-    });
+  async setCallbackState(requestId: string, update: CallbackStateUpdate) {
+    const state = stateParams(requestId, update);
+    await this.#group.run(() => this.#sql.setState.run(state));
   }
 
   ping() {
@@ -319,6 +321,7 @@ class SqliteStore implements DecisionStore {
     return settle(() => {
       if (this.#closed) return;
       this.#closed = true;
+      this.#group.flush();
       this.#db.close();
     });
   }
