@@ -105,7 +105,7 @@ function logLines(file: string): Record<string, unknown>[] {
 }
 
 /**
- * Spawns the built CLI (`node dist/cli.js <command>`) with exactly `env` plus PATH. Its log goes
+ * Spawns the built CLI (`node [nodeArgs] dist/cli.js <command>`) with exactly `env` plus PATH. Its log goes
  * to a file, not a pipe, so the harness spends no CPU reading it while it loads the service.
  */
 export async function spawnChargegate(
@@ -113,9 +113,10 @@ export async function spawnChargegate(
   command: 'start' | 'api' | 'worker',
   env: Record<string, string>,
   logFile: string,
+  nodeArgs: readonly string[] = [],
 ): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [CLI, command], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, command], {
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', fd, fd],
   });

@@ -105,12 +105,19 @@ export async function startDeployment(
     if (distributed) await dropDistributedState(redisUrl, databaseUrl, prefix, schema);
     return logs;
   };
+  // --cpu-prof is refused in NODE_OPTIONS, so profiling is a command-line flag of its own.
+  const nodeArgs =
+    settings.profileDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
+  const spawnRole = (role: 'api' | 'worker' | 'start') =>
+    spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs);
   try {
     if (distributed) {
-      processes.push(await spawnChargegate('api', 'api', env, join(dir, 'api.log')));
-      processes.push(await spawnChargegate('worker', 'worker', env, join(dir, 'worker.log')));
+      processes.push(await spawnRole('api'));
+      processes.push(await spawnRole('worker'));
     } else {
-      processes.push(await spawnChargegate('start', 'start', env, join(dir, 'start.log')));
+      processes.push(await spawnRole('start'));
     }
   } catch (error) {
     await stop();

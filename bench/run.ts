@@ -18,7 +18,8 @@ import { renderTable } from './table.js';
  * Distributed mode runs too when REDIS_URL and DATABASE_URL are set. BENCH_QUICK=1 makes every
  * window a few seconds. BENCH_CONNECTIONS, BENCH_ACCEPT_SECONDS, BENCH_WARMUP_SECONDS,
  * BENCH_E2E_SECONDS, BENCH_E2E_RATE, BENCH_E2E_CONNECTIONS, BENCH_DRAIN_TIMEOUT_SECONDS,
- * BENCH_DRAIN_STALL_SECONDS and BENCH_LOG_LEVEL override single settings (settings.ts).
+ * BENCH_DRAIN_STALL_SECONDS and BENCH_LOG_LEVEL override single settings (settings.ts);
+ * BENCH_PROFILE_DIR=<dir> makes every service process write a CPU profile there.
  */
 const settings = loadSettings(process.env);
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);

@@ -76,14 +76,24 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       await queue.release('callbacks', delivery, wait);
       return;
     }
+    // The slot bounds connections to the host: it is given back as soon as the HTTP exchange
+    // ends, not after the writes that record it.
+    let held = true;
+    const release = () => {
+      if (held) hosts.release(host, slot, performance.now());
+      held = false;
+    };
     try {
-      await deliver(delivery);
+      await deliver(delivery, release);
     } finally {
-      hosts.release(host, slot, performance.now());
+      release();
     }
   }
 
-  async function deliver(delivery: Delivery<CallbackMessage>): Promise<void> {
+  async function deliver(
+    delivery: Delivery<CallbackMessage>,
+    exchangeEnded: () => void,
+  ): Promise<void> {
     const message = delivery.payload;
     const session = await store.getSession(message.request_id);
     const state = session?.callback.state;
@@ -127,6 +137,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
         return attempted;
       },
     );
+    exchangeEnded();
     options.onAttempt?.(result.outcome);
     const attempt = {
       attempt: session.callback.attempts + 1,
@@ -138,34 +149,36 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       responseSnippet:
         result.responseSnippet?.replaceAll(message.driver_token, '[redacted]') ?? null,
     };
-    const log = logger.child({
+    // Plain fields, not a child logger: a child per callback costs more than the line itself.
+    const fields = {
       request_id: message.request_id,
       attempt: attempt.attempt,
       status_code: result.statusCode,
       error: result.error,
       duration_ms: result.durationMs,
-    });
+    };
     if (result.outcome !== 'failed') {
       await store.recordCallbackAttempt(message.request_id, attempt, {
         state: result.outcome,
         at: now(),
       });
       await queue.ack('callbacks', delivery);
-      log.info(
+      logger.info(
+        fields,
         result.outcome === 'delivered'
           ? 'callback delivered'
           : 'callback receiver answered 410: not retrying',
       );
       return;
     }
-    await scheduleNext(delivery, result, attempt, log);
+    await scheduleNext(delivery, result, attempt, fields);
   }
 
   async function scheduleNext(
     delivery: Delivery<CallbackMessage>,
     result: AttemptResult,
     attempt: Parameters<DecisionStore['recordCallbackAttempt']>[1],
-    log: FastifyBaseLogger,
+    fields: Record<string, unknown>,
   ): Promise<void> {
     const id = delivery.payload.request_id;
     const scheduled = retryScheduleMs[delivery.attempt];
@@ -176,8 +189,8 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
         nextAttemptAt: null,
       });
       await queue.deadLetter('callbacks', delivery, result.error ?? `http_${result.statusCode}`);
-      log.warn(
-        { code: 'CALLBACK_DEAD_LETTERED' },
+      logger.warn(
+        { ...fields, code: 'CALLBACK_DEAD_LETTERED' },
         'callback retry schedule exhausted: dead-lettered',
       );
       return;
@@ -189,7 +202,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       nextAttemptAt: now() + wait,
     });
     await queue.retry('callbacks', delivery, wait);
-    log.info({ retry_in_ms: wait }, 'callback attempt failed; retry scheduled');
+    logger.info({ ...fields, retry_in_ms: wait }, 'callback attempt failed; retry scheduled');
   }
 
   return startConsumer<CallbackMessage>({

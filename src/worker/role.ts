@@ -98,8 +98,7 @@ export function startWorkerRole(
     authTimeoutMs: config.auth.timeoutMs,
     requestDeadlineMs: config.requestDeadlineMs,
     ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
-    // One message per permit: a leased message never waits for a permit while its lease runs.
-    concurrency: config.auth.maxInFlight,
+    maxInFlight: config.auth.maxInFlight,
   });
   const dispatcher = startDispatcher({
     queue,

@@ -1,0 +1,132 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { createSqliteQueue } from '../src/queue/sqlite.js';
+import { createSqliteStore } from '../src/store/sqlite.js';
+import { startRequestWorker, ORPHAN_GRACE_MS } from '../src/worker/worker.js';
+import {
+  createAuthorizationClient,
+  type AuthorizationClient,
+} from '../src/authorization/client.js';
+import { CircuitBreaker } from '../src/authorization/circuit-breaker.js';
+import { createTokenHasher } from '../src/lib/token-hash.js';
+import { createLogger } from '../src/lib/logger.js';
+import type { RequestMessage } from '../src/queue/messages.js';
+import type { Queue } from '../src/queue/port.js';
+import type { DecisionStore } from '../src/store/port.js';
+import type { Consumer } from '../src/queue/consumer.js';
+import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
+import { tempDir } from './helpers/service.js';
+import { STATION } from './helpers/client.js';
+import { waitFor } from './helpers/wait.js';
+
+describe('request worker', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let queue: Queue;
+  let store: DecisionStore;
+  let acl: ScriptedServer;
+  let authorizer: AuthorizationClient;
+  let worker: Consumer | undefined;
+  const hasher = createTokenHasher('worker-test-key-0123456789abcdef');
+
+  beforeEach(async () => {
+    dir = tempDir();
+    queue = createSqliteQueue({ file: join(dir.path, 'queue.db') });
+    store = createSqliteStore({ file: join(dir.path, 'store.db') });
+    acl = await startScriptedServer(() => ({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'allowed', reason: 'active' }),
+    }));
+    authorizer = createAuthorizationClient({
+      url: `${acl.url}/authorize`,
+      timeoutMs: 2_000,
+      maxInFlight: 4,
+      breaker: new CircuitBreaker({ failureThreshold: 5, openMs: 1_000 }),
+    });
+  });
+
+  afterEach(async () => {
+    await worker?.stop(0);
+    worker = undefined;
+    await authorizer.close();
+    await acl.close();
+    await queue.close();
+    await store.close();
+    dir.remove();
+  });
+
+  function start(now?: () => number) {
+    worker = startRequestWorker({
+      queue,
+      store,
+      authorizer,
+      hasher,
+      logger: createLogger('silent'),
+      authTimeoutMs: 2_000,
+      maxInFlight: 4,
+      ...(now === undefined ? {} : { now }),
+    });
+  }
+
+  function message(requestId: string): RequestMessage {
+    return {
+      v: 1,
+      request_id: requestId,
+      station_id: STATION,
+      driver_token: 'WORKER-TEST-TOKEN-000001',
+      callback_url: 'http://127.0.0.1:9/hooks',
+      accepted_at: Date.now(),
+    };
+  }
+
+  async function storeSession(requestId: string) {
+    await store.createSession({
+      requestId,
+      stationId: STATION,
+      tokenHash: hasher.hash('WORKER-TEST-TOKEN-000001'),
+      callbackUrl: 'http://127.0.0.1:9/hooks',
+      acceptedAt: Date.now(),
+    });
+  }
+
+  it('decides a message whose session is stored just after it within moments, not after a recheck interval', async () => {
+    start();
+    await queue.publish('requests', 'r-late-session', message('r-late-session'));
+    // The publish wakes the worker, which finds no session yet (the API's second write is late).
+    await waitFor(async () => (await queue.depth('requests')) === 1 && acl.requests.length === 0, {
+      timeoutMs: 1_000,
+      message: 'the message leased',
+    });
+    const stored = Date.now();
+    await storeSession('r-late-session');
+    const session = await waitFor(
+      async () => {
+        const found = await store.getSession('r-late-session');
+        return found?.decision === 'allowed' && found;
+      },
+      { timeoutMs: 5_000, message: 'the decision' },
+    );
+    expect(session.reason).toBe('active');
+    // A recheck of the full interval (1 s) would be visible here.
+    expect(Date.now() - stored).toBeLessThan(500);
+    expect(acl.requests).toHaveLength(1);
+  });
+
+  it('drops a message whose session never appears once the grace period has passed, without asking the service', async () => {
+    let clock = Date.now();
+    start(() => clock);
+    await queue.publish('requests', 'r-orphan', message('r-orphan'));
+    await waitFor(async () => (await queue.depth('requests')) === 1, {
+      timeoutMs: 1_000,
+      message: 'the message queued',
+    });
+    clock += ORPHAN_GRACE_MS + 1;
+    // The first look found it young and deferred it at most a second; the next one drops it.
+    await waitFor(async () => (await queue.depth('requests')) === 0, {
+      timeoutMs: 3_000,
+      message: 'the orphan dropped',
+    });
+    expect(await store.getSession('r-orphan')).toBeNull();
+    expect(acl.requests).toHaveLength(0);
+  });
+});
