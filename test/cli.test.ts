@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
@@ -15,6 +16,7 @@ describe('configuration', () => {
       auth: { servicePort: 8081, timeoutMs: 5000, maxInFlight: 32 },
       callbacks: { timeoutMs: 10_000, allowPrivateNetworks: false },
       logLevel: 'info',
+      workerThread: 'auto',
     });
     expect(config.callbacks.retryScheduleMs).toEqual([
       5_000, 30_000, 120_000, 600_000, 900_000, 1_800_000,
@@ -84,6 +86,32 @@ describe('the chargegate command', () => {
     expect(output).toContain('PORT');
     expect(output).toContain('AUTH_MAX_IN_FLIGHT');
   });
+
+  it.runIf(process.platform === 'linux')(
+    'start runs the worker role in a second thread at a lower CPU priority than the API thread',
+    async () => {
+      const service = await spawnService('start', {
+        ...baseEnv(dir.path),
+        AUTH_SERVICE_URL: 'http://127.0.0.1:9/authorize',
+        WORKER_THREAD: 'true',
+      });
+      services.push(service);
+      await waitFor(
+        () =>
+          service.logs().some((line) => line['msg'] === 'worker and callback dispatcher started'),
+        { message: 'the worker thread started' },
+      );
+      const pid = service.child.pid ?? 0;
+      // /proc/<pid>/task/<tid>/stat: the fields after "(comm)" start at state (3); nice is 19.
+      const niceness = (tid: string) =>
+        Number(
+          readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16],
+        );
+      const tids = readdirSync(`/proc/${pid}/task`);
+      expect(niceness(String(pid))).toBe(0);
+      expect(tids.filter((tid) => niceness(tid) === 10)).toHaveLength(1);
+    },
+  );
 
   it('runs each role as its own process: auth-service, api and worker together make the whole flow', async () => {
     receiver = await startScriptedServer(() => ({ status: 200 }));
