@@ -127,7 +127,8 @@ class BlockingConnections {
     if (this.#closed) return null;
     const idle = this.#idle.pop();
     if (idle !== undefined || this.#all.size >= MAX_BLOCKING_CONNECTIONS) return idle ?? null;
-    const connection = this.source.duplicate();
+    // One blocking command at a time per connection: nothing to pipeline.
+    const connection = this.source.duplicate({ enableAutoPipelining: false });
     connection.on('error', () => {}); // failures surface as rejected commands
     this.#all.add(connection);
     return connection;
@@ -163,7 +164,12 @@ class RedisQueueAdapter implements RedisQueue {
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#partitions = [...Array(Math.max(1, Math.floor(options.partitions ?? 1) || 1)).keys()];
     this.#maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
-    this.#redis = new Redis(options.url, { maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST });
+    // Auto-pipelining: the commands of one event-loop turn (the publishes of concurrent
+    // requests, a batch's acks) travel in one write and one reply read, not one round trip each.
+    this.#redis = new Redis(options.url, {
+      maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+      enableAutoPipelining: true,
+    });
     this.#redis.on('error', () => {}); // failures surface as rejected commands; ioredis reconnects
     this.#scripts = createScripts(this.#redis);
     this.#blocking = new BlockingConnections(this.#redis);
