@@ -44,7 +44,7 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
-/** Short timeouts make short leases (timeout + 5 s): a killed process's messages come back
+/** Short timeouts make short leases (6–7 s): a killed process's messages come back
  * within seconds, so the drain is quick. The retry schedule (~30 s) outlasts every receiver
  * outage of the profiles, so nothing is dead-lettered; the circuit probes again after 2 s. */
 function tunedEnv(dir: string, authUrl: string, secret: string): Record<string, string> {

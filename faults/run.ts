@@ -6,8 +6,9 @@ import { expectedDecision } from './endpoints.js';
 import { startLoad, type RequestRecord } from './load.js';
 import { drain, fetchMetrics, readLogs } from './observe.js';
 
-/** The callback lease with the suite's CALLBACK_TIMEOUT_MS (1 s) plus its 5 s margin. */
-const LEASE_QUIET_MS = 6_000;
+/** The longest lease with the suite's timeouts: a request's, twice AUTH_TIMEOUT_MS (1 s) plus
+ * its 5 s margin (a callback's is CALLBACK_TIMEOUT_MS plus 5 s, 6 s). */
+const LEASE_QUIET_MS = 7_000;
 
 /** Resolves once `cluster` has received no callback for `quietMs`, or after `limitMs`. */
 async function quietFor(cluster: Cluster, quietMs: number, limitMs: number): Promise<void> {
@@ -221,7 +222,7 @@ export async function runMode(
       `${mode}: drained ${acked.length} acknowledged requests in ${drained.ms} ms${drained.timedOut ? ' (TIMED OUT)' : ''}`,
     );
     // Late duplicates still count: a message whose lease expired mid-delivery comes back after
-    // the lease (callback timeout + 5 s), so wait until no callback has arrived for that long.
+    // the lease (7 s at most), so wait until no callback has arrived for that long.
     await quietFor(cluster, LEASE_QUIET_MS, LEASE_QUIET_MS * 5);
     const metrics = await fetchMetrics(cluster);
     const stopViolations = await stopAll(cluster);

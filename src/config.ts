@@ -154,9 +154,10 @@ const schema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('public'),
   SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
-  // `auto` (a second thread when there is a second core): measured with `npm run bench`, the
-  // thread accepts ~30 % more and decides ~10 % more on 2 cores now that writes are
-  // group-committed (docs/performance.md); `false` keeps everything on one thread.
+  // `auto` (a second thread when there is a second core): measured with `npm run bench` on 2
+  // cores, the thread accepts 1.7 × as many requests, decides a few % more, and keeps the `202`
+  // in milliseconds under end-to-end load instead of a second (docs/performance.md); `false`
+  // keeps everything on one thread.
   WORKER_THREAD: z
     .enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' })
     .default('auto'),

@@ -34,9 +34,10 @@ const LEASE_MARGIN_MS = 5_000;
  * Messages handled at once per authorization permit (AUTH_MAX_IN_FLIGHT). A message keeps its
  * slot through the writes around its call (decision, callback message, ack: a group commit
  * each), which under load last about as long as the call itself; with one message per permit
- * the permits sat idle meanwhile (measured with `npm run bench`, end to end: 2,921 decisions/s
- * at one, 3,403 at two). Two is enough: while one message of a pair calls, the other writes.
- * A waiting message waits for at most one call, so the lease covers two.
+ * the permits would sit idle meanwhile, and the bench shows the permits are what bounds
+ * decisions (doubling AUTH_MAX_IN_FLIGHT took them from 2,921 to 3,403/s). With two, while one
+ * message of a pair calls, the other writes. A waiting message waits for at most one call, so
+ * the lease covers two.
  */
 export const MESSAGES_PER_PERMIT = 2;
 
