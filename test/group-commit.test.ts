@@ -119,10 +119,26 @@ describe('group commit', () => {
     writer = new Database(join(dir, 'group.db'));
   });
 
-  it('commits what is pending when flushed, without waiting for the next turn', async () => {
+  it('commits what is pending when closed, without waiting for the next turn, and refuses more', async () => {
     const written = group.run(insert('a'));
-    group.flush();
+    group.close();
     expect(notes()).toEqual(['a']);
     await expect(written).resolves.toBe(1);
+    await expect(group.run(insert('b'))).rejects.toThrow(/closed/);
+  });
+
+  it('rejects the whole turn, and applies none of it, when a failure rolled back the transaction', async () => {
+    // SQLite rolls back the whole transaction on some errors (a full disk, an I/O error): the
+    // writes after the failing one must not then run, and commit, on their own.
+    const outcomes = await Promise.allSettled([
+      group.run(insert('a')),
+      group.run(() => {
+        writer.exec('ROLLBACK');
+        throw new Error('disk full');
+      }),
+      group.run(insert('b')),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(notes()).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
-import { startRequestWorker, ORPHAN_GRACE_MS } from '../src/worker/worker.js';
+import { messagesInFlight, startRequestWorker, ORPHAN_GRACE_MS } from '../src/worker/worker.js';
 import {
   createAuthorizationClient,
   type AuthorizationClient,
@@ -120,7 +120,8 @@ describe('request worker', () => {
       timeoutMs: 1_000,
       message: 'the message queued',
     });
-    clock += ORPHAN_GRACE_MS + 1;
+    // Well past the grace: the frozen clock was read a little before the publish.
+    clock += ORPHAN_GRACE_MS + 1_000;
     // The first look found it young and deferred it at most a second; the next one drops it.
     await waitFor(async () => (await queue.depth('requests')) === 0, {
       timeoutMs: 3_000,
@@ -128,5 +129,19 @@ describe('request worker', () => {
     });
     expect(await store.getSession('r-orphan')).toBeNull();
     expect(acl.requests).toHaveLength(0);
+  });
+
+  it('holds two messages per permit, and with a rate limit no more than a timeout of calls', () => {
+    expect(messagesInFlight({ maxInFlight: 32, authTimeoutMs: 5_000 })).toBe(64);
+    // 5 calls/s for 5 s: 25 messages wait at most one timeout for the limiter.
+    expect(messagesInFlight({ maxInFlight: 32, authTimeoutMs: 5_000, rateLimitPerSec: 5 })).toBe(
+      25,
+    );
+    expect(
+      messagesInFlight({ maxInFlight: 32, authTimeoutMs: 5_000, rateLimitPerSec: 1_000 }),
+    ).toBe(64);
+    expect(messagesInFlight({ maxInFlight: 32, authTimeoutMs: 2_000, rateLimitPerSec: 0.1 })).toBe(
+      1,
+    );
   });
 });

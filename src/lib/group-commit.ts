@@ -23,6 +23,7 @@ export class GroupCommit {
   readonly #lockTimeoutMs: number;
   #pending: Write[] = [];
   #scheduled = false;
+  #closed = false;
   /** Set while the group waits for another connection's lock: when it started waiting. */
   #lockedSince: number | null = null;
 
@@ -37,6 +38,7 @@ export class GroupCommit {
    * is one statement, or a transaction function (see above), so that it fails atomically.
    */
   run<T>(work: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error('The database connection is closed'));
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled && this.#lockedSince === null) {
@@ -48,11 +50,13 @@ export class GroupCommit {
   }
 
   /**
-   * Commits what is pending now, waiting in SQLite's busy handler if the lock is taken (used by
-   * `close`, so nothing is left unsettled).
+   * Commits what is pending now, waiting in SQLite's busy handler if the lock is taken, and
+   * refuses later writes: called before the connection closes, so nothing is left unsettled.
    */
-  flush(): void {
+  close(): void {
+    this.#closed = true;
     this.#scheduled = false;
+    this.#lockedSince = null;
     const batch = this.#take();
     if (batch.length > 0) this.#settle(batch, this.#tryCommit(batch));
   }
@@ -125,6 +129,10 @@ export class GroupCommit {
     try {
       return { ok: true, value: write.work() };
     } catch (error) {
+      // Some errors (a full disk, an I/O error) roll back the whole transaction, not just the
+      // statement: then nothing of the batch stands, and the writes after this one must not
+      // run outside it. Abort the batch; every write in it is rejected.
+      if (!this.#db.inTransaction) throw error;
       return { ok: false, error };
     }
   }

@@ -268,8 +268,12 @@ class SqliteQueueAdapter implements SqliteQueue {
     // Group-committed with the other writes; one statement, so no other connection can take
     // the same rows between choosing and leasing them.
     const lease = randomUUID();
-    const params = { topic, now, max, until: now + leaseMs, lease };
-    const rows = await this.#group.run(() => this.#sql.lease.all(params));
+    // The clock is read when the group runs: a wait for another connection's lock must not
+    // come out of the lease.
+    const rows = await this.#group.run(() => {
+      const at = Date.now();
+      return this.#sql.lease.all({ topic, now: at, max, until: at + leaseMs, lease });
+    });
     // RETURNING follows no ORDER BY: put the batch back in publish order.
     rows.sort((a, b) => a.id - b.id);
     return rows.map((row) => ({
@@ -372,7 +376,7 @@ class SqliteQueueAdapter implements SqliteQueue {
     return settle(() => {
       if (this.#closed) return;
       this.#closed = true;
-      this.#group.flush();
+      this.#group.close();
       this.#waiters.notify();
       this.#db.close();
     });

@@ -321,7 +321,7 @@ class SqliteStore implements DecisionStore {
     return settle(() => {
       if (this.#closed) return;
       this.#closed = true;
-      this.#group.flush();
+      this.#group.close();
       this.#db.close();
     });
   }

@@ -97,6 +97,7 @@ export function startWorkerRole(
     logger: logger.child({ role: 'worker' }),
     authTimeoutMs: config.auth.timeoutMs,
     requestDeadlineMs: config.requestDeadlineMs,
+    rateLimitPerSec: config.auth.rateLimitPerSec,
     ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
     maxInFlight: config.auth.maxInFlight,
   });

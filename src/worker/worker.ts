@@ -41,6 +41,22 @@ const LEASE_MARGIN_MS = 5_000;
  */
 export const MESSAGES_PER_PERMIT = 2;
 
+/**
+ * With a rate limit, a message also waits for the limiter (inside its permit): at most a
+ * timeout's worth of calls (rate × timeout) are then in flight, so that this wait, like the
+ * wait for a permit, stays within one timeout and the lease covers it.
+ */
+export function messagesInFlight(options: {
+  maxInFlight: number;
+  authTimeoutMs: number;
+  rateLimitPerSec?: number | undefined;
+}): number {
+  const perPermits = options.maxInFlight * MESSAGES_PER_PERMIT;
+  if (options.rateLimitPerSec === undefined) return perPermits;
+  const perTimeout = Math.floor((options.rateLimitPerSec * options.authTimeoutMs) / 1000);
+  return Math.max(1, Math.min(perPermits, perTimeout));
+}
+
 export interface RequestWorkerOptions {
   queue: Queue;
   store: DecisionStore;
@@ -55,6 +71,8 @@ export interface RequestWorkerOptions {
   /** The authorizer's permits (calls in flight at most); messages handled at once are
    * `MESSAGES_PER_PERMIT` times this. */
   maxInFlight: number;
+  /** The authorizer's rate limit, when there is one: it bounds messages in flight too. */
+  rateLimitPerSec?: number | undefined;
   now?: () => number;
 }
 
@@ -174,7 +192,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
   return startConsumer<RequestMessage>({
     queue,
     topic: 'requests',
-    concurrency: options.maxInFlight * MESSAGES_PER_PERMIT,
+    concurrency: messagesInFlight(options),
     leaseMs: options.authTimeoutMs * 2 + LEASE_MARGIN_MS,
     handle,
     logger,
