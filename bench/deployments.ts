@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import { deleteRedisKeys, dropSchema } from '../test/helpers/servers.js';
 import { spawnChargegate, summariseLog, type LogSummary, type ServiceProcess } from './children.js';
 import { peakRssMiB } from './procstat.js';
 import type { Settings } from './settings.js';
@@ -44,24 +43,8 @@ async function dropDistributedState(
   prefix: string,
   schema: string,
 ): Promise<void> {
-  const redis = new Redis(redisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await deleteRedisKeys(redisUrl, prefix);
+  await dropSchema(databaseUrl, schema);
 }
 
 /**

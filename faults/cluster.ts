@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { baseEnv } from '../test/helpers/service.js';
-import { DATABASE_URL } from '../test/helpers/servers.js';
+import { DATABASE_URL, dropSchema } from '../test/helpers/servers.js';
 import { startAuthStub, startReceiver, type AuthMode, type Callback } from './endpoints.js';
 import type { RestartableServer } from './endpoints.js';
 import { freePort, ManagedProcess, snapshotBuild } from './processes.js';
@@ -61,16 +60,6 @@ function tunedEnv(dir: string, authUrl: string, secret: string): Record<string, 
     TOKEN_HASH_KEY: randomBytes(32).toString('base64url'),
     WEBHOOK_SECRET: secret,
   };
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 export async function startCluster(
@@ -137,7 +126,7 @@ export async function startCluster(
       await auth.server.close();
       await receiver.server.close();
       await redis?.kill();
-      if (mode === 'distributed') await dropSchema(schema);
+      if (mode === 'distributed') await dropSchema(DATABASE_URL, schema);
     },
   };
 }

@@ -28,6 +28,10 @@ export function faultSuite(mode: Mode, available: boolean): void {
           const clean = report.violations.length === 0;
           if (clean && process.env['FAULTS_KEEP'] !== '1') dir.remove();
           else console.info(`run directory kept: ${dir.path}`);
+          // A service that refused everything would lose nothing: most of the load must have
+          // been acknowledged (503s during outages and bad input excepted) and called back.
+          expect(report.check.acknowledged).toBeGreaterThan(report.check.sent / 2);
+          expect(report.check.callbacks).toBeGreaterThanOrEqual(report.check.acknowledged);
           expect(report.check.lost).toBe(0);
           expect(report.check.unexpected).toBe(0);
           expect(report.violations).toEqual([]);

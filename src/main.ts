@@ -88,7 +88,7 @@ export async function startChargegate(
       const webhookSecrets = webhookSecretsOf(config);
       if (useWorkerThread(config, roles)) {
         const thread = await startWorkerThread(
-          { config, authUrl: target, webhookSecrets, tokenHashKey: tokenHashKeyOf(config) },
+          { config, authUrl: target, webhookSecrets },
           { logger, onCrash: workerThreadCrashed(logger) },
         );
         closers.push(() => thread.stop());
@@ -99,7 +99,6 @@ export async function startChargegate(
         const worker = startWorkerRole(config, {
           queue,
           store,
-          hasher,
           logger,
           metrics,
           tracer: tracing.tracer,

@@ -1,12 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, getSession, startBody } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
-import { DATABASE_URL, REDIS_URL, postgresAvailable, redisAvailable } from './helpers/servers.js';
+import {
+  DATABASE_URL,
+  REDIS_URL,
+  deleteRedisKeys,
+  dropSchema,
+  postgresAvailable,
+  redisAvailable,
+} from './helpers/servers.js';
 
 const haveServers = (await redisAvailable()) && (await postgresAvailable());
 
@@ -22,18 +27,8 @@ const EXPECTED: Record<string, string> = {
 };
 
 async function dropEverything(prefix: string, schema: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  redis.disconnect();
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
+  await deleteRedisKeys(REDIS_URL, prefix);
+  await dropSchema(DATABASE_URL, schema);
 }
 
 describe.skipIf(!haveServers)(
@@ -174,6 +169,8 @@ describe.skipIf(!haveServers)(
         }
       });
       expect(killed).toBe(true);
+      // Only the workers are killed: every POST is acknowledged, so "all delivered" covers 400.
+      expect(acknowledged.size).toBe(400);
       expect(await workers[0]!.exited).toMatchObject({ signal: 'SIGKILL' });
       await expectAllDelivered(acknowledged, apis);
       const duplicates =

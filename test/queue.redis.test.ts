@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Delivery, Topic } from '../src/queue/port.js';
 import { createRedisQueue } from '../src/queue/redis.js';
 import type { RedisQueue, RedisQueueOptions } from '../src/queue/redis.js';
-import { queueContract } from './contract/queue.contract.js';
+import { pageDeadLetters, queueContract } from './contract/queue.contract.js';
 import { REDIS_URL, redisAvailable } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -254,17 +254,7 @@ describe.skipIf(!haveRedis)('Redis', () => {
         const at = Date.now();
         await waitFor(() => Date.now() > at, { timeoutMs: 1_000 });
       }
-      const seen: string[] = [];
-      let after: string | undefined;
-      let pages = 0;
-      do {
-        const page = await queue.listDeadLetters('requests', { limit: 2, after });
-        seen.push(...page.items.map((item) => item.key));
-        after = page.next;
-        pages += 1;
-      } while (after !== undefined && pages < 10);
-      expect(seen).toEqual(keys);
-      expect(pages).toBe(4);
+      expect(await pageDeadLetters(queue, 'requests', 2)).toEqual({ keys, pages: 4 });
       expect(await queue.deadLetterCount('requests')).toBe(keys.length);
       expect(await queue.purgeDeadLetters('requests', Date.now() + 1)).toBe(keys.length);
       expect(await queue.deadLetterCount('requests')).toBe(0);

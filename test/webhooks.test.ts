@@ -80,9 +80,9 @@ describe('webhook delivery', () => {
     }
   });
 
-  it('keeps a token that the receiver echoes back out of the stored attempt and the GET', async () => {
-    const token = 'echoed-back-token-00000000001';
-    receiver.script = (request) => ({ status: 500, body: `rejected: ${request.body}` });
+  /** Starts the service, sends one request with `token`, and returns the snippet stored for its
+   * first (failed, so retrying) callback attempt. */
+  async function firstFailedAttempt(token: string) {
     service = await spawnService('start', { ...baseEnv(dir.path), CALLBACK_RETRY_SCHEDULE: '1h' });
     const id = await startSession(service.url, startBody({ driver_token: token }, receiver.url));
     const callback = await waitFor(async () => {
@@ -90,8 +90,24 @@ describe('webhook delivery', () => {
       return c.state === 'retrying' && c;
     });
     const snippet = (callback.history[0] as { response_snippet?: string }).response_snippet;
+    return { id, snippet };
+  }
+
+  it('keeps a token that the receiver echoes back out of the stored attempt and the GET', async () => {
+    const token = 'echoed-back-token-00000000001';
+    receiver.script = (request) => ({ status: 500, body: `rejected: ${request.body}` });
+    const { id, snippet } = await firstFailedAttempt(token);
     expect(snippet).toContain('[redacted]');
-    expect(JSON.stringify(await getSession(service.url, id))).not.toContain(token);
+    expect(JSON.stringify(await getSession(service!.url, id))).not.toContain(token);
+  });
+
+  it('leaves no fragment of an echoed token where the stored snippet is cut (256 characters)', async () => {
+    const token = 'echoed-across-the-cut-0000001';
+    // The token starts at character 240: a snippet cut before redaction keeps its first 16.
+    receiver.script = () => ({ status: 500, body: `${'x'.repeat(240)}${token} rejected` });
+    const { id, snippet } = await firstFailedAttempt(token);
+    expect(snippet).toMatch(/^x{240}\[redacted\]/);
+    expect(JSON.stringify(await getSession(service!.url, id))).not.toContain(token.slice(0, 10));
   });
 
   it('generates the secret once, owner-only, in DATA_DIR, and signs with it', async () => {

@@ -55,12 +55,11 @@ describe('request worker', () => {
     dir.remove();
   });
 
-  function start(now?: () => number) {
+  function start(now?: () => number, workerStore: DecisionStore = store) {
     worker = startRequestWorker({
       queue,
-      store,
+      store: workerStore,
       authorizer,
-      hasher,
       logger: createLogger('silent'),
       authTimeoutMs: 2_000,
       maxInFlight: 4,
@@ -90,13 +89,25 @@ describe('request worker', () => {
   }
 
   it('decides a message whose session is stored just after it within moments, not after a recheck interval', async () => {
-    start();
-    await queue.publish('requests', 'r-late-session', message('r-late-session'));
-    // The publish wakes the worker, which finds no session yet (the API's second write is late).
-    await waitFor(async () => (await queue.depth('requests')) === 1 && acl.requests.length === 0, {
-      timeoutMs: 1_000,
-      message: 'the message leased',
+    // The worker's store reports each time it looks for the session and finds none.
+    let missed = 0;
+    const watched = new Proxy(store, {
+      get(target, property) {
+        if (property === 'getSession') {
+          return async (id: string) => {
+            const found = await target.getSession(id);
+            if (found === null) missed += 1;
+            return found;
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
     });
+    start(undefined, watched);
+    await queue.publish('requests', 'r-late-session', message('r-late-session'));
+    // The worker has looked and found no session yet (the API's second write is late).
+    await waitFor(() => missed > 0, { timeoutMs: 2_000, message: 'a look without the session' });
     const stored = Date.now();
     await storeSession('r-late-session');
     const session = await waitFor(

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import type { DecisionStore, SessionRecord, CallbackAttempt } from '../store/port.js';
+import { fingerprintOf } from '../lib/token-hash.js';
 import type { Intake } from './intake.js';
 import {
   Accepted,
@@ -21,9 +22,6 @@ export const SESSIONS_PATH = '/api/v1/charging-sessions';
 
 /** Fastify's route option for a 16 KiB body (DESIGN §2). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
-
-/** Log fingerprints show this many hex characters of the token hash. */
-const HASH_PREFIX_LENGTH = 12;
 
 export function registerSessionRoutes(
   app: FastifyInstance,
@@ -149,7 +147,7 @@ export function sessionView(s: SessionRecord, attempts: CallbackAttempt[]) {
   return {
     request_id: s.requestId,
     station_id: s.stationId,
-    driver_token_hash_prefix: s.tokenHash.slice(0, HASH_PREFIX_LENGTH),
+    driver_token_hash_prefix: fingerprintOf(s.tokenHash),
     decision: s.decision,
     reason: s.reason,
     authorization_latency_ms: s.authLatencyMs,

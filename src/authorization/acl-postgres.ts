@@ -35,7 +35,6 @@ export interface PostgresAclStoreOptions {
 const DEFAULT_SCHEMA = 'public';
 /** pg's own default: one short statement per call, as in the decision store. */
 const DEFAULT_POOL_SIZE = 10;
-/** pg waits forever for a connection by default; `/health/ready` must fail, not hang. */
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate-acl';
 /** Its own history, so the decision store's versions and these never refuse each other. */

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { uuidv7 } from '../lib/ids.js';
-import { openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import {
   applyPatch,
   sortedStations,
@@ -164,12 +164,6 @@ function prepareTransactions(db: Database.Database, sql: Statements, now: () => 
       return result;
     }),
   };
-}
-
-/** better-sqlite3 is synchronous and the port is async: the executor turns a thrown
- * SqliteError into a rejection, so callers have one error channel. */
-function settle<T>(work: () => T): Promise<T> {
-  return new Promise<T>((resolve) => resolve(work()));
 }
 
 class SqliteAclStore implements AclStore {

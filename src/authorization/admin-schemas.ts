@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Problem, UUID_PATTERN } from '../api/schemas.js';
 import type { AclImportResult, AclRecord } from './acl.js';
+import { fingerprintOf } from '../lib/token-hash.js';
 
 /**
  * The ACL admin API's schemas. Request bodies are those of `acl-file.ts` (the admin API takes
@@ -13,10 +14,6 @@ export const ACL_ADMIN_PREFIX = '/admin/v1/acl';
 /** Listing pages are bounded so one call cannot make the service load the whole ACL. */
 export const MAX_PAGE = 500;
 export const DEFAULT_PAGE = 50;
-
-/** The hash prefix shown is as long as the `token_fingerprint` of the service's log lines, so
- * an entry and the decisions about its token can be matched up. */
-export const TOKEN_HASH_PREFIX_LENGTH = 12;
 
 const Timestamp = Type.String({ format: 'date-time' });
 
@@ -93,7 +90,7 @@ export function toView(record: AclRecord): AclEntryView {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
     id: record.id,
-    token_hash_prefix: record.tokenHash.slice(0, TOKEN_HASH_PREFIX_LENGTH),
+    token_hash_prefix: fingerprintOf(record.tokenHash),
     status: record.status,
     expires_at: record.expiresAt === undefined ? null : iso(record.expiresAt),
     stations: record.stations === undefined ? null : [...record.stations].sort(),

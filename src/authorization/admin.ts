@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { sendProblem } from '../api/problem.js';
 import { isUuid } from '../lib/ids.js';
-import type { TokenHasher } from '../lib/token-hash.js';
+import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import type { AclStore } from './acl.js';
 import {
   AclEntryPatch,
@@ -26,7 +26,6 @@ import {
   ImportQuery,
   ImportSummary,
   PageQuery,
-  TOKEN_HASH_PREFIX_LENGTH,
   problemJson,
   toSummary,
   toView,
@@ -176,7 +175,7 @@ function registerWrites(admin: FastifyInstance, { acl, hasher }: AclAdminOptions
         return sendProblem(reply, refusal(request, 409, 'ACL_ENTRY_EXISTS', detail));
       }
       const { id, tokenHash } = result.entry;
-      const fingerprint = tokenHash.slice(0, TOKEN_HASH_PREFIX_LENGTH);
+      const fingerprint = fingerprintOf(tokenHash);
       request.log.info({ acl_entry: id, token_fingerprint: fingerprint }, 'ACL entry created');
       void reply.code(201).header('location', `${ACL_ADMIN_PREFIX}/entries/${id}`);
       return toView(result.entry);

@@ -16,7 +16,7 @@ import { Type, type Static } from 'typebox';
 import { errorToProblem, problem, sendProblem, type ProblemBody } from '../api/problem.js';
 import { DriverToken, FIELD_RULES, Problem, StationId } from '../api/schemas.js';
 import { REDACT_PATHS } from '../lib/logger.js';
-import type { TokenHasher } from '../lib/token-hash.js';
+import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
 import { registerAclAdmin } from './admin.js';
 import { AUTHORIZE_PATH } from './contract.js';
@@ -192,10 +192,11 @@ function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void
     },
     async (request) => {
       const { station_id: stationId, driver_token: token } = request.body;
-      const answer = authorize(await acl.find(hasher.hash(token)), stationId, now());
+      const tokenHash = hasher.hash(token);
+      const answer = authorize(await acl.find(tokenHash), stationId, now());
       request.log.debug(
         {
-          token_fingerprint: hasher.fingerprint(token),
+          token_fingerprint: fingerprintOf(tokenHash),
           station_id: stationId.toLowerCase(),
           ...answer,
         },

@@ -33,6 +33,9 @@ export async function attemptDelivery(options: {
   signer: Signer;
   timeoutMs: number;
   dispatcher: Dispatcher;
+  /** Replaced by `[redacted]` in the snippet (the driver token, which a receiver may echo):
+   * before the snippet is cut, so a token across the cut leaves no fragment either. */
+  conceal: string;
   now?: () => number;
 }): Promise<AttemptResult> {
   const now = options.now ?? Date.now;
@@ -55,7 +58,7 @@ export async function attemptDelivery(options: {
       },
       body: options.body,
     });
-    const snippet = await readSnippet(response.body);
+    const snippet = await readSnippet(response.body, options.conceal);
     const status = response.statusCode;
     const outcome: DeliveryOutcome =
       status >= 200 && status < 300 ? 'delivered' : status === 410 ? 'gone' : 'failed';
@@ -91,6 +94,7 @@ function errorCode(error: unknown): string {
 
 async function readSnippet(
   body: AsyncIterable<Buffer> & { destroy(): unknown },
+  conceal: string,
 ): Promise<string | null> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -107,5 +111,6 @@ async function readSnippet(
     // A body cut short still leaves a useful snippet.
   }
   const text = Buffer.concat(chunks).subarray(0, RESPONSE_READ_CAP_BYTES).toString('utf8');
-  return text === '' ? null : text.slice(0, SNIPPET_LENGTH);
+  const redacted = conceal === '' ? text : text.replaceAll(conceal, '[redacted]');
+  return redacted === '' ? null : redacted.slice(0, SNIPPET_LENGTH);
 }

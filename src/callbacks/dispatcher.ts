@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Delivery, Queue } from '../queue/port.js';
 import type { CallbackMessage } from '../queue/messages.js';
-import type { DecisionStore } from '../store/port.js';
+import type { DecisionStore, SessionRecord } from '../store/port.js';
 import { startConsumer, type Consumer } from '../queue/consumer.js';
 import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
@@ -68,6 +68,15 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
   });
 
   async function handle(delivery: Delivery<CallbackMessage>): Promise<void> {
+    const session = await store.getSession(delivery.payload.request_id);
+    const state = session?.callback.state;
+    if (!session || state === 'delivered' || state === 'gone') {
+      // A duplicate message for a finished callback: nothing to send, so no host slot either.
+      // (A `dead_lettered` state with a message in the topic means an operator replayed it:
+      // that one is sent.)
+      await queue.ack('callbacks', delivery);
+      return;
+    }
     const host = hostKey(delivery.payload.callback_url);
     const slot = await hosts.acquire(host, BUSY_HOST_WAIT_MS, () => performance.now());
     if (slot === null) {
@@ -84,7 +93,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       held = false;
     };
     try {
-      await deliver(delivery, release);
+      await deliver(delivery, session, release);
     } finally {
       release();
     }
@@ -92,17 +101,10 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
 
   async function deliver(
     delivery: Delivery<CallbackMessage>,
+    session: SessionRecord,
     exchangeEnded: () => void,
   ): Promise<void> {
     const message = delivery.payload;
-    const session = await store.getSession(message.request_id);
-    const state = session?.callback.state;
-    if (!session || state === 'delivered' || state === 'gone') {
-      // A duplicate message for a finished callback: nothing to send. (A `dead_lettered` state
-      // with a message in the topic means an operator replayed it: that one is sent.)
-      await queue.ack('callbacks', delivery);
-      return;
-    }
     const startedAt = now();
     const result = await inSpan(
       tracer,
@@ -123,6 +125,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
           signer: options.signer,
           timeoutMs: options.timeoutMs,
           dispatcher: options.http,
+          conceal: message.driver_token,
           now,
         });
         span.setAttribute('chargegate.outcome', attempted.outcome);
@@ -145,9 +148,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       durationMs: result.durationMs,
       statusCode: result.statusCode,
       error: result.error,
-      // A receiver that echoes the request would put the raw token in the store and the GET.
-      responseSnippet:
-        result.responseSnippet?.replaceAll(message.driver_token, '[redacted]') ?? null,
+      responseSnippet: result.responseSnippet,
     };
     // Plain fields, not a child logger: a child per callback costs more than the line itself.
     const fields = {

@@ -12,6 +12,10 @@ export const REDACT_PATHS = [
   // ioredis attaches a failed command's arguments to its errors; a publish's carry the payload.
   'err.command.args',
   '*.err.command.args',
+  // Node attaches the bytes of a malformed HTTP request (a body included) to its parse error,
+  // which Fastify logs at trace level.
+  'err.rawPacket',
+  '*.err.rawPacket',
   'req.headers.authorization',
   'req.headers.cookie',
   'headers.authorization',

@@ -8,6 +8,12 @@ export const BUSY_TIMEOUT_MS = 5_000;
 
 export type Synchronous = 'normal' | 'full';
 
+/** better-sqlite3 is synchronous and the adapters' ports are async: the executor turns a
+ * thrown SqliteError into a rejection, so callers have one error channel. */
+export function settle<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(work()));
+}
+
 /**
  * Opens (creating if needed) a SQLite database for one of the embedded adapters: WAL, so readers
  * never block the writer; `synchronous` NORMAL by default (a commit survives a process crash)

@@ -15,10 +15,16 @@ export interface TokenHasher {
 /** Log fingerprints are this many hex characters: 48 bits, unique enough to correlate. */
 const FINGERPRINT_LENGTH = 12;
 
+/** The fingerprint of an already computed hash (a stored one): no second HMAC. Logs, the
+ * session view and the ACL admin API all show this same prefix, so they can be matched up. */
+export function fingerprintOf(tokenHash: string): string {
+  return tokenHash.slice(0, FINGERPRINT_LENGTH);
+}
+
 export function createTokenHasher(key: string): TokenHasher {
   const hash = (token: string) => createHmac('sha256', key).update(token, 'utf8').digest('hex');
   return {
     hash,
-    fingerprint: (token) => hash(token).slice(0, FINGERPRINT_LENGTH),
+    fingerprint: (token) => fingerprintOf(hash(token)),
   };
 }

@@ -376,7 +376,9 @@ class RedisQueueAdapter implements RedisQueue {
         ]);
         const streamHead = first ? messageOf(fieldsOf(first[1])).publishedAt : Infinity;
         // A delayed member is [nonce, key, payload, attempt, published_at].
-        const delayedHead = member ? Number(asText(asList(JSON.parse(member))[4])) : Infinity;
+        const delayedHead = member
+          ? Number(asText(asList(parsePayload(member, `delayed head of ${topic}`))[4]))
+          : Infinity;
         return Math.min(streamHead, delayedHead);
       }),
     );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
 import { parsePayload } from './payload.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
@@ -182,12 +182,6 @@ function parseId(id: string): number | null {
 function refOf(topic: Topic, delivery: Delivery): Ref | null {
   const id = parseId(delivery.id);
   return id === null ? null : { topic, id, lease: delivery.lease };
-}
-
-/** better-sqlite3 is synchronous and the port is async: the executor turns a thrown
- * SqliteError into a rejection, so callers have one error channel. */
-function settle<T>(work: () => T): Promise<T> {
-  return new Promise<T>((resolve) => resolve(work()));
 }
 
 /** Wakes receives waiting in this process; other processes' publishes are caught by polling. */

@@ -35,8 +35,6 @@ const DEFAULT_SCHEMA = 'public';
 /** pg's own default: each call holds a connection for one short statement, so ten serve a
  * process's concurrent requests without crowding the server's `max_connections`. */
 const DEFAULT_POOL_SIZE = 10;
-/** pg waits forever for a connection by default; `/health/ready` must fail, not hang, when the
- * server is unreachable. */
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate';
 export const STORE_MIGRATIONS_TABLE = 'chargegate_migrations';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous } from '../lib/sqlite.js';
+import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
 import type {
   CallbackAttempt,
@@ -235,12 +235,6 @@ function toAttempt(row: AttemptRow): CallbackAttempt {
 function stateParams(requestId: string, update: CallbackStateUpdate): StateParams {
   const next = update.nextAttemptAt ?? null;
   return { request_id: requestId, state: update.state, at: update.at, next };
-}
-
-/** better-sqlite3 is synchronous and the port is async: the executor turns a thrown
- * SqliteError into a rejection, so callers have one error channel. */
-function settle<T>(work: () => T): Promise<T> {
-  return new Promise<T>((resolve) => resolve(work()));
 }
 
 class SqliteStore implements DecisionStore {

@@ -2,7 +2,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import type { Queue } from '../queue/port.js';
 import type { DecisionStore } from '../store/port.js';
-import type { TokenHasher } from '../lib/token-hash.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Tracer } from '@opentelemetry/api';
 import { reasonLabel, setCircuitState } from '../lib/metrics.js';
@@ -48,7 +47,6 @@ export function startWorkerRole(
   deps: {
     queue: Queue;
     store: DecisionStore;
-    hasher: TokenHasher;
     logger: FastifyBaseLogger;
     metrics: Metrics;
     tracer?: Tracer;
@@ -58,7 +56,7 @@ export function startWorkerRole(
     webhookSecrets: string[];
   },
 ): WorkerRole {
-  const { queue, store, hasher, metrics, logger } = deps;
+  const { queue, store, metrics, logger } = deps;
   const breaker = new CircuitBreaker({
     failureThreshold: config.auth.circuitFailureThreshold,
     openMs: config.auth.circuitOpenMs,
@@ -93,7 +91,6 @@ export function startWorkerRole(
     queue,
     store,
     authorizer,
-    hasher,
     logger: logger.child({ role: 'worker' }),
     authTimeoutMs: config.auth.timeoutMs,
     requestDeadlineMs: config.requestDeadlineMs,

@@ -7,7 +7,6 @@ export interface WorkerThreadData {
   config: Config;
   authUrl: string;
   webhookSecrets: string[];
-  tokenHashKey: string;
 }
 
 /** Main thread → worker thread. */

@@ -6,7 +6,6 @@ import type { Config } from '../config.js';
 import { openAdapters } from '../adapters.js';
 import { createLogger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
-import { createTokenHasher } from '../lib/token-hash.js';
 import { createTracing } from '../lib/tracing.js';
 import { startWorkerRole } from './role.js';
 import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
@@ -54,7 +53,6 @@ const { queue, store } = await openAdapters(config);
 const role = startWorkerRole(config, {
   queue,
   store,
-  hasher: createTokenHasher(data.tokenHashKey),
   logger,
   metrics,
   tracer: tracing.tracer,

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Delivery, Queue } from '../queue/port.js';
 import type { CallbackMessage, RequestMessage } from '../queue/messages.js';
-import type { Decision, DecisionStore } from '../store/port.js';
+import type { Decision, DecisionStore, SessionRecord } from '../store/port.js';
 import type { AuthorizationClient } from '../authorization/client.js';
-import type { TokenHasher } from '../lib/token-hash.js';
+import { fingerprintOf } from '../lib/token-hash.js';
 import { startConsumer, type Consumer } from '../queue/consumer.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, SpanStatusCode, traceparentOf } from '../lib/tracing.js';
@@ -61,7 +61,6 @@ export interface RequestWorkerOptions {
   queue: Queue;
   store: DecisionStore;
   authorizer: AuthorizationClient;
-  hasher: TokenHasher;
   logger: FastifyBaseLogger;
   authTimeoutMs: number;
   /** A request accepted longer ago than this is decided `unknown` without asking. */
@@ -82,7 +81,7 @@ export interface RequestWorkerOptions {
  * instead of asking the authorization service again.
  */
 export function startRequestWorker(options: RequestWorkerOptions): Consumer {
-  const { queue, store, authorizer, hasher, logger } = options;
+  const { queue, store, authorizer, logger } = options;
   const now = options.now ?? Date.now;
   const tracer = options.tracer ?? trace.getTracer('chargegate');
 
@@ -120,6 +119,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
 
   async function decide(
     message: RequestMessage,
+    session: SessionRecord,
   ): Promise<{ decision: Decision; traceparent?: string }> {
     const { result, traceparent } = await authorize(message);
     const carry = traceparent === undefined ? {} : { traceparent };
@@ -132,7 +132,8 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     logger.info(
       {
         request_id: message.request_id,
-        token: hasher.fingerprint(message.driver_token),
+        // The stored hash's prefix: the same fingerprint, without a second HMAC per message.
+        token: fingerprintOf(session.tokenHash),
         decision: result.decision,
         reason: result.reason,
         auth_latency_ms: result.latencyMs,
@@ -167,7 +168,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     }
     const decided =
       session.decision === 'pending'
-        ? await decide(message)
+        ? await decide(message, session)
         : { decision: session.decision, traceparent: message.traceparent };
     const { decision } = decided;
     // Any other state means a callback message already exists (retrying, dead-lettered) or the

@@ -7,6 +7,25 @@ import { waitFor } from '../helpers/wait.js';
  * file calls `queueContract` with a factory that returns a fresh, empty queue per test and a
  * `cleanup` that releases it; `cleanup` must tolerate a queue the test already closed.
  */
+/** Reads every dead letter of `topic`, `limit` per page, following `next`: the keys, oldest
+ * first, and how many pages it took (at most 10, so a cursor that never ends fails the test). */
+export async function pageDeadLetters(
+  queue: Queue,
+  topic: Topic,
+  limit: number,
+): Promise<{ keys: string[]; pages: number }> {
+  const keys: string[] = [];
+  let after: string | undefined;
+  let pages = 0;
+  do {
+    const page = await queue.listDeadLetters(topic, { limit, after });
+    keys.push(...page.items.map((item) => item.key));
+    after = page.next;
+    pages += 1;
+  } while (after !== undefined && pages < 10);
+  return { keys, pages };
+}
+
 export interface QueueFixture {
   queue: Queue;
   cleanup: () => Promise<void>;
@@ -243,17 +262,7 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
       it('pages dead letters with after, oldest first', async () => {
         const keys = ['d1', 'd2', 'd3', 'd4', 'd5'];
         for (const key of keys) await deadLetter(key);
-        const seen: string[] = [];
-        let after: string | undefined;
-        let pages = 0;
-        do {
-          const page = await queue.listDeadLetters('requests', { limit: 2, after });
-          seen.push(...page.items.map((item) => item.key));
-          after = page.next;
-          pages += 1;
-        } while (after !== undefined && pages < 10);
-        expect(seen).toEqual(keys);
-        expect(pages).toBe(3);
+        expect(await pageDeadLetters(queue, 'requests', 2)).toEqual({ keys, pages: 3 });
       });
 
       it('purges dead letters older than a time', async () => {

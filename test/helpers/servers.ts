@@ -74,3 +74,29 @@ async function required(
 export const redisAvailable = () => required('Redis', REDIS_URL, 'TEST_REDIS_URL', redisUp);
 export const postgresAvailable = () =>
   required('PostgreSQL', DATABASE_URL, 'TEST_DATABASE_URL', postgresUp);
+
+/** Deletes every key whose name contains `prefix` (a test's or benchmark's own). */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Drops a test's or benchmark's own PostgreSQL schema, with everything in it. */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
