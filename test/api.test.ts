@@ -192,6 +192,16 @@ describe('public API', () => {
     expect(await queue.depth('requests')).toBe(1);
   });
 
+  it('treats the station id in other letter case as the same body for an Idempotency-Key', async () => {
+    const headers = { 'idempotency-key': 'order-44' };
+    const first = await call(url, 'POST', PATH, { body: startBody(), headers });
+    const upper = startBody({ station_id: STATION.toUpperCase() });
+    const second = await call(url, 'POST', PATH, { body: upper, headers });
+    expect(second.status).toBe(202);
+    expect(second.json()['request_id']).toBe(first.json()['request_id']);
+    expect(await queue.depth('requests')).toBe(1);
+  });
+
   it('answers 422 when an Idempotency-Key is reused with another body, storing nothing', async () => {
     const headers = { 'idempotency-key': 'order-43' };
     await call(url, 'POST', PATH, { body: startBody(), headers });

@@ -70,15 +70,24 @@ export function createIntake(deps: {
   }
 
   function requestHash(body: StartSessionRequest): string {
-    return hasher.hash(JSON.stringify([body.station_id, body.driver_token, body.callback_url]));
+    // The station id as stored (lowercase): a UUID in other letter case is the same station.
+    const station = body.station_id.toLowerCase();
+    return hasher.hash(JSON.stringify([station, body.driver_token, body.callback_url]));
+  }
+
+  /** The answer to a request whose key another session holds: a replay, or a conflict. */
+  function answerFor(
+    existing: { requestId: string; requestHash: string | null },
+    hash: string | undefined,
+  ): IntakeResult {
+    return existing.requestHash === hash
+      ? { kind: 'accepted', requestId: existing.requestId, replayed: true }
+      : { kind: 'idempotency_conflict', requestId: existing.requestId };
   }
 
   async function replay(key: string, hash: string): Promise<IntakeResult | null> {
     const existing = await store.findByIdempotencyKey(key);
-    if (!existing) return null;
-    return existing.requestHash === hash
-      ? { kind: 'accepted', requestId: existing.requestId, replayed: true }
-      : { kind: 'idempotency_conflict', requestId: existing.requestId };
+    return existing ? answerFor(existing, hash) : null;
   }
 
   async function accept(
@@ -122,9 +131,7 @@ export function createIntake(deps: {
       }
       // Lost a race for the same key: the winner's id is the answer; our message is an orphan
       // that the worker drops after the grace period.
-      return created.existing.requestHash === hash
-        ? { kind: 'accepted', requestId: created.existing.requestId, replayed: true }
-        : { kind: 'idempotency_conflict', requestId: created.existing.requestId };
+      return answerFor(created.existing, hash);
     } catch (error) {
       // A queue at its hard size limit is the same answer as a full backlog: push back.
       if (error instanceof AppError && error.code === 'BACKLOG_FULL') {

@@ -163,8 +163,10 @@ export class IdempotencyLedger {
   }
 }
 
+/** What makes two bodies "the same" for an Idempotency-Key: the station id in any letter case
+ * (a UUID), the token and the callback URL exactly. */
 const fingerprint = (f: StartFields) =>
-  JSON.stringify([f.station_id, f.driver_token, f.callback_url]);
+  JSON.stringify([f.station_id.toLowerCase(), f.driver_token, f.callback_url]);
 
 export interface StartRequest {
   contentType: string | undefined;
