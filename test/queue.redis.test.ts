@@ -54,7 +54,17 @@ describe.skipIf(!haveRedis)('Redis', () => {
         await admin.quit();
       }
     };
-    return Promise.resolve({ queue, cleanup });
+    // One partition by default, so the raw entry joins the messages `publish` appends.
+    const publishRaw = async (topic: Topic, key: string, text: string) => {
+      const admin = new Redis(REDIS_URL);
+      try {
+        const fields = ['key', key, 'payload', text, 'attempt', '0'];
+        await admin.xadd(streamKey(prefix, 0, topic), '*', ...fields, 'published_at', Date.now());
+      } finally {
+        await admin.quit();
+      }
+    };
+    return Promise.resolve({ queue, cleanup, publishRaw });
   });
 
   describe('Redis queue', () => {

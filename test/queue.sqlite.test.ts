@@ -5,18 +5,33 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import type { SqliteQueue, SqliteQueueOptions } from '../src/queue/sqlite.js';
+import type { Topic } from '../src/queue/port.js';
 import { queueContract } from './contract/queue.contract.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'chargegate-queue-'));
 
 queueContract('SQLite', () => {
   const dir = tempDir();
-  const queue = createSqliteQueue({ file: join(dir, 'queue.db') });
+  const file = join(dir, 'queue.db');
+  const queue = createSqliteQueue({ file });
   const cleanup = async () => {
     await queue.close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return Promise.resolve({ queue, cleanup });
+  const publishRaw = async (topic: Topic, key: string, text: string) => {
+    await queue.publish(topic, key, null);
+    const db = new Database(file);
+    try {
+      db.prepare('UPDATE messages SET payload = ? WHERE topic = ? AND key = ?').run(
+        text,
+        topic,
+        key,
+      );
+    } finally {
+      db.close();
+    }
+  };
+  return Promise.resolve({ queue, cleanup, publishRaw });
 });
 
 describe('SQLite queue file', () => {
@@ -117,30 +132,5 @@ describe('SQLite queue file', () => {
     raw.pragma('user_version = 99');
     raw.close();
     expect(() => open()).toThrow(/queue schema 99/);
-  });
-});
-
-describe('a corrupt queued payload', () => {
-  it('fails the receive without quoting the payload, which may hold a driver token', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'queue.db');
-    const queue = createSqliteQueue({ file });
-    try {
-      await queue.publish('requests', 'corrupt-key', { driver_token: 'x' });
-      const db = new Database(file);
-      db.prepare(
-        'UPDATE messages SET payload = \'{"driver_token":"leaky-token-0000000000001"\'',
-      ).run();
-      db.close();
-      const error = await queue
-        .receive('requests', { max: 1, leaseMs: 1_000, waitMs: 0 })
-        .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toContain('corrupt-key');
-      expect((error as Error).message).not.toContain('leaky-token');
-    } finally {
-      await queue.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -31,13 +31,14 @@ export interface DeadLetters {
 /** Replay-all reads dead letters in pages of this size, to bound memory. */
 const REPLAY_PAGE_SIZE = 500;
 
+/** A letter whose payload is unreadable (its reason says so) shows empty fields. */
 function view(letter: DeadLetter<CallbackMessage>): DeadLetterView {
   return {
     id: letter.id,
     request_id: letter.key,
-    station_id: letter.payload.station_id,
-    callback_url: letter.payload.callback_url,
-    status: letter.payload.status,
+    station_id: letter.payload?.station_id ?? '',
+    callback_url: letter.payload?.callback_url ?? '',
+    status: letter.payload?.status ?? '',
     attempts: letter.attempt + 1,
     reason: letter.reason,
     dead_lettered_at: new Date(letter.deadLetteredAt).toISOString(),
@@ -77,15 +78,24 @@ export function createDeadLetters(deps: {
     replay,
     async replayAll() {
       let count = 0;
-      // Replayed letters leave the list, so the first page is read again until it is empty;
-      // the page we just replayed can never come back within this loop.
-      for (;;) {
-        const { items } = await queue.listDeadLetters<CallbackMessage>('callbacks', {
+      // Paged forward from a cursor: a letter left in place (unreadable, so replaying it would
+      // only dead-letter it again) is not read twice. A replayed callback that fails again
+      // within this loop comes back as a newer letter; it is not replayed a second time.
+      const replayed = new Set<string>();
+      let after: string | undefined;
+      do {
+        const page = await queue.listDeadLetters<CallbackMessage>('callbacks', {
           limit: REPLAY_PAGE_SIZE,
+          ...(after === undefined ? {} : { after }),
         });
-        if (items.length === 0) return count;
-        for (const letter of items) if (await replay(letter.id)) count += 1;
-      }
+        for (const letter of page.items) {
+          if (letter.payload === null || replayed.has(letter.key)) continue;
+          replayed.add(letter.key);
+          if (await replay(letter.id)) count += 1;
+        }
+        after = page.next;
+      } while (after !== undefined);
+      return count;
     },
     purgeExpired: () => queue.purgeDeadLetters('callbacks', now() - retentionMs),
   };

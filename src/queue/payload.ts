@@ -1,12 +1,24 @@
+/** The dead-letter reason of a message whose payload cannot be read. */
+export const UNREADABLE_PAYLOAD = 'payload is not valid JSON';
+
 /**
  * Reads a queued message's JSON payload. A corrupt payload must not leak into logs or error
  * bodies: Node's own parse error quotes the text around the fault, and payloads carry raw
  * driver tokens. The replacement keeps only the message key, which is the request id.
  */
 export function parsePayload<T>(text: string, key: string): T {
+  const payload = readPayload<T>(text);
+  if (payload === undefined) {
+    throw new Error(`queued message ${key} has a payload that is not valid JSON`);
+  }
+  return payload;
+}
+
+/** The payload, or `undefined` (which no JSON text parses to) when the text is not JSON. */
+export function readPayload<T>(text: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new Error(`queued message ${key} has a payload that is not valid JSON`);
+    return undefined;
   }
 }

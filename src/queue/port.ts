@@ -20,6 +20,9 @@
  *   with `attempt` incremented. It is atomic: the message is never lost nor duplicated by it.
  * - **Dead letters.** `deadLetter` moves a message out of the topic into the topic's dead-letter
  *   list, keeping payload, key and attempt count, until it is replayed or purged.
+ * - **An unreadable message never blocks the others.** A message whose stored payload is not
+ *   valid JSON (a damaged file, a foreign writer) is never handed out: `receive` moves it to the
+ *   dead letters with the reason `payload is not valid JSON`, where its payload reads as `null`.
  * - **Leases are checked.** `ack`, `retry` and `deadLetter` on a message whose lease has expired
  *   and been taken by another receiver are no-ops that return `false`.
  */
@@ -61,7 +64,8 @@ export interface DeadLetter<T = unknown> {
   readonly id: string;
   readonly topic: Topic;
   readonly key: string;
-  readonly payload: T;
+  /** `null` when the stored payload is not valid JSON (the reason says so). */
+  readonly payload: T | null;
   readonly attempt: number;
   readonly publishedAt: number;
   readonly deadLetteredAt: number;

@@ -6,7 +6,7 @@ import { delay } from '../lib/time.js';
 import { TOPICS } from './port.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
-import { parsePayload } from './payload.js';
+import { parsePayload, readPayload, UNREADABLE_PAYLOAD } from './payload.js';
 import type { Lock, PartitionKeys, QueueScripts } from './redis-scripts.js';
 
 /**
@@ -96,10 +96,11 @@ function compareEntries(a: Entry, b: Entry): number {
   return aMs - bMs || aSeq - bSeq || a.partition - b.partition;
 }
 
+/** `payload` is undefined when the stored text is not valid JSON. */
 function messageOf<T>(fields: Map<string, string>) {
   return {
     key: fields.get('key') ?? '',
-    payload: parsePayload<T>(fields.get('payload') ?? 'null', fields.get('key') ?? '?'),
+    payload: readPayload<T>(fields.get('payload') ?? 'null'),
     attempt: Number(fields.get('attempt') ?? 0),
     publishedAt: Number(fields.get('published_at') ?? 0),
   };
@@ -110,6 +111,7 @@ function toDeadLetter<T>(topic: Topic, entry: Entry): DeadLetter<T> {
     id: `${entry.entryId}-${entry.partition}`,
     topic,
     ...messageOf<T>(entry.fields),
+    payload: readPayload<T>(entry.fields.get('payload') ?? 'null') ?? null,
     deadLetteredAt: Number(entry.fields.get('dead_lettered_at') ?? 0),
     reason: entry.fields.get('reason') ?? '',
   };
@@ -234,10 +236,22 @@ class RedisQueueAdapter implements RedisQueue {
       const wanted = max - deliveries.length;
       const keys = this.#keys(topic, partition);
       const read = await this.#scripts.receive(keys, this.consumerName, wanted, leaseMs);
+      const unreadable: Delivery[] = [];
       for (const { entryId, deliveries: times, fields } of read.entries) {
         const lease = `${times}:${this.consumerName}`;
-        deliveries.push({ id: `${entryId}-${partition}`, ...messageOf<T>(fields), lease });
+        const { payload, ...message } = messageOf<T>(fields);
+        const delivery = {
+          id: `${entryId}-${partition}`,
+          ...message,
+          payload: payload as T,
+          lease,
+        };
+        (payload === undefined ? unreadable : deliveries).push(delivery);
       }
+      // It can never be handled, and must not hold up the batch it came in (port.ts); the
+      // next round comes at once, as more may be ready behind it.
+      for (const delivery of unreadable) await this.deadLetter(topic, delivery, UNREADABLE_PAYLOAD);
+      if (unreadable.length > 0) wakeInMs = 0;
       lastIds[partition] = read.lastId;
       wakeInMs = Math.min(wakeInMs, read.wakeInMs);
     }

@@ -29,6 +29,8 @@ export async function pageDeadLetters(
 export interface QueueFixture {
   queue: Queue;
   cleanup: () => Promise<void>;
+  /** Stores a message on `topic` whose payload is exactly `text`, as a damaged file would. */
+  publishRaw: (topic: Topic, key: string, text: string) => Promise<void>;
 }
 
 /** Long enough never to lapse during a test, even on a slow CI machine. */
@@ -82,9 +84,10 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
   describe(`${name} queue (port contract)`, () => {
     let queue: Queue;
     let cleanup: () => Promise<void>;
+    let publishRaw: QueueFixture['publishRaw'];
 
     beforeEach(async () => {
-      ({ queue, cleanup } = await makeQueue());
+      ({ queue, cleanup, publishRaw } = await makeQueue());
     });
     afterEach(() => cleanup());
 
@@ -257,6 +260,38 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         expect(await queue.deadLetterCount('requests')).toBe(0);
         expect(await receiveOne(queue)).toMatchObject({ key: 'k', payload: { v: 3 }, attempt: 0 });
         expect(await queue.replayDeadLetter('requests', letter?.id ?? '')).toBe(false);
+      });
+
+      it('moves a message whose payload is not JSON to the dead letters, without holding up the rest', async () => {
+        const token = 'leaky-token-0000000000001';
+        await queue.publish('requests', 'before', { n: 1 });
+        await publishRaw('requests', 'broken', `{"driver_token":"${token}"`);
+        await queue.publish('requests', 'after', { n: 2 });
+        const keys: string[] = [];
+        await waitFor(
+          async () => {
+            const batch = await queue.receive('requests', {
+              max: 10,
+              leaseMs: LONG_LEASE_MS,
+              waitMs: 0,
+            });
+            keys.push(...batch.map((delivery) => delivery.key));
+            return keys.length >= 2;
+          },
+          { timeoutMs: 5_000, intervalMs: 10, message: 'both readable messages' },
+        );
+        expect(keys.sort()).toEqual(['after', 'before']);
+        const { items } = await queue.listDeadLetters('requests', { limit: 10 });
+        expect(items).toEqual([
+          expect.objectContaining({
+            key: 'broken',
+            payload: null,
+            reason: 'payload is not valid JSON',
+          }),
+        ]);
+        expect(JSON.stringify(items)).not.toContain(token);
+        expect(await queue.depth('requests')).toBe(2);
+        expect(await queue.oldestAgeMs('requests')).toBeGreaterThanOrEqual(0);
       });
 
       it('pages dead letters with after, oldest first', async () => {

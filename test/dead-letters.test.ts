@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDeadLetters } from '../src/callbacks/dead-letters.js';
+import type { CallbackMessage } from '../src/queue/messages.js';
+import type { Queue } from '../src/queue/port.js';
+import { createSqliteQueue } from '../src/queue/sqlite.js';
+import type { DecisionStore } from '../src/store/port.js';
+import { createSqliteStore } from '../src/store/sqlite.js';
+import { STATION } from './helpers/client.js';
+import { tempDir } from './helpers/service.js';
+
+describe('dead-lettered callbacks with an unreadable payload', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let queue: Queue;
+  let store: DecisionStore;
+
+  beforeEach(() => {
+    dir = tempDir();
+    queue = createSqliteQueue({ file: join(dir.path, 'queue.db') });
+    store = createSqliteStore({ file: join(dir.path, 'store.db') });
+  });
+
+  afterEach(async () => {
+    await queue.close();
+    await store.close();
+    dir.remove();
+  });
+
+  async function callback(requestId: string): Promise<void> {
+    await store.createSession({
+      requestId,
+      stationId: STATION,
+      tokenHash: 'hash',
+      callbackUrl: 'https://cpo.example/hooks',
+      acceptedAt: Date.now(),
+    });
+    const message: CallbackMessage = {
+      v: 1,
+      request_id: requestId,
+      station_id: STATION,
+      driver_token: 'token',
+      callback_url: 'https://cpo.example/hooks',
+      status: 'allowed',
+    };
+    await queue.publish('callbacks', requestId, message);
+  }
+
+  it('are listed with empty fields and left in place by replay-all, which replays the rest', async () => {
+    await callback('r1');
+    await callback('r2');
+    await callback('r3');
+    const db = new Database(join(dir.path, 'queue.db'));
+    db.prepare("UPDATE messages SET payload = '{\"v\":1' WHERE key = 'r2'").run();
+    db.close();
+    const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
+    expect(received.map((delivery) => delivery.key)).toEqual(['r1', 'r3']);
+    for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
+
+    const deadLetters = createDeadLetters({ queue, store, retentionMs: 60_000 });
+    const listed = await deadLetters.list({ limit: 10 });
+    expect(listed.items.map((item) => [item.request_id, item.status, item.reason])).toEqual([
+      ['r2', '', 'payload is not valid JSON'],
+      ['r1', 'allowed', 'gave up'],
+      ['r3', 'allowed', 'gave up'],
+    ]);
+
+    expect(await deadLetters.replayAll()).toBe(2);
+    const left = await deadLetters.list({ limit: 10 });
+    expect(left.items.map((item) => item.request_id)).toEqual(['r2']);
+    const replayed = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
+    expect(replayed.map((delivery) => delivery.key)).toEqual(['r1', 'r3']);
+  });
+});
