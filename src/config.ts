@@ -154,9 +154,9 @@ const schema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier')
     .default('public'),
   SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
-  // `auto` (a second thread when there is a second core): measured with `npm run bench` on 2
-  // cores, the thread accepts 1.7 × as many requests, decides a few % more, and keeps the `202`
-  // in milliseconds under end-to-end load instead of a second (docs/performance.md); `false`
+  // `auto` (worker threads when there is a second core): measured with `npm run bench` on 2
+  // cores, the threads accept 1.7 × as many requests, decide more, and keep the `202` in
+  // milliseconds under end-to-end load instead of a second (docs/performance.md); `false`
   // keeps everything on one thread.
   WORKER_THREAD: z
     .enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' })
@@ -215,7 +215,7 @@ export interface Config {
   databaseSchema: string;
   /** Embedded mode: `normal` survives a process crash, `full` also a power loss. */
   sqliteSynchronous: 'normal' | 'full';
-  /** `start`: run the worker role in a worker thread (`auto`: when there is more than one core). */
+  /** `start`: run the worker role in worker threads (`auto`: when there is more than one core). */
   workerThread: 'auto' | 'true' | 'false';
   adminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];

@@ -88,28 +88,56 @@ describe('the chargegate command', () => {
   });
 
   it.runIf(process.platform === 'linux')(
-    'start runs the worker role in a second thread at a lower CPU priority than the API thread',
+    'start runs the worker role in two threads below the API thread priority, and serves their metrics once',
     async () => {
-      const service = await spawnService('start', {
-        ...baseEnv(dir.path),
-        AUTH_SERVICE_URL: 'http://127.0.0.1:9/authorize',
-        WORKER_THREAD: 'true',
-      });
-      services.push(service);
-      await waitFor(
-        () =>
-          service.logs().some((line) => line['msg'] === 'worker and callback dispatcher started'),
-        { message: 'the worker thread started' },
-      );
-      const pid = service.child.pid ?? 0;
-      // /proc/<pid>/task/<tid>/stat: the fields after "(comm)" start at state (3); nice is 19.
-      const niceness = (tid: string) =>
-        Number(
-          readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16],
+      const receiver = await startScriptedServer(() => ({ status: 204 }));
+      const auth = await startScriptedServer(() => ({
+        status: 200,
+        body: '{"status":"allowed","reason":"active"}',
+      }));
+      try {
+        const service = await spawnService('start', {
+          ...baseEnv(dir.path),
+          AUTH_SERVICE_URL: `${auth.url}/authorize`,
+          WORKER_THREAD: 'true',
+        });
+        services.push(service);
+        const started = ['worker started', 'callback dispatcher started'];
+        await waitFor(
+          () => started.every((msg) => service.logs().some((line) => line['msg'] === msg)),
+          { message: 'both worker threads started' },
         );
-      const tids = readdirSync(`/proc/${pid}/task`);
-      expect(niceness(String(pid))).toBe(0);
-      expect(tids.filter((tid) => niceness(tid) === 10)).toHaveLength(1);
+        const pid = service.child.pid ?? 0;
+        // /proc/<pid>/task/<tid>/stat: the fields after "(comm)" start at state (3); nice is 19.
+        const niceness = (tid: string) =>
+          Number(
+            readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16],
+          );
+        const tids = readdirSync(`/proc/${pid}/task`);
+        expect(niceness(String(pid))).toBe(0);
+        expect(tids.filter((tid) => niceness(tid) === 10)).toHaveLength(2);
+
+        // Each worker metric comes from the thread that updates it, exactly once.
+        await startSession(service.url, startBody({}, receiver.url));
+        const metrics = await waitFor(
+          async () => {
+            const text = (await call(service.url, 'GET', '/metrics')).text;
+            return /chargegate_callback_attempts_total\{outcome="delivered"\} 1/.test(text) && text;
+          },
+          { message: 'the delivered callback in /metrics' },
+        );
+        expect(metrics).toMatch(
+          /chargegate_authorizations_total\{decision="allowed",reason="active"\} 1\n/,
+        );
+        expect(metrics.match(/^# TYPE chargegate_callback_attempts_total /gm)).toHaveLength(1);
+        expect(
+          metrics.match(/^chargegate_authorization_circuit_state\{state="closed"\} 1$/gm),
+        ).toHaveLength(1);
+        expect(metrics).toMatch(/^chargegate_requests_accepted_total 1$/m);
+      } finally {
+        await receiver.close();
+        await auth.close();
+      }
     },
   );
 

@@ -91,13 +91,20 @@ export function registerQueueGauges(metrics: Metrics, queue: Queue): void {
 }
 
 /** Metrics the worker role updates; when it runs in a worker thread, these come from there. */
-export const WORKER_METRICS = [
+const AUTHORIZATION_METRICS = [
   'chargegate_authorizations_total',
   'chargegate_authorization_duration_seconds',
   'chargegate_authorization_in_flight',
   'chargegate_authorization_circuit_state',
-  'chargegate_callback_attempts_total',
 ];
+const CALLBACK_METRICS = ['chargegate_callback_attempts_total'];
+export const WORKER_METRICS = [...AUTHORIZATION_METRICS, ...CALLBACK_METRICS];
+
+/** The metrics one half of the worker role (role.ts) updates. */
+export function workerMetricsOf(part: 'requests' | 'callbacks' | 'both'): string[] {
+  if (part === 'requests') return AUTHORIZATION_METRICS;
+  return part === 'callbacks' ? CALLBACK_METRICS : WORKER_METRICS;
+}
 
 /**
  * `processMetrics`: the process-wide ones (CPU, memory, event loop). Only the main thread
@@ -169,12 +176,13 @@ export function setCircuitState(metrics: Metrics, state: CircuitState): void {
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /**
- * The metrics of a process whose worker role runs in a thread: the worker's from the thread's
- * registry, everything else from the main one.
+ * The metrics of a process whose worker role runs in threads: the worker's from the threads
+ * (each reports only those its part updates, so none comes twice), everything else from the
+ * main registry.
  */
-export async function mergedMetrics(main: Registry, worker: MetricsJson): Promise<MetricsJson> {
+export async function mergedMetrics(main: Registry, threads: MetricsJson[]): Promise<MetricsJson> {
   const own = (await main.getMetricsAsJSON()).filter((m) => !WORKER_METRICS.includes(m.name));
-  return [...own, ...worker.filter((m) => WORKER_METRICS.includes(m.name))];
+  return [...own, ...threads.flat()];
 }
 
 /** Prometheus text for metrics gathered as JSON (from one or more threads). */

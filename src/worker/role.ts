@@ -38,24 +38,53 @@ function rateLimiterFor(config: Config, logger: FastifyBaseLogger): RateLimiter 
 }
 
 /**
- * Wires the worker role: the request worker (authorization behind an in-flight bound, an
- * optional rate limit and a circuit breaker) and the callback dispatcher (signed, SSRF-guarded
- * deliveries), plus the dead-letter retention purge.
+ * The worker role's two halves: `requests` decides (authorization behind an in-flight bound,
+ * an optional rate limit and a circuit breaker), `callbacks` delivers (signed, SSRF-guarded
+ * callbacks, and the dead-letter retention purge). They share nothing but the queue and the
+ * store, so each can run on a thread of its own; `both` runs them together.
  */
+export type WorkerPart = 'requests' | 'callbacks' | 'both';
+
+interface WorkerRoleDeps {
+  queue: Queue;
+  store: DecisionStore;
+  logger: FastifyBaseLogger;
+  metrics: Metrics;
+  tracer?: Tracer;
+  /** Told of every circuit breaker state change (the main thread mirrors it). */
+  onCircuitState?: (state: CircuitState) => void;
+  authUrl: string;
+  webhookSecrets: string[];
+}
+
+/** Wires the worker role, or one half of it (`part`, default both). */
 export function startWorkerRole(
   config: Config,
-  deps: {
-    queue: Queue;
-    store: DecisionStore;
-    logger: FastifyBaseLogger;
-    metrics: Metrics;
-    tracer?: Tracer;
-    /** Told of every circuit breaker state change (the main thread mirrors it). */
-    onCircuitState?: (state: CircuitState) => void;
-    authUrl: string;
-    webhookSecrets: string[];
-  },
+  deps: WorkerRoleDeps,
+  part: WorkerPart = 'both',
 ): WorkerRole {
+  const requests = part === 'callbacks' ? null : startRequestsPart(config, deps);
+  const callbacks = part === 'requests' ? null : startCallbacksPart(config, deps);
+  deps.logger.info(
+    {
+      part,
+      authorization_url: requests === null ? undefined : deps.authUrl,
+      rate_limit_per_sec: requests === null ? undefined : (config.auth.rateLimitPerSec ?? null),
+    },
+    part === 'both'
+      ? 'worker and callback dispatcher started'
+      : part === 'requests'
+        ? 'worker started'
+        : 'callback dispatcher started',
+  );
+  return {
+    circuitState: requests?.circuitState ?? (() => 'closed'),
+    // Run in reverse: stop consumers first, then their HTTP clients and timers.
+    closers: [...(callbacks?.closers ?? []), ...(requests?.closers ?? [])],
+  };
+}
+
+function startRequestsPart(config: Config, deps: WorkerRoleDeps): WorkerRole {
   const { queue, store, metrics, logger } = deps;
   const breaker = new CircuitBreaker({
     failureThreshold: config.auth.circuitFailureThreshold,
@@ -83,10 +112,6 @@ export function startWorkerRole(
       }
     },
   });
-  const http = createGuardedAgent({
-    allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
-    maxPerHost: config.callbacks.maxPerHost,
-  });
   const worker = startRequestWorker({
     queue,
     store,
@@ -97,6 +122,27 @@ export function startWorkerRole(
     rateLimitPerSec: config.auth.rateLimitPerSec,
     ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
     maxInFlight: config.auth.maxInFlight,
+  });
+  const inFlight = setInterval(() => metrics.authorizationInFlight.set(authorizer.inFlight), 1_000);
+  inFlight.unref();
+  return {
+    circuitState: () => breaker.state,
+    closers: [
+      () => Promise.resolve(clearInterval(inFlight)),
+      () => authorizer.close(),
+      () => worker.stop(config.shutdownTimeoutMs),
+    ],
+  };
+}
+
+function startCallbacksPart(
+  config: Config,
+  deps: WorkerRoleDeps,
+): { closers: WorkerRole['closers'] } {
+  const { queue, store, metrics, logger } = deps;
+  const http = createGuardedAgent({
+    allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
+    maxPerHost: config.callbacks.maxPerHost,
   });
   const dispatcher = startDispatcher({
     queue,
@@ -111,28 +157,17 @@ export function startWorkerRole(
     onAttempt: (outcome) => metrics.callbackAttempts.inc({ outcome }),
     ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
   });
-  const inFlight = setInterval(() => metrics.authorizationInFlight.set(authorizer.inFlight), 1_000);
-  inFlight.unref();
   const deadLetters = createDeadLetters({
     queue,
     store,
     retentionMs: config.callbacks.deadLetterRetentionMs,
   });
   const stopPurging = startRetentionPurge(deadLetters, logger);
-  logger.info(
-    { authorization_url: deps.authUrl, rate_limit_per_sec: config.auth.rateLimitPerSec ?? null },
-    'worker and callback dispatcher started',
-  );
   return {
-    circuitState: () => breaker.state,
-    // Run in reverse: stop consumers first, then their HTTP clients and timers.
     closers: [
       () => Promise.resolve(stopPurging()),
-      () => Promise.resolve(clearInterval(inFlight)),
       () => http.close(),
-      () => authorizer.close(),
       () => dispatcher.stop(config.shutdownTimeoutMs),
-      () => worker.stop(config.shutdownTimeoutMs),
     ],
   };
 }

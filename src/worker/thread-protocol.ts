@@ -1,12 +1,15 @@
 import type { Config } from '../config.js';
 import type { CircuitState } from '../authorization/circuit-breaker.js';
 import type { MetricsJson } from '../lib/metrics.js';
+import type { WorkerPart } from './role.js';
 
 /** What the main thread hands the worker thread at start (structured-cloned). */
 export interface WorkerThreadData {
   config: Config;
   authUrl: string;
   webhookSecrets: string[];
+  /** Which half of the worker role this thread runs. */
+  part: WorkerPart;
 }
 
 /** Main thread → worker thread. */

@@ -5,16 +5,16 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import { openAdapters } from '../adapters.js';
 import { createLogger } from '../lib/logger.js';
-import { createMetrics } from '../lib/metrics.js';
+import { createMetrics, workerMetricsOf } from '../lib/metrics.js';
 import { createTracing } from '../lib/tracing.js';
 import { startWorkerRole } from './role.js';
 import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
 
 /**
- * Entry point of the worker thread that `start` uses on machines with more than one core: the
- * worker role (authorization and callbacks) runs here, on its own event loop and core, while
- * the main thread serves the API. It opens its own connections (SQLite handles cannot be
- * shared between threads) and talks to the main thread only through messages.
+ * Entry point of the worker threads that `start` uses on machines with more than one core: one
+ * half of the worker role (`part`: authorization or callbacks) runs here, on its own event
+ * loop, while the main thread serves the API. It opens its own connections (SQLite handles
+ * cannot be shared between threads) and talks to the main thread only through messages.
  */
 /**
  * The worker thread's CPU priority (nice, Linux): below the API thread's, so that when the
@@ -44,22 +44,28 @@ const config: Config = data.config;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
 const logger = createLogger(config.logLevel).child({
-  thread: 'worker',
+  thread: data.part === 'both' ? 'worker' : `worker-${data.part}`,
 }) as unknown as FastifyBaseLogger;
 lowerPriority(logger);
 const metrics = createMetrics({ processMetrics: false });
 const tracing = createTracing(config.tracing);
 const { queue, store } = await openAdapters(config);
-const role = startWorkerRole(config, {
-  queue,
-  store,
-  logger,
-  metrics,
-  tracer: tracing.tracer,
-  authUrl: data.authUrl,
-  webhookSecrets: data.webhookSecrets,
-  onCircuitState: (state) => post({ type: 'circuit', state }),
-});
+const role = startWorkerRole(
+  config,
+  {
+    queue,
+    store,
+    logger,
+    metrics,
+    tracer: tracing.tracer,
+    authUrl: data.authUrl,
+    webhookSecrets: data.webhookSecrets,
+    onCircuitState: (state) => post({ type: 'circuit', state }),
+  },
+  data.part,
+);
+// Only the metrics this thread's part updates: the other half's would read as zeros.
+const reported = new Set(workerMetricsOf(data.part));
 
 async function stop(): Promise<void> {
   for (const step of [...role.closers].reverse()) {
@@ -79,9 +85,9 @@ async function stop(): Promise<void> {
 port.on('message', (message: HostMessage) => {
   if (message.type === 'stop') void stop();
   else if (message.type === 'metrics') {
-    void metrics.registry
-      .getMetricsAsJSON()
-      .then((json) => post({ type: 'metrics', id: message.id, json }));
+    void metrics.registry.getMetricsAsJSON().then((json) => {
+      post({ type: 'metrics', id: message.id, json: json.filter((m) => reported.has(m.name)) });
+    });
   }
 });
 post({ type: 'started' });
