@@ -43,7 +43,8 @@ const data = workerData as WorkerThreadData;
 const config: Config = data.config;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
-const logger = createLogger(config.logLevel).child({
+const rootLogger = createLogger(config.logLevel);
+const logger = rootLogger.child({
   thread: data.part === 'both' ? 'worker' : `worker-${data.part}`,
 }) as unknown as FastifyBaseLogger;
 lowerPriority(logger);
@@ -78,6 +79,8 @@ async function stop(): Promise<void> {
   await queue.close();
   await store.close();
   await tracing.shutdown();
+  // A thread's log buffer is not flushed at exit as the main thread's is (logger.ts).
+  await new Promise<void>((resolve) => rootLogger.flush(() => resolve()));
   post({ type: 'stopped' });
   port.close();
 }
