@@ -56,7 +56,7 @@ async function benchMode(rig: Rig, mode: Mode): Promise<ModeResults> {
   progress(`${mode}: end to end (${settings.e2eSeconds} s at ${settings.e2eRate}/s)`);
   const endToEnd = await benchEndToEnd(rig, mode);
   progress(
-    `  ${Math.round(endToEnd.decisionsPerSec)} decisions/s, ` +
+    `  ${Math.round(endToEnd.duringLoadPerSec)} decisions/s during the load, ` +
       `p99 ${endToEnd.latency.p99Ms.toFixed(2)} ms, lost ${endToEnd.lost}`,
   );
   return { mode, accept, acceptAuthHanging, endToEnd };

@@ -169,8 +169,12 @@ export interface EndToEndResult extends Common {
   errors: number;
   acceptLatency: LatencySummary;
   decisions: number;
-  /** Decisions whose callback arrived, over first POST → last callback. */
+  /** Decisions whose callback arrived, over first POST → last callback (the drain after the
+   * load included, when the worker has the machine to itself). */
   decisionsPerSec: number;
+  /** Callbacks per second while the load ran, the first second (ramp-up) left out: the
+   * sustained rate the target is about. */
+  duringLoadPerSec: number;
   /** Callbacks per whole second of the load, the first second (ramp-up) left out. */
   perSecondMin: number;
   perSecondMedian: number;
@@ -201,6 +205,7 @@ function matchCallbacks(run: OpenLoopRun, callbacks: CallbackLog, seconds: numbe
   return {
     decisions: latencies.length,
     decisionsPerSec: latencies.length / ((lastArrival - run.startedAt) / 1000),
+    duringLoadPerSec: steady.reduce((sum, n) => sum + n, 0) / steady.length,
     perSecondMin: Math.min(...steady),
     perSecondMedian: percentile(steady, 0.5),
     latency: summarise(latencies),

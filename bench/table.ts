@@ -81,8 +81,8 @@ function endToEndLines(doc: Document): string[] {
     `End to end: POST -> callback received (${e.seconds} s open loop, ${int(e.offeredPerSec)} req/s offered)`,
     `  accepted ${int(e.accepted)} of ${int(e.sent)} sent (non-202 ${int(nonSuccess(e.statusCounts))}, ` +
       `errors ${int(e.errors)}, not sent ${int(e.notSent)})`,
-    `  decisions/s ${int(e.decisionsPerSec)}  (per second during the load: min ${int(e.perSecondMin)}, ` +
-      `median ${int(e.perSecondMedian)})`,
+    `  decisions/s during the load ${int(e.duringLoadPerSec)} (each second: min ${int(e.perSecondMin)}, ` +
+      `median ${int(e.perSecondMedian)}); until the last callback ${int(e.decisionsPerSec)}`,
     `  POST -> callback  p50 ${num(e.latency.p50Ms)} ms  p99 ${num(e.latency.p99Ms)} ms  ` +
       `max ${num(e.latency.maxMs)} ms`,
     `  POST -> 202       p50 ${num(e.acceptLatency.p50Ms)} ms  p99 ${num(e.acceptLatency.p99Ms)} ms`,
