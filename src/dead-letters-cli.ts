@@ -58,12 +58,18 @@ export async function runDeadLetters(args: string[], config: Config): Promise<nu
       write(`replayed ${await deadLetters.replayAll()}`);
       return 0;
     }
-    const requestId = await deadLetters.replay(id ?? '');
-    if (requestId === null) {
+    const result = await deadLetters.replay(id ?? '');
+    if (result === null) {
       process.stderr.write(`no dead letter ${id ?? ''} (replayed or purged already?)\n`);
       return 1;
     }
-    write(`replayed ${id ?? ''} (request ${requestId})`);
+    if ('unreadable' in result) {
+      process.stderr.write(
+        `dead letter ${id ?? ''} (request ${result.unreadable}) has a payload that is not valid JSON; it cannot be replayed, only purged\n`,
+      );
+      return 1;
+    }
+    write(`replayed ${id ?? ''} (request ${result.replayed})`);
     return 0;
   } finally {
     await queue.close();

@@ -65,6 +65,8 @@ describe('dead-lettered callbacks with an unreadable payload', () => {
       ['r3', 'allowed', 'gave up'],
     ]);
 
+    const unreadable = listed.items[0]?.id ?? '';
+    expect(await deadLetters.replay(unreadable)).toEqual({ unreadable: 'r2' });
     expect(await deadLetters.replayAll()).toBe(2);
     const left = await deadLetters.list({ limit: 10 });
     expect(left.items.map((item) => item.request_id)).toEqual(['r2']);

@@ -105,17 +105,25 @@ export function registerAdminRoutes(
               202: Type.Object({ replayed: Type.Integer(), request_id: Type.String() }),
               401: Problem,
               404: Problem,
+              409: Problem,
             },
           },
         },
         async (request, reply) => {
-          const requestId = await deps.deadLetters.replay(request.params.id);
-          if (requestId === null) {
+          const result = await deps.deadLetters.replay(request.params.id);
+          if (result === null) {
             return sendProblem(
               reply,
               problem(404, 'DEAD_LETTER_NOT_FOUND', { instance: request.url }),
             );
           }
+          if ('unreadable' in result) {
+            return sendProblem(
+              reply,
+              problem(409, 'DEAD_LETTER_UNREADABLE', { instance: request.url }),
+            );
+          }
+          const requestId = result.replayed;
           request.log.info(
             { dead_letter: request.params.id, request_id: requestId },
             'dead letter replayed',

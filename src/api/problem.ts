@@ -26,6 +26,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   INTERNAL_ERROR: 'Internal error',
   ADMIN_UNAUTHORIZED: 'Unauthorized',
   DEAD_LETTER_NOT_FOUND: 'Not found',
+  DEAD_LETTER_UNREADABLE: 'Dead letter unreadable',
 };
 
 /** Problem type URIs are URNs: stable identifiers that do not pretend to be web pages. */

@@ -20,8 +20,9 @@ export interface DeadLetters {
     limit: number;
     after?: string;
   }): Promise<{ items: DeadLetterView[]; next?: string }>;
-  /** Replays one dead letter; the request id it belonged to, or null when there is none. */
-  replay(id: string): Promise<string | null>;
+  /** Replays one dead letter: the request id it belonged to; `unreadable` when its payload is
+   * not JSON (replaying it would only dead-letter it again); null when there is none. */
+  replay(id: string): Promise<{ replayed: string } | { unreadable: string } | null>;
   /** Replays every dead letter; how many. */
   replayAll(): Promise<number>;
   /** Deletes dead letters older than the retention; how many. */
@@ -60,11 +61,12 @@ export function createDeadLetters(deps: {
   const { queue, store, retentionMs } = deps;
   const now = deps.now ?? Date.now;
 
-  async function replay(id: string): Promise<string | null> {
+  async function replay(id: string) {
     const letter = await queue.getDeadLetter<CallbackMessage>('callbacks', id);
     if (!letter) return null;
+    if (letter.payload === null) return { unreadable: letter.key };
     await store.setCallbackState(letter.key, { state: 'pending', at: now(), nextAttemptAt: now() });
-    return (await queue.replayDeadLetter('callbacks', id)) ? letter.key : null;
+    return (await queue.replayDeadLetter('callbacks', id)) ? { replayed: letter.key } : null;
   }
 
   return {
@@ -78,10 +80,10 @@ export function createDeadLetters(deps: {
     replay,
     async replayAll() {
       let count = 0;
-      // Paged forward from a cursor: a letter left in place (unreadable, so replaying it would
-      // only dead-letter it again) is not read twice. A replayed callback that fails again
-      // within this loop comes back as a newer letter; it is not replayed a second time.
-      const replayed = new Set<string>();
+      // Paged forward from a cursor: a letter left in place (unreadable) is not read twice. A
+      // replayed callback that fails again within this loop comes back as a letter newer than
+      // the call: it is left for the next replay, so the loop ends.
+      const startedAt = now();
       let after: string | undefined;
       do {
         const page = await queue.listDeadLetters<CallbackMessage>('callbacks', {
@@ -89,9 +91,8 @@ export function createDeadLetters(deps: {
           ...(after === undefined ? {} : { after }),
         });
         for (const letter of page.items) {
-          if (letter.payload === null || replayed.has(letter.key)) continue;
-          replayed.add(letter.key);
-          if (await replay(letter.id)) count += 1;
+          if (letter.payload === null || letter.deadLetteredAt >= startedAt) continue;
+          if ((await replay(letter.id)) !== null) count += 1;
         }
         after = page.next;
       } while (after !== undefined);

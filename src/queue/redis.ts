@@ -6,7 +6,7 @@ import { delay } from '../lib/time.js';
 import { TOPICS } from './port.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
-import { parsePayload, readPayload, UNREADABLE_PAYLOAD } from './payload.js';
+import { parsePayload, readBatch, readPayload, UNREADABLE_PAYLOAD } from './payload.js';
 import type { Lock, PartitionKeys, QueueScripts } from './redis-scripts.js';
 
 /**
@@ -96,22 +96,23 @@ function compareEntries(a: Entry, b: Entry): number {
   return aMs - bMs || aSeq - bSeq || a.partition - b.partition;
 }
 
-/** `payload` is undefined when the stored text is not valid JSON. */
-function messageOf<T>(fields: Map<string, string>) {
+/** A stored message, its payload as text (`readPayload` parses it). */
+function messageOf(fields: Map<string, string>) {
   return {
     key: fields.get('key') ?? '',
-    payload: readPayload<T>(fields.get('payload') ?? 'null'),
+    text: fields.get('payload') ?? 'null',
     attempt: Number(fields.get('attempt') ?? 0),
     publishedAt: Number(fields.get('published_at') ?? 0),
   };
 }
 
 function toDeadLetter<T>(topic: Topic, entry: Entry): DeadLetter<T> {
+  const { text, ...message } = messageOf(entry.fields);
   return {
     id: `${entry.entryId}-${entry.partition}`,
     topic,
-    ...messageOf<T>(entry.fields),
-    payload: readPayload<T>(entry.fields.get('payload') ?? 'null') ?? null,
+    ...message,
+    payload: readPayload<T>(text) ?? null,
     deadLetteredAt: Number(entry.fields.get('dead_lettered_at') ?? 0),
     reason: entry.fields.get('reason') ?? '',
   };
@@ -215,6 +216,9 @@ class RedisQueueAdapter implements RedisQueue {
         const remaining = deadline - Date.now();
         // Written as !(> 0) so that a NaN waitMs means "do not wait" rather than a spin.
         if (round.deliveries.length > 0 || !(remaining > 0)) return round.deliveries;
+        // Only unreadable messages, now dead-lettered: look again at once (more may be ready
+        // behind them, and `lastIds` is not set for a partition that returned entries).
+        if (round.setAside > 0) continue;
         await this.#waitForNew(topic, round.lastIds, Math.min(remaining, round.wakeInMs));
       }
     } catch (error) {
@@ -231,31 +235,24 @@ class RedisQueueAdapter implements RedisQueue {
     const deliveries: Delivery<T>[] = [];
     const lastIds = this.#partitions.map(() => '$');
     let wakeInMs = MAX_BLOCK_MS;
+    let setAside = 0;
     for (let i = 0; i < partitions && deliveries.length < max && !this.#closed; i++) {
       const partition = (start + i) % partitions;
       const wanted = max - deliveries.length;
       const keys = this.#keys(topic, partition);
       const read = await this.#scripts.receive(keys, this.consumerName, wanted, leaseMs);
-      const unreadable: Delivery[] = [];
-      for (const { entryId, deliveries: times, fields } of read.entries) {
-        const lease = `${times}:${this.consumerName}`;
-        const { payload, ...message } = messageOf<T>(fields);
-        const delivery = {
-          id: `${entryId}-${partition}`,
-          ...message,
-          payload: payload as T,
-          lease,
-        };
-        (payload === undefined ? unreadable : deliveries).push(delivery);
-      }
-      // It can never be handled, and must not hold up the batch it came in (port.ts); the
-      // next round comes at once, as more may be ready behind it.
-      for (const delivery of unreadable) await this.deadLetter(topic, delivery, UNREADABLE_PAYLOAD);
-      if (unreadable.length > 0) wakeInMs = 0;
+      const raw = read.entries.map(({ entryId, deliveries: times, fields }) => ({
+        id: `${entryId}-${partition}`,
+        ...messageOf(fields),
+        lease: `${times}:${this.consumerName}`,
+      }));
+      const batch = await readBatch<T>(raw, (d) => this.deadLetter(topic, d, UNREADABLE_PAYLOAD));
+      deliveries.push(...batch.deliveries);
+      setAside += batch.setAside;
       lastIds[partition] = read.lastId;
       wakeInMs = Math.min(wakeInMs, read.wakeInMs);
     }
-    return { deliveries, lastIds, wakeInMs };
+    return { deliveries, lastIds, wakeInMs, setAside };
   }
 
   /** Blocks until an entry is appended to any partition of the topic after `lastIds`. */

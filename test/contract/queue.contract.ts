@@ -294,6 +294,21 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         expect(await queue.oldestAgeMs('requests')).toBeGreaterThanOrEqual(0);
       });
 
+      it('sets an unreadable message aside during a waiting receive, and goes on waiting', async () => {
+        await publishRaw('requests', 'broken', '{"v":1');
+        const started = Date.now();
+        const batch = await queue.receive('requests', {
+          max: 10,
+          leaseMs: LONG_LEASE_MS,
+          waitMs: 300,
+        });
+        expect(batch).toEqual([]);
+        expect(Date.now() - started).toBeLessThan(PROMPT_MS);
+        expect(await queue.deadLetterCount('requests')).toBe(1);
+        await queue.publish('requests', 'next', { n: 1 });
+        expect((await receiveOne(queue)).key).toBe('next');
+      });
+
       it('pages dead letters with after, oldest first', async () => {
         const keys = ['d1', 'd2', 'd3', 'd4', 'd5'];
         for (const key of keys) await deadLetter(key);
