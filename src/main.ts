@@ -93,9 +93,12 @@ export async function startChargegate(
             { logger, onCrash: workerThreadCrashed(logger) },
           );
         const deciding = await start('requests');
-        closers.push(() => deciding.stop());
         const delivering = await start('callbacks');
-        closers.push(() => delivering.stop());
+        // Deciding stops first: the callbacks its last decisions queue are still delivered.
+        closers.push(async () => {
+          await deciding.stop();
+          await delivering.stop();
+        });
         circuitState = () => deciding.circuitState();
         metricsJson = async () =>
           mergedMetrics(

@@ -129,7 +129,6 @@ describe('the chargegate command', () => {
         expect(metrics).toMatch(
           /chargegate_authorizations_total\{decision="allowed",reason="active"\} 1\n/,
         );
-        expect(metrics.match(/^# TYPE chargegate_callback_attempts_total /gm)).toHaveLength(1);
         expect(
           metrics.match(/^chargegate_authorization_circuit_state\{state="closed"\} 1$/gm),
         ).toHaveLength(1);
