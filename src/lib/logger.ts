@@ -38,16 +38,38 @@ const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 /** Dropped lines are reported at most this often. */
 const DROP_REPORT_MS = 5_000;
 
+/** One write(2) carries at most this much: whole lines, and no more than a pipe writes
+ * atomically (PIPE_BUF), so the lines of the process's threads never splice into each other. */
+const MAX_WRITE_BYTES = 4096;
+
 /**
  * Standard output, written asynchronously: a line is appended to a buffer and written when the
  * previous write has finished, so under load many lines share one write(2) instead of each
- * blocking the event loop for its own (that was 13 % of the API thread, docs/performance.md).
- * The buffer is flushed when the process exits; a worker thread flushes it when it stops
- * (`flushSync`). A hard kill loses what is still buffered, at most the lines of one write.
- * When stdout stalls, at most MAX_BUFFERED_BYTES wait; later lines are dropped, not held.
+ * blocking the event loop for its own (docs/performance.md: 10–12 µs of CPU per line instead
+ * of 15–17). pino writes out the main thread's buffer when the process exits; a worker thread
+ * writes its own out on exit with `flushLogSync`, and its pending writes keep it alive until
+ * done on a clean stop. A hard kill loses what is still buffered (under load, a few
+ * milliseconds of lines). While stdout stalls, each thread holds at most MAX_BUFFERED_BYTES;
+ * later lines are dropped, not held.
  */
 export function stdoutDestination(): StdoutDestination {
-  return pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES });
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    maxLength: MAX_BUFFERED_BYTES,
+    maxWrite: MAX_WRITE_BYTES,
+  });
+}
+
+/** Writes out, synchronously, what `logger` (built by `createLogger`) still buffers. */
+export function flushLogSync(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    { flushSync?: () => void } | undefined;
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // Not open yet, or closed: nothing that can still be written.
+  }
 }
 
 /** Logs to `destination`, or to standard output (`stdoutDestination`) when it is absent. */
@@ -59,7 +81,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return logger;
 }
 
-/** Lines dropped while stdout stalled are counted and reported once it takes lines again. */
+/** Lines dropped while stdout stalled are counted and reported 5 s after the first drop (the
+ * report itself is dropped, and counted, if stdout is still stalled then). */
 function reportDrops(destination: StdoutDestination, logger: Logger): void {
   let dropped = 0;
   destination.on('drop', () => {

@@ -4,7 +4,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import { openAdapters } from '../adapters.js';
-import { createLogger } from '../lib/logger.js';
+import { createLogger, flushLogSync } from '../lib/logger.js';
 import { createMetrics, workerMetricsOf } from '../lib/metrics.js';
 import { createTracing } from '../lib/tracing.js';
 import { startWorkerRole } from './role.js';
@@ -44,6 +44,8 @@ const config: Config = data.config;
 const post = (message: ThreadMessage) => port.postMessage(message);
 
 const rootLogger = createLogger(config.logLevel);
+// pino writes out only the main thread's log buffer at exit (logger.ts).
+process.on('exit', () => flushLogSync(rootLogger));
 const logger = rootLogger.child({
   thread: data.part === 'both' ? 'worker' : `worker-${data.part}`,
 }) as unknown as FastifyBaseLogger;
@@ -79,8 +81,6 @@ async function stop(): Promise<void> {
   await queue.close();
   await store.close();
   await tracing.shutdown();
-  // A thread's log buffer is not flushed at exit as the main thread's is (logger.ts).
-  await new Promise<void>((resolve) => rootLogger.flush(() => resolve()));
   post({ type: 'stopped' });
   port.close();
 }
