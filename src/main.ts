@@ -87,7 +87,7 @@ export async function startChargegate(
       const target = authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${AUTHORIZE_PATH}`;
       const webhookSecrets = webhookSecretsOf(config);
       if (useWorkerThread(config, roles)) {
-        const start = (part: WorkerPart) =>
+        const start = (part: Exclude<WorkerPart, 'both'>) =>
           startWorkerThread(
             { config, authUrl: target, webhookSecrets, part },
             { logger, onCrash: workerThreadCrashed(logger) },

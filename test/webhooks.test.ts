@@ -99,6 +99,7 @@ describe('webhook delivery', () => {
     const { id, snippet } = await firstFailedAttempt(token);
     expect(snippet).toContain('[redacted]');
     expect(JSON.stringify(await getSession(service!.url, id))).not.toContain(token);
+    expect(service!.output()).not.toContain(token);
   });
 
   it('leaves no fragment of an echoed token where the stored snippet is cut (256 characters)', async () => {
@@ -108,6 +109,7 @@ describe('webhook delivery', () => {
     const { id, snippet } = await firstFailedAttempt(token);
     expect(snippet).toMatch(/^x{240}\[redacted\]/);
     expect(JSON.stringify(await getSession(service!.url, id))).not.toContain(token.slice(0, 10));
+    expect(service!.output()).not.toContain(token.slice(0, 10));
   });
 
   it('generates the secret once, owner-only, in DATA_DIR, and signs with it', async () => {

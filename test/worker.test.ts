@@ -89,25 +89,11 @@ describe('request worker', () => {
   }
 
   it('decides a message whose session is stored just after it within moments, not after a recheck interval', async () => {
-    // The worker's store reports each time it looks for the session and finds none.
-    let missed = 0;
-    const watched = new Proxy(store, {
-      get(target, property) {
-        if (property === 'getSession') {
-          return async (id: string) => {
-            const found = await target.getSession(id);
-            if (found === null) missed += 1;
-            return found;
-          };
-        }
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
+    const { watched, missed } = watchMisses(store);
     start(undefined, watched);
     await queue.publish('requests', 'r-late-session', message('r-late-session'));
     // The worker has looked and found no session yet (the API's second write is late).
-    await waitFor(() => missed > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
     const stored = Date.now();
     await storeSession('r-late-session');
     const session = await waitFor(
@@ -125,12 +111,12 @@ describe('request worker', () => {
 
   it('drops a message whose session never appears once the grace period has passed, without asking the service', async () => {
     let clock = Date.now();
-    start(() => clock);
+    const { watched, missed } = watchMisses(store);
+    start(() => clock, watched);
     await queue.publish('requests', 'r-orphan', message('r-orphan'));
-    await waitFor(async () => (await queue.depth('requests')) === 1, {
-      timeoutMs: 1_000,
-      message: 'the message queued',
-    });
+    // The worker has looked, found no session, and kept the message (it is young).
+    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    expect(await queue.depth('requests')).toBe(1);
     // Well past the grace: the frozen clock was read a little before the publish.
     clock += ORPHAN_GRACE_MS + 1_000;
     // The first look found it young and deferred it at most a second; the next one drops it.
@@ -156,3 +142,22 @@ describe('request worker', () => {
     );
   });
 });
+
+/** The store, reporting each time the worker looks for a session and finds none. */
+function watchMisses(store: DecisionStore): { watched: DecisionStore; missed: () => number } {
+  let missed = 0;
+  const watched = new Proxy(store, {
+    get(target, property) {
+      if (property === 'getSession') {
+        return async (id: string) => {
+          const found = await target.getSession(id);
+          if (found === null) missed += 1;
+          return found;
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+  return { watched, missed: () => missed };
+}

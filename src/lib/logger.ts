@@ -1,7 +1,7 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /** pino's own stream (sonic-boom): `flushSync` writes out what is buffered. */
-export type StdoutDestination = ReturnType<typeof pino.destination>;
+type StdoutDestination = ReturnType<typeof pino.destination>;
 
 /**
  * Redaction is configured here, once, rather than remembered at every log call: any field named
@@ -52,7 +52,7 @@ const MAX_WRITE_BYTES = 4096;
  * milliseconds of lines). While stdout stalls, each thread holds at most MAX_BUFFERED_BYTES;
  * later lines are dropped, not held.
  */
-export function stdoutDestination(): StdoutDestination {
+function stdoutDestination(): StdoutDestination {
   return pino.destination({
     dest: 1,
     sync: false,

@@ -98,7 +98,7 @@ const AUTHORIZATION_METRICS = [
   'chargegate_authorization_circuit_state',
 ];
 const CALLBACK_METRICS = ['chargegate_callback_attempts_total'];
-export const WORKER_METRICS = [...AUTHORIZATION_METRICS, ...CALLBACK_METRICS];
+const WORKER_METRICS = [...AUTHORIZATION_METRICS, ...CALLBACK_METRICS];
 
 /** The metrics one half of the worker role (role.ts) updates. */
 export function workerMetricsOf(part: 'requests' | 'callbacks' | 'both'): string[] {

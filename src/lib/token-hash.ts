@@ -8,8 +8,6 @@ import { createHmac } from 'node:crypto';
 export interface TokenHasher {
   /** Full keyed hash, hex: stored and compared. */
   hash(token: string): string;
-  /** Short prefix of the keyed hash: safe to log, enough to correlate log lines. */
-  fingerprint(token: string): string;
 }
 
 /** Log fingerprints are this many hex characters: 48 bits, unique enough to correlate. */
@@ -23,8 +21,5 @@ export function fingerprintOf(tokenHash: string): string {
 
 export function createTokenHasher(key: string): TokenHasher {
   const hash = (token: string) => createHmac('sha256', key).update(token, 'utf8').digest('hex');
-  return {
-    hash,
-    fingerprint: (token) => fingerprintOf(hash(token)),
-  };
+  return { hash };
 }

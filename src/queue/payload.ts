@@ -26,7 +26,7 @@ export function readPayload<T>(text: string): T | undefined {
 }
 
 /** A leased message as read from storage, its payload still text. */
-export type RawDelivery = Omit<Delivery, 'payload'> & { text: string };
+type RawDelivery = Omit<Delivery, 'payload'> & { text: string };
 
 /**
  * Parses a leased batch, keeping publish order. A message whose payload is not JSON can never be

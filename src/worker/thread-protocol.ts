@@ -9,7 +9,7 @@ export interface WorkerThreadData {
   authUrl: string;
   webhookSecrets: string[];
   /** Which half of the worker role this thread runs. */
-  part: WorkerPart;
+  part: Exclude<WorkerPart, 'both'>;
 }
 
 /** Main thread → worker thread. */

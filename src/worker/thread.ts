@@ -47,7 +47,7 @@ const rootLogger = createLogger(config.logLevel);
 // pino writes out only the main thread's log buffer at exit (logger.ts).
 process.on('exit', () => flushLogSync(rootLogger));
 const logger = rootLogger.child({
-  thread: data.part === 'both' ? 'worker' : `worker-${data.part}`,
+  thread: `worker-${data.part}`,
 }) as unknown as FastifyBaseLogger;
 lowerPriority(logger);
 const metrics = createMetrics({ processMetrics: false });

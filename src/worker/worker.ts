@@ -39,7 +39,7 @@ const LEASE_MARGIN_MS = 5_000;
  * message of a pair calls, the other writes. A waiting message waits for at most one call, so
  * the lease covers two.
  */
-export const MESSAGES_PER_PERMIT = 2;
+const MESSAGES_PER_PERMIT = 2;
 
 /**
  * With a rate limit, a message also waits for the limiter (inside its permit): at most a

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fingerprintOf } from '../../src/lib/token-hash.js';
 import {
   ENTRIES,
   IMPORT,
@@ -149,7 +150,7 @@ describe('ACL admin API documentation and logs', () => {
     const entries = lines().map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries.find((e) => e.msg === 'ACL entry created')).toMatchObject({
       acl_entry: id,
-      token_fingerprint: hasher.fingerprint(TOKEN),
+      token_fingerprint: fingerprintOf(hasher.hash(TOKEN)),
     });
     expect(entries.find((e) => e.msg === 'ACL entry deleted')).toMatchObject({ acl_entry: id });
     // Redaction is configured on the logger, so a careless future log line is covered too.

@@ -7,7 +7,7 @@ import { createMemoryAclStore } from '../../src/authorization/acl-memory.js';
 import { AUTHORIZE_PATH } from '../../src/authorization/contract.js';
 import { createAuthService, type AuthServiceOptions } from '../../src/authorization/service.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { createTokenHasher } from '../../src/lib/token-hash.js';
+import { createTokenHasher, fingerprintOf } from '../../src/lib/token-hash.js';
 
 const hasher = createTokenHasher('service-test-key-0123456789abcdef01234567');
 const STATION = '0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f';
@@ -281,7 +281,7 @@ describe('logging', () => {
     expect(decision).toMatchObject({
       level: 20,
       request_id: 'req-log-1',
-      token_fingerprint: hasher.fingerprint(TOKENS.blocked),
+      token_fingerprint: fingerprintOf(hasher.hash(TOKENS.blocked)),
       station_id: STATION,
       reason: 'blocked',
     });

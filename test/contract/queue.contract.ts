@@ -291,7 +291,6 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         ]);
         expect(JSON.stringify(items)).not.toContain(token);
         expect(await queue.depth('requests')).toBe(2);
-        expect(await queue.oldestAgeMs('requests')).toBeGreaterThanOrEqual(0);
       });
 
       it('sets an unreadable message aside during a waiting receive, and goes on waiting', async () => {
@@ -303,6 +302,8 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
           waitMs: 300,
         });
         expect(batch).toEqual([]);
+        // It waited out its waitMs (give or take a timer tick) rather than failing or returning.
+        expect(Date.now() - started).toBeGreaterThanOrEqual(250);
         expect(Date.now() - started).toBeLessThan(PROMPT_MS);
         expect(await queue.deadLetterCount('requests')).toBe(1);
         await queue.publish('requests', 'next', { n: 1 });
