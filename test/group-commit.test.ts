@@ -68,6 +68,9 @@ describe('group commit', () => {
     reader.exec('COMMIT');
     await expect(written).resolves.toBe(1);
     expect(notes()).toEqual(['a']);
+    // Outside its flushes the connection waits for a lock as before: the writes that do not go
+    // through the group (an operator's replay, a purge) still wait rather than fail at once.
+    expect(writer.pragma('busy_timeout', { simple: true })).toBe(300);
   });
 
   it('rejects every write of a turn whose commit fails, and applies none', async () => {
