@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createLogger, REDACT_PATHS } from '../src/lib/logger.js';
 import { tempDir } from './helpers/service.js';
 
 const LOGGER = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'lib', 'logger.js')).href;
@@ -45,5 +48,101 @@ describe('asynchronous logs', () => {
 
   it('loses the buffered lines of such a thread without the exit flush (what the flush is for)', () => {
     expect(run(workerThatExits(2_000, false)).length).toBeLessThan(2_000);
+  });
+});
+
+/** Collects the lines a logger writes. */
+function sink(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
+describe('redaction', () => {
+  const secret = (n: number) => `SECRET-TOKEN-${n}-abcdefghijklmnop`;
+  const lines = (): Record<string, unknown>[] => [
+    { driver_token: secret(1) },
+    { session: { driver_token: secret(2), station_id: 'st-1' } },
+    { outer: { inner: { driver_token: secret(3), kept: 1 } } },
+    { list: [{ driver_token: secret(4) }, { other: 'kept' }] },
+    { wrapped: { err: { command: { name: 'xadd', args: ['key', secret(5)] } } } },
+    { err: Object.assign(new Error('boom'), { command: { name: 'xadd', args: [secret(6)] } }) },
+    { frozen: Object.freeze({ driver_token: secret(7) }) },
+    { failure: Object.assign(new Error('nested'), { driver_token: secret(8) }) },
+    { req: { headers: { authorization: `Bearer ${secret(9)}`, cookie: secret(10) } } },
+    { parse: { err: { rawPacket: secret(11), code: 'HPE' } } },
+    { request_id: 'r-1', token: 'fp-1234', decision: 'allowed' },
+  ];
+  const shown = (line: string) => {
+    const fields = JSON.parse(line) as Record<string, unknown>;
+    delete fields.time;
+    delete fields.pid;
+    return fields;
+  };
+
+  it('hides every driver token and credential, as the wildcard paths would, changing nothing logged', () => {
+    const ours = sink();
+    const reference = sink();
+    const logger = createLogger('info', ours.stream);
+    // pino applying the whole list itself, wildcards included: the behaviour to match.
+    const wildcards = pino(
+      { redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'chargegate' } },
+      reference.stream,
+    );
+    const given = lines();
+    const before = lines();
+    for (const [i, fields] of given.entries()) {
+      logger.info(fields, `line ${i}`);
+      wildcards.info(fields, `line ${i}`);
+    }
+    logger.child({ bound: { driver_token: secret(12) } }).info('child');
+    wildcards.child({ bound: { driver_token: secret(12) } }).info('child');
+
+    expect(ours.lines).toHaveLength(given.length + 1);
+    expect(ours.lines.map(shown)).toEqual(reference.lines.map(shown));
+    for (const line of ours.lines) expect(line).not.toContain('SECRET-TOKEN');
+    expect(ours.lines.join('\n')).toContain('"message":"boom"');
+    // The caller's objects are left as they were.
+    expect(given).toEqual(before);
+    expect((given[7]?.failure as Error).message).toBe('nested');
+  });
+});
+
+describe('log line time', () => {
+  it('is the ISO time of each line, also across lines written in the same millisecond', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    const times: [number, number][] = [];
+    for (let i = 0; i < 200; i += 1) {
+      const before = Date.now();
+      logger.info({ i }, 'line');
+      times.push([before, Date.now()]);
+      // Some lines in a later millisecond than the one before them.
+      if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const logged = lines.map((line) => Date.parse((JSON.parse(line) as { time: string }).time));
+    expect(logged).toHaveLength(200);
+    logged.forEach((time, i) => {
+      const [before, after] = times[i] ?? [Number.NaN, Number.NaN];
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect(time).toBeLessThanOrEqual(after);
+    });
+    expect(new Set(logged).size).toBeGreaterThan(1);
   });
 });
