@@ -4,6 +4,7 @@ import type { Agent } from 'undici';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { startDispatcher } from '../src/callbacks/dispatcher.js';
+import { createDeadLetters } from '../src/callbacks/dead-letters.js';
 import { createSigner, generateSecret } from '../src/callbacks/signing.js';
 import { createGuardedAgent } from '../src/callbacks/ssrf.js';
 import { createLogger } from '../src/lib/logger.js';
@@ -92,6 +93,43 @@ describe('callback dispatcher', () => {
     await queue.publish('callbacks', requestId, message);
     return requestId;
   }
+
+  it('dead-letters a message that is not a callback message, lists it as it is, and delivers the next', async () => {
+    const receiver = await startScriptedServer(() => ({ status: 204 }));
+    servers.push(receiver);
+    start({ http: createGuardedAgent({ allowPrivateNetworks: true }) });
+    await queue.publish('callbacks', 'r-bad-status', {
+      v: 1,
+      request_id: 'r-bad-status',
+      station_id: 42,
+      driver_token: 'dispatcher-test-token-0001',
+      callback_url: `${receiver.url}/hooks`,
+      status: 'maybe',
+    });
+    const good = await decided(`${receiver.url}/hooks`);
+    await waitFor(async () => (await store.getSession(good))?.callback.state === 'delivered', {
+      timeoutMs: 5_000,
+      message: 'the good callback delivered',
+    });
+    const letters = createDeadLetters({ queue, store, retentionMs: 60_000 });
+    const listed = await waitFor(
+      async () => {
+        const page = await letters.list({ limit: 10 });
+        return page.items.length === 1 && page.items[0];
+      },
+      { timeoutMs: 5_000, message: 'the dead letter' },
+    );
+    expect(listed).toMatchObject({
+      request_id: 'r-bad-status',
+      station_id: '',
+      callback_url: `${receiver.url}/hooks`,
+      // Text fields are shown as they are, others empty: nothing is invented.
+      status: 'maybe',
+      reason: 'payload is not a callback message',
+    });
+    expect(receiver.requests).toHaveLength(1);
+    expect(await queue.depth('callbacks')).toBe(0);
+  });
 
   it('refuses a host name that resolves to a private address (DNS rebinding) and records why', async () => {
     const receiver = await startScriptedServer(() => ({ status: 200 }));

@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { createLogger, REDACT_PATHS } from '../src/lib/logger.js';
 import { tempDir } from './helpers/service.js';
+import { logSink } from './helpers/log-sink.js';
 
 const LOGGER = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'lib', 'logger.js')).href;
 
@@ -51,23 +51,6 @@ describe('asynchronous logs', () => {
   });
 });
 
-/** Collects the lines a logger writes. */
-function sink(): { stream: Writable; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter((line) => line !== ''),
-      );
-      done();
-    },
-  });
-  return { stream, lines };
-}
-
 describe('redaction', () => {
   const secret = (n: number) => `SECRET-TOKEN-${n}-abcdefghijklmnop`;
   const lines = (): Record<string, unknown>[] => [
@@ -91,8 +74,8 @@ describe('redaction', () => {
   };
 
   it('hides every driver token and credential, as the wildcard paths would, changing nothing logged', () => {
-    const ours = sink();
-    const reference = sink();
+    const ours = logSink();
+    const reference = logSink();
     const logger = createLogger('info', ours.stream);
     // pino applying the whole list itself, wildcards included: the behaviour to match.
     const wildcards = pino(
@@ -120,14 +103,8 @@ describe('redaction', () => {
 
 describe('log line time', () => {
   it('is the ISO time of each line, also across lines written in the same millisecond', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    const logger = createLogger('info', sink);
+    const { stream, lines } = logSink();
+    const logger = createLogger('info', stream);
     const times: [number, number][] = [];
     for (let i = 0; i < 200; i += 1) {
       const before = Date.now();

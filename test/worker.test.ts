@@ -18,6 +18,7 @@ import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { tempDir } from './helpers/service.js';
 import { STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
+import { logSink } from './helpers/log-sink.js';
 
 describe('request worker', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -55,12 +56,16 @@ describe('request worker', () => {
     dir.remove();
   });
 
-  function start(now?: () => number, workerStore: DecisionStore = store) {
+  function start(
+    now?: () => number,
+    workerStore: DecisionStore = store,
+    logger = createLogger('silent'),
+  ) {
     worker = startRequestWorker({
       queue,
       store: workerStore,
       authorizer,
-      logger: createLogger('silent'),
+      logger,
       authTimeoutMs: 2_000,
       maxInFlight: 4,
       ...(now === undefined ? {} : { now }),
@@ -126,6 +131,44 @@ describe('request worker', () => {
     });
     expect(await store.getSession('r-orphan')).toBeNull();
     expect(acl.requests).toHaveLength(0);
+  });
+
+  it('dead-letters a message that is not a request message, or of a later version, and decides the next', async () => {
+    const logs = logSink();
+    start(undefined, store, createLogger('info', logs.stream));
+    const tokenless: Partial<RequestMessage> = message('r-missing-token');
+    delete tokenless.driver_token;
+    await queue.publish('requests', 'r-missing-token', tokenless);
+    await queue.publish('requests', 'r-later', { ...message('r-later'), v: 2 });
+    await queue.publish('requests', 'r-list', [message('r-list')]);
+    await storeSession('r-good');
+    await queue.publish('requests', 'r-good', message('r-good'));
+
+    await waitFor(async () => (await store.getSession('r-good'))?.decision === 'allowed', {
+      timeoutMs: 5_000,
+      message: 'the good message decided',
+    });
+    const letters = await waitFor(
+      async () => {
+        const page = await queue.listDeadLetters('requests', { limit: 10 });
+        return page.items.length === 3 && page.items;
+      },
+      { timeoutMs: 5_000, message: 'three dead letters' },
+    );
+    expect(letters.map((letter) => [letter.key, letter.reason])).toEqual([
+      ['r-missing-token', 'payload is not a request message'],
+      ['r-later', 'request message version 2 is not known to this release'],
+      ['r-list', 'payload is not a request message'],
+    ]);
+    // Set aside once, not retried: the queue is empty and the service was asked once.
+    expect(await queue.depth('requests')).toBe(0);
+    expect(acl.requests).toHaveLength(1);
+    await waitFor(() => logs.lines.length >= 3, { message: 'the warnings' });
+    const warnings = logs.lines
+      .map((line) => JSON.parse(line) as { msg: string; key?: string; reason?: string })
+      .filter((line) => line.msg === 'message dead-lettered: it cannot be handled');
+    expect(warnings.map((line) => line.key)).toEqual(['r-missing-token', 'r-later', 'r-list']);
+    expect(logs.lines.join('\n')).not.toContain('WORKER-TEST-TOKEN');
   });
 
   it('holds two messages per permit, and with a rate limit no more than a timeout of calls', () => {

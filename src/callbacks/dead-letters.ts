@@ -32,14 +32,19 @@ export interface DeadLetters {
 /** Replay-all reads dead letters in pages of this size, to bound memory. */
 const REPLAY_PAGE_SIZE = 500;
 
-/** A letter whose payload is unreadable (its reason says so) shows empty fields. */
+/** A letter whose payload is unreadable or not a callback message (its reason says so) shows
+ * the fields it lacks empty. */
 function view(letter: DeadLetter<CallbackMessage>): DeadLetterView {
+  const field = (name: 'station_id' | 'callback_url' | 'status'): string => {
+    const value: unknown = (letter.payload as Partial<CallbackMessage> | null)?.[name];
+    return typeof value === 'string' ? value : '';
+  };
   return {
     id: letter.id,
     request_id: letter.key,
-    station_id: letter.payload?.station_id ?? '',
-    callback_url: letter.payload?.callback_url ?? '',
-    status: letter.payload?.status ?? '',
+    station_id: field('station_id'),
+    callback_url: field('callback_url'),
+    status: field('status'),
     attempts: letter.attempt + 1,
     reason: letter.reason,
     dead_lettered_at: new Date(letter.deadLetteredAt).toISOString(),

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Delivery, Queue } from '../queue/port.js';
-import type { CallbackMessage } from '../queue/messages.js';
+import { malformedCallback, type CallbackMessage } from '../queue/messages.js';
 import type { DecisionStore, SessionRecord } from '../store/port.js';
-import { startConsumer, type Consumer } from '../queue/consumer.js';
+import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
 import { HostLimiter, hostKey } from './host-limiter.js';
@@ -19,11 +19,6 @@ const BUSY_HOST_WAIT_MS = 250;
 /** A deferred callback comes back after at least this long, so a saturated host's backlog is
  * not cycled through the queue faster than the host can take it. */
 const BUSY_HOST_MIN_DEFER_MS = 1_000;
-
-/** A message stays leased for the callback attempt's timeout plus this margin for the writes around
- * it. Short, because after a crash an in-flight message waits for its lease to expire before
- * another worker takes it over. */
-const LEASE_MARGIN_MS = 5_000;
 
 export interface DispatcherOptions {
   queue: Queue;
@@ -212,6 +207,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     concurrency: options.concurrency,
     leaseMs: options.timeoutMs + LEASE_MARGIN_MS,
     handle,
+    malformed: malformedCallback,
     logger,
   });
 }

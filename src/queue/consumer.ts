@@ -13,6 +13,11 @@ export interface Consumer {
   stop(timeoutMs: number): Promise<void>;
 }
 
+/** A message stays leased for the time its handler may take plus this margin for the writes
+ * around it. Short, because after a crash an in-flight message waits for its lease to expire
+ * before another worker takes it over. */
+export const LEASE_MARGIN_MS = 5_000;
+
 /** How long one receive waits for messages before looping: short, so that stopping is prompt. */
 const RECEIVE_WAIT_MS = 250;
 
@@ -32,6 +37,9 @@ export function startConsumer<T>(options: {
   concurrency: number;
   leaseMs: number;
   handle: (delivery: Delivery<T>) => Promise<void>;
+  /** Why a payload cannot be handled (`queue/messages.ts`), or `null`. Such a message is
+   * dead-lettered instead of handed to `handle`, which would fail on every redelivery. */
+  malformed: (payload: unknown) => string | null;
   logger: ConsumerLogger;
 }): Consumer {
   const { queue, topic, concurrency, leaseMs, handle, logger } = options;
@@ -39,8 +47,18 @@ export function startConsumer<T>(options: {
   const running = new Set<Promise<void>>();
   let slotFreed: (() => void) | null = null;
 
+  async function setAside(delivery: Delivery<T>, reason: string): Promise<void> {
+    // The key (a request id) and the reason only: the payload may hold a driver token.
+    logger.warn(
+      { topic, key: delivery.key, reason },
+      'message dead-lettered: it cannot be handled',
+    );
+    await queue.deadLetter(topic, delivery, reason);
+  }
+
   function dispatch(delivery: Delivery<T>) {
-    const task = handle(delivery)
+    const reason = options.malformed(delivery.payload);
+    const task = (reason === null ? handle(delivery) : setAside(delivery, reason))
       .catch((error: unknown) => {
         logger.error(
           { err: error, topic, key: delivery.key },

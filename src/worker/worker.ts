@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Delivery, Queue } from '../queue/port.js';
-import type { CallbackMessage, RequestMessage } from '../queue/messages.js';
+import { malformedRequest, type CallbackMessage, type RequestMessage } from '../queue/messages.js';
 import type { Decision, DecisionStore, SessionRecord } from '../store/port.js';
 import type { AuthorizationClient } from '../authorization/client.js';
 import { fingerprintOf } from '../lib/token-hash.js';
-import { startConsumer, type Consumer } from '../queue/consumer.js';
+import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, SpanStatusCode, traceparentOf } from '../lib/tracing.js';
 
@@ -24,11 +24,6 @@ const ORPHAN_RECHECK_MS = 1_000;
  */
 const FRESH_MESSAGE_MS = 1_000;
 const FRESH_RECHECK_MS = 20;
-
-/** A message stays leased for the time it may wait for a permit (one call), its own call, and
- * this margin for the writes around them. Short, because after a crash an in-flight message
- * waits for its lease to expire before another worker takes it over. */
-const LEASE_MARGIN_MS = 5_000;
 
 /**
  * Messages handled at once per authorization permit (AUTH_MAX_IN_FLIGHT). A message keeps its
@@ -194,8 +189,10 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     queue,
     topic: 'requests',
     concurrency: messagesInFlight(options),
+    // Its wait for a permit (one call at most) and its own call.
     leaseMs: options.authTimeoutMs * 2 + LEASE_MARGIN_MS,
     handle,
+    malformed: malformedRequest,
     logger,
   });
 }

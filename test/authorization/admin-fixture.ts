@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, beforeEach, expect } from 'vitest';
@@ -10,6 +9,7 @@ import { createSqliteAclStore } from '../../src/authorization/acl-sqlite.js';
 import { AUTHORIZE_PATH } from '../../src/authorization/contract.js';
 import { createAuthService } from '../../src/authorization/service.js';
 import { createTokenHasher } from '../../src/lib/token-hash.js';
+import { logSink } from '../helpers/log-sink.js';
 
 /**
  * A reference authorization service with the ACL admin API on a real port, over a SQLite ACL in
@@ -57,13 +57,9 @@ export function useAdminService(): AdminFixture {
   const secrets: string[] = [];
 
   async function start(options: { adminToken?: string }) {
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
-    const logger = pino({ level: 'trace' }, stream);
+    const sink = logSink();
+    lines = sink.lines;
+    const logger = pino({ level: 'trace' }, sink.stream);
     app = createAuthService({ acl, hasher, logger, ...options });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   }

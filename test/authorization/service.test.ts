@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { AUTHORIZE_PATH } from '../../src/authorization/contract.js';
 import { createAuthService, type AuthServiceOptions } from '../../src/authorization/service.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createTokenHasher, fingerprintOf } from '../../src/lib/token-hash.js';
+import { logSink } from '../helpers/log-sink.js';
 
 const hasher = createTokenHasher('service-test-key-0123456789abcdef01234567');
 const STATION = '0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f';
@@ -233,17 +234,6 @@ describe('health and documentation', () => {
 });
 
 describe('logging', () => {
-  function capture() {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
-    return { lines, stream };
-  }
-
   /** Every kind of request the service sees, each carrying a raw token somewhere. */
   async function exercise(base: string) {
     const headers = { 'x-request-id': 'req-log-1', authorization: `Bearer ${TOKENS.blocked}` };
@@ -263,7 +253,7 @@ describe('logging', () => {
     ['the process logger', (stream: Writable) => createLogger('trace', stream)],
     ['logger options', (stream: Writable) => ({ level: 'trace', stream })],
   ])('never writes a raw token to the log when given %s', async (_name, makeLogger) => {
-    const { lines, stream } = capture();
+    const { lines, stream } = logSink();
     const base = await start({ logger: makeLogger(stream) });
     await exercise(base);
     // Redaction is configured on the logger, so even a careless future log line is covered.
