@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Webhook } from 'standardwebhooks';
 import { startScriptedServer, type RecordedRequest, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
@@ -287,6 +288,40 @@ describe('dead letters', () => {
     });
     expect(all.json()).toEqual({ replayed: 1 });
     await waitFor(async () => (await callbackOf(service!.url, second!)).state === 'delivered');
+  });
+
+  it('refuses, over HTTP and from the CLI, to replay a dead letter whose payload is unreadable', async () => {
+    const env = baseEnv(dir.path);
+    const [id] = await deadLettered(1, env);
+    // A damaged row, written beside the running service as a foreign writer would.
+    const db = new Database(join(dir.path, 'queue.db'));
+    db.prepare(`UPDATE dead_letters SET payload = '{"v":1' WHERE key = ?`).run(id);
+    db.close();
+    const list = await call(service!.url, 'GET', '/admin/v1/dead-letters', { headers: auth });
+    const [letter] = list.json()['items'] as { id: string; request_id: string }[];
+    expect(letter).toMatchObject({ request_id: id, station_id: '', callback_url: '', status: '' });
+
+    const attempts = receiver.requests.length;
+    const path = `/admin/v1/dead-letters/${letter!.id}/replay`;
+    const replay = await call(service!.url, 'POST', `${path}?from=test`, { headers: auth });
+    expect(replay.status).toBe(409);
+    expect(replay.headers['content-type']).toContain('application/problem+json');
+    expect(replay.json()).toMatchObject({
+      status: 409,
+      code: 'DEAD_LETTER_UNREADABLE',
+      instance: path,
+    });
+    const cli = await runCli(['dead-letters', 'replay', letter!.id], env);
+    expect(cli.code).toBe(1);
+    expect(cli.output).toContain(
+      `dead letter ${letter!.id} (request ${id}) has a payload that is not valid JSON`,
+    );
+    // Left as it was: still listed, the callback still dead-lettered (a replay sets it pending
+    // first), nothing sent again.
+    expect((await callbackOf(service!.url, id!)).state).toBe('dead_lettered');
+    const again = await call(service!.url, 'GET', '/admin/v1/dead-letters', { headers: auth });
+    expect(again.json()['items']).toHaveLength(1);
+    expect(receiver.requests).toHaveLength(attempts);
   });
 
   it('lists, replays and purges dead letters from the CLI', async () => {

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
 import { Problem } from './schemas.js';
-import { problem, sendProblem } from './problem.js';
+import { instanceOf, problem, sendProblem } from './problem.js';
 import { registerStatsRoute, type StatsSource } from './stats.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -31,7 +31,7 @@ function unauthorized(request: FastifyRequest, reply: FastifyReply) {
   return sendProblem(
     reply,
     problem(401, 'ADMIN_UNAUTHORIZED', {
-      instance: request.url.split('?')[0],
+      instance: instanceOf(request),
       detail: 'Admin endpoints need Authorization: Bearer <ADMIN_TOKEN>.',
     }),
   );
@@ -114,13 +114,13 @@ export function registerAdminRoutes(
           if (result === null) {
             return sendProblem(
               reply,
-              problem(404, 'DEAD_LETTER_NOT_FOUND', { instance: request.url }),
+              problem(404, 'DEAD_LETTER_NOT_FOUND', { instance: instanceOf(request) }),
             );
           }
           if ('unreadable' in result) {
             return sendProblem(
               reply,
-              problem(409, 'DEAD_LETTER_UNREADABLE', { instance: request.url }),
+              problem(409, 'DEAD_LETTER_UNREADABLE', { instance: instanceOf(request) }),
             );
           }
           const requestId = result.replayed;

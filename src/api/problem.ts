@@ -54,12 +54,17 @@ export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyRepl
   return reply.code(body.status).type('application/problem+json').send(body);
 }
 
+/** A problem's `instance`: the request's path, without its query string. */
+export function instanceOf(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? request.url;
+}
+
 /**
  * Turns every error Fastify raises before or inside a handler into a problem. Messages of
  * framework errors are generic and never contain the body, so no driver token can leak here.
  */
 export function errorToProblem(error: FastifyError, request: FastifyRequest): ProblemBody {
-  const instance = request.url.split('?')[0];
+  const instance = instanceOf(request);
   const status = error.statusCode ?? 500;
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

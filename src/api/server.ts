@@ -4,7 +4,7 @@ import type { Queue } from '../queue/port.js';
 import type { DecisionStore } from '../store/port.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { createIntake } from './intake.js';
-import { errorToProblem, problem, sendProblem } from './problem.js';
+import { errorToProblem, instanceOf, problem, sendProblem } from './problem.js';
 import { registerHealthRoutes, type ReadinessDetails } from './health.js';
 import { registerOpenApi } from './openapi.js';
 import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
@@ -73,8 +73,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     sendProblem(
       reply,
       problem(404, 'SESSION_NOT_FOUND', {
-        instance: request.url.split('?')[0],
-        detail: `No route ${request.method} ${request.url.split('?')[0]}.`,
+        instance: instanceOf(request),
+        detail: `No route ${request.method} ${instanceOf(request)}.`,
       }),
     ),
   );
