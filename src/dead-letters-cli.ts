@@ -65,7 +65,7 @@ export async function runDeadLetters(args: string[], config: Config): Promise<nu
     }
     if ('unreadable' in result) {
       process.stderr.write(
-        `dead letter ${id ?? ''} (request ${result.unreadable}) has a payload that is not valid JSON; it cannot be replayed, only purged\n`,
+        `dead letter ${id ?? ''} (request ${result.unreadable}) has a payload that is not valid JSON or not a callback message; it cannot be replayed, only purged\n`,
       );
       return 1;
     }

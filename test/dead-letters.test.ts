@@ -10,7 +10,7 @@ import { createSqliteStore } from '../src/store/sqlite.js';
 import { STATION } from './helpers/client.js';
 import { tempDir } from './helpers/service.js';
 
-describe('dead-lettered callbacks with an unreadable payload', () => {
+describe('dead letters', () => {
   let dir: ReturnType<typeof tempDir>;
   let queue: Queue;
   let store: DecisionStore;
@@ -46,7 +46,7 @@ describe('dead-lettered callbacks with an unreadable payload', () => {
     await queue.publish('callbacks', requestId, message);
   }
 
-  it('are listed with empty fields and left in place by replay-all, which replays the rest', async () => {
+  it('with an unreadable payload are listed with empty fields and left in place by replay-all, which replays the rest', async () => {
     await callback('r1');
     await callback('r2');
     await callback('r3');
@@ -72,5 +72,21 @@ describe('dead-lettered callbacks with an unreadable payload', () => {
     expect(left.items.map((item) => item.request_id)).toEqual(['r2']);
     const replayed = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     expect(replayed.map((delivery) => delivery.key)).toEqual(['r1', 'r3']);
+  });
+
+  it('are purged from both topics once expired: a request set aside keeps its token too', async () => {
+    await callback('r1');
+    await queue.publish('requests', 'r2', { v: 1, request_id: 'r2' });
+    for (const topic of ['callbacks', 'requests'] as const) {
+      const [delivery] = await queue.receive(topic, { max: 1, leaseMs: 60_000, waitMs: 0 });
+      await queue.deadLetter(topic, delivery!, 'gave up');
+    }
+    const fresh = createDeadLetters({ queue, store, retentionMs: 60_000 });
+    expect(await fresh.purgeExpired()).toBe(0);
+    const expiry = Date.now() + 60_001;
+    const later = createDeadLetters({ queue, store, retentionMs: 60_000, now: () => expiry });
+    expect(await later.purgeExpired()).toBe(2);
+    expect(await queue.deadLetterCount('requests')).toBe(0);
+    expect(await queue.deadLetterCount('callbacks')).toBe(0);
   });
 });

@@ -66,7 +66,11 @@ describe('callback dispatcher', () => {
     });
   }
 
-  async function decided(callbackUrl: string): Promise<string> {
+  /** A decided session and its callback message (`override` replaces message fields). */
+  async function decided(
+    callbackUrl: string,
+    override: Record<string, unknown> = {},
+  ): Promise<string> {
     sequence += 1;
     const requestId = `01a1fe2f-0000-7000-8000-${String(sequence).padStart(12, '0')}`;
     await store.createSession({
@@ -90,20 +94,16 @@ describe('callback dispatcher', () => {
       callback_url: callbackUrl,
       status: 'allowed',
     };
-    await queue.publish('callbacks', requestId, message);
+    await queue.publish('callbacks', requestId, { ...message, ...override });
     return requestId;
   }
 
-  it('dead-letters a message that is not a callback message, lists it as it is, and delivers the next', async () => {
+  it('dead-letters a message that is not a callback message, shows it dead-lettered, refuses to replay it, and delivers the next', async () => {
     const receiver = await startScriptedServer(() => ({ status: 204 }));
     servers.push(receiver);
     start({ http: createGuardedAgent({ allowPrivateNetworks: true }) });
-    await queue.publish('callbacks', 'r-bad-status', {
-      v: 1,
-      request_id: 'r-bad-status',
+    const bad = await decided(`${receiver.url}/hooks`, {
       station_id: 42,
-      driver_token: 'dispatcher-test-token-0001',
-      callback_url: `${receiver.url}/hooks`,
       status: 'maybe',
     });
     const good = await decided(`${receiver.url}/hooks`);
@@ -111,24 +111,25 @@ describe('callback dispatcher', () => {
       timeoutMs: 5_000,
       message: 'the good callback delivered',
     });
+    await waitFor(async () => (await store.getSession(bad))?.callback.state === 'dead_lettered', {
+      message: 'the bad callback shown dead-lettered',
+    });
     const letters = createDeadLetters({ queue, store, retentionMs: 60_000 });
-    const listed = await waitFor(
-      async () => {
-        const page = await letters.list({ limit: 10 });
-        return page.items.length === 1 && page.items[0];
-      },
-      { timeoutMs: 5_000, message: 'the dead letter' },
-    );
-    expect(listed).toMatchObject({
-      request_id: 'r-bad-status',
+    const { items } = await letters.list({ limit: 10 });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({
+      request_id: bad,
+      // Text fields are shown as they are, others empty: nothing is invented.
       station_id: '',
       callback_url: `${receiver.url}/hooks`,
-      // Text fields are shown as they are, others empty: nothing is invented.
       status: 'maybe',
       reason: 'payload is not a callback message',
     });
+    expect(await letters.replay(items[0]!.id)).toEqual({ unreadable: bad });
+    expect(await letters.replayAll()).toBe(0);
+    expect((await store.getSession(bad))?.callback.state).toBe('dead_lettered');
     expect(receiver.requests).toHaveLength(1);
-    expect(await queue.depth('callbacks')).toBe(0);
+    await waitFor(async () => (await queue.depth('callbacks')) === 0, { message: 'both acked' });
   });
 
   it('refuses a host name that resolves to a private address (DNS rebinding) and records why', async () => {

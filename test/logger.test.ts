@@ -65,6 +65,18 @@ describe('redaction', () => {
     { req: { headers: { authorization: `Bearer ${secret(9)}`, cookie: secret(10) } } },
     { parse: { err: { rawPacket: secret(11), code: 'HPE' } } },
     { request_id: 'r-1', token: 'fp-1234', decision: 'allowed' },
+    {
+      err: new Error('outer', {
+        cause: Object.assign(new Error('inner'), { driver_token: secret(13) }),
+      }),
+    },
+    {
+      getter: Object.defineProperty({}, 'driver_token', {
+        get: () => secret(14),
+        enumerable: true,
+      }),
+    },
+    { dated: { at: new Date(0), driver_token: secret(15) } },
   ];
   const shown = (line: string) => {
     const fields = JSON.parse(line) as Record<string, unknown>;
@@ -90,8 +102,16 @@ describe('redaction', () => {
     }
     logger.child({ bound: { driver_token: secret(12) } }).info('child');
     wildcards.child({ bound: { driver_token: secret(12) } }).info('child');
+    // A child of a child, and a child with options of its own (as the authorization service).
+    const grandchild = (parent: typeof wildcards) =>
+      parent
+        .child({ role: 'worker' })
+        .child({ deeper: { nested: { driver_token: secret(16) } } }, { level: 'info' })
+        .info('grandchild');
+    grandchild(logger);
+    grandchild(wildcards);
 
-    expect(ours.lines).toHaveLength(given.length + 1);
+    expect(ours.lines).toHaveLength(given.length + 2);
     expect(ours.lines.map(shown)).toEqual(reference.lines.map(shown));
     for (const line of ours.lines) expect(line).not.toContain('SECRET-TOKEN');
     expect(ours.lines.join('\n')).toContain('"message":"boom"');

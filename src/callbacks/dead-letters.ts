@@ -1,5 +1,5 @@
-import type { DeadLetter, Queue } from '../queue/port.js';
-import type { CallbackMessage } from '../queue/messages.js';
+import { TOPICS, type DeadLetter, type Queue } from '../queue/port.js';
+import { unfitCallback, type CallbackMessage } from '../queue/messages.js';
 import type { DecisionStore } from '../store/port.js';
 
 /** A dead-lettered callback as operators see it: everything but the driver token. */
@@ -21,11 +21,12 @@ export interface DeadLetters {
     after?: string;
   }): Promise<{ items: DeadLetterView[]; next?: string }>;
   /** Replays one dead letter: the request id it belonged to; `unreadable` when its payload is
-   * not JSON (replaying it would only dead-letter it again); null when there is none. */
+   * not JSON or not a callback message (replaying it would only dead-letter it again); null
+   * when there is none. */
   replay(id: string): Promise<{ replayed: string } | { unreadable: string } | null>;
   /** Replays every dead letter; how many. */
   replayAll(): Promise<number>;
-  /** Deletes dead letters older than the retention; how many. */
+  /** Deletes dead letters of both topics older than the retention; how many. */
   purgeExpired(): Promise<number>;
 }
 
@@ -51,6 +52,12 @@ function view(letter: DeadLetter<CallbackMessage>): DeadLetterView {
   };
 }
 
+/** A letter that would only be dead-lettered again is not replayed: its payload is not JSON,
+ * or not a callback message. (One of a later release is never dead-lettered: it waits.) */
+function replayable(letter: DeadLetter<CallbackMessage>): boolean {
+  return letter.payload !== null && unfitCallback(letter.payload) === null;
+}
+
 /**
  * Operator actions on dead-lettered callbacks, shared by the admin API and the CLI. A replay
  * publishes the same message again (same request id, so the same `webhook-id`) with a fresh
@@ -69,7 +76,7 @@ export function createDeadLetters(deps: {
   async function replay(id: string) {
     const letter = await queue.getDeadLetter<CallbackMessage>('callbacks', id);
     if (!letter) return null;
-    if (letter.payload === null) return { unreadable: letter.key };
+    if (!replayable(letter)) return { unreadable: letter.key };
     await store.setCallbackState(letter.key, { state: 'pending', at: now(), nextAttemptAt: now() });
     return (await queue.replayDeadLetter('callbacks', id)) ? { replayed: letter.key } : null;
   }
@@ -96,13 +103,19 @@ export function createDeadLetters(deps: {
           ...(after === undefined ? {} : { after }),
         });
         for (const letter of page.items) {
-          if (letter.payload === null || letter.deadLetteredAt >= startedAt) continue;
+          if (!replayable(letter) || letter.deadLetteredAt >= startedAt) continue;
           if ((await replay(letter.id)) !== null) count += 1;
         }
         after = page.next;
       } while (after !== undefined);
       return count;
     },
-    purgeExpired: () => queue.purgeDeadLetters('callbacks', now() - retentionMs),
+    async purgeExpired() {
+      // Both topics: a request set aside as unfit keeps its raw token too.
+      const before = now() - retentionMs;
+      let purged = 0;
+      for (const topic of TOPICS) purged += await queue.purgeDeadLetters(topic, before);
+      return purged;
+    },
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Delivery, Queue } from '../queue/port.js';
-import { malformedCallback, type CallbackMessage } from '../queue/messages.js';
+import { unfitCallback, type CallbackMessage } from '../queue/messages.js';
 import type { DecisionStore, SessionRecord } from '../store/port.js';
 import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { attemptDelivery, type AttemptResult } from './delivery.js';
@@ -80,28 +80,21 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       await queue.release('callbacks', delivery, wait);
       return;
     }
-    // The slot bounds connections to the host: it is given back as soon as the HTTP exchange
-    // ends, not after the writes that record it.
-    let held = true;
-    const release = () => {
-      if (held) hosts.release(host, slot, performance.now());
-      held = false;
-    };
+    const startedAt = now();
+    let result: AttemptResult;
     try {
-      await deliver(delivery, session, release);
+      result = await exchange(delivery.payload, session);
     } finally {
-      release();
+      // The slot bounds connections to the host: it is given back as soon as the HTTP exchange
+      // ends, not after the writes that record it.
+      hosts.release(host, slot, performance.now());
     }
+    await record(delivery, session, startedAt, result);
   }
 
-  async function deliver(
-    delivery: Delivery<CallbackMessage>,
-    session: SessionRecord,
-    exchangeEnded: () => void,
-  ): Promise<void> {
-    const message = delivery.payload;
-    const startedAt = now();
-    const result = await inSpan(
+  /** One signed HTTP attempt, in its own span. */
+  function exchange(message: CallbackMessage, session: SessionRecord): Promise<AttemptResult> {
+    return inSpan(
       tracer,
       'callback attempt',
       {
@@ -135,7 +128,16 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
         return attempted;
       },
     );
-    exchangeEnded();
+  }
+
+  /** Persists the attempt and moves the message on: acked, retried later, or dead-lettered. */
+  async function record(
+    delivery: Delivery<CallbackMessage>,
+    session: SessionRecord,
+    startedAt: number,
+    result: AttemptResult,
+  ): Promise<void> {
+    const message = delivery.payload;
     options.onAttempt?.(result.outcome);
     const attempt = {
       attempt: session.callback.attempts + 1,
@@ -207,7 +209,14 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     concurrency: options.concurrency,
     leaseMs: options.timeoutMs + LEASE_MARGIN_MS,
     handle,
-    malformed: malformedCallback,
+    unfit: unfitCallback,
+    // The GET shows what became of the callback (its key is the request id).
+    onDeadLettered: (delivery) =>
+      store.setCallbackState(delivery.key, {
+        state: 'dead_lettered',
+        at: now(),
+        nextAttemptAt: null,
+      }),
     logger,
   });
 }

@@ -12,7 +12,10 @@ type StdoutDestination = ReturnType<typeof pino.destination>;
  * applied by `scrub` instead: given a wildcard path, pino runs its redactor on every value of
  * every line: 6.0 µs of CPU per decision line against 1.0 with `scrub` (docs/performance.md).
  * `scrub` looks only at nested objects and copies a line's object only when it finds something
- * to hide.
+ * to hide. It sees a line's fields before serializers run (pino's paths, after): a serializer
+ * must not add a token, and none here does (the `err` serializer copies the error's fields,
+ * which `scrub` has already seen). `%j` arguments and `setBindings` are not scrubbed: this code
+ * uses neither.
  */
 const EXACT_PATHS = [
   'driver_token',
@@ -61,8 +64,10 @@ type Fields = Record<string, unknown>;
 function scrub(fields: Fields): Fields {
   let copy: Fields | undefined;
   for (const key in fields) {
+    // Own fields only, as pino writes, checked before reading: an inherited getter is not run.
+    if (!Object.hasOwn(fields, key)) continue;
     const value = fields[key];
-    if (!Object.hasOwn(fields, key) || !isNested(value)) continue;
+    if (!isNested(value)) continue;
     let scrubbed = hide(value, 'driver_token');
     const err = scrubbed.err;
     if (isNested(err)) {
@@ -74,8 +79,9 @@ function scrub(fields: Fields): Fields {
       if (hidden !== err) scrubbed = withField(scrubbed, 'err', hidden);
     }
     for (const inner in scrubbed) {
+      if (!Object.hasOwn(scrubbed, inner)) continue;
       const child = scrubbed[inner];
-      if (!Object.hasOwn(scrubbed, inner) || !isNested(child)) continue;
+      if (!isNested(child)) continue;
       const hidden = hide(child, 'driver_token');
       if (hidden !== child) scrubbed = withField(scrubbed, inner, hidden);
     }
@@ -96,7 +102,14 @@ function scrubBindings(child: Logger): void {
   const holder = child as unknown as Record<symbol, unknown>;
   const text = holder[pino.symbols.chindingsSym];
   if (typeof text !== 'string' || !NESTED_MARKERS.some((marker) => text.includes(marker))) return;
-  const bindings = JSON.parse(`{${text.slice(1)}}`) as Fields;
+  let bindings: Fields;
+  try {
+    bindings = JSON.parse(`{${text.slice(1)}}`) as Fields;
+  } catch {
+    // Not the JSON pino writes: hide them all rather than risk a token.
+    holder[pino.symbols.chindingsSym] = `,"bindings":"${CENSOR}"`;
+    return;
+  }
   const scrubbed = scrub(bindings);
   if (scrubbed !== bindings)
     holder[pino.symbols.chindingsSym] = `,${JSON.stringify(scrubbed).slice(1, -1)}`;

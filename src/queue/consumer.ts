@@ -1,4 +1,5 @@
 import type { Delivery, Queue, Topic } from './port.js';
+import type { Unfit } from './messages.js';
 import { delay } from '../lib/time.js';
 
 export interface ConsumerLogger {
@@ -17,6 +18,10 @@ export interface Consumer {
  * around it. Short, because after a crash an in-flight message waits for its lease to expire
  * before another worker takes it over. */
 export const LEASE_MARGIN_MS = 5_000;
+
+/** A message of a later release goes back for this long: an old worker does not spin on it
+ * while a rolling upgrade finishes, and an upgraded worker gets it soon after. */
+const LATER_RELEASE_RETRY_MS = 30_000;
 
 /** How long one receive waits for messages before looping: short, so that stopping is prompt. */
 const RECEIVE_WAIT_MS = 250;
@@ -37,9 +42,11 @@ export function startConsumer<T>(options: {
   concurrency: number;
   leaseMs: number;
   handle: (delivery: Delivery<T>) => Promise<void>;
-  /** Why a payload cannot be handled (`queue/messages.ts`), or `null`. Such a message is
-   * dead-lettered instead of handed to `handle`, which would fail on every redelivery. */
-  malformed: (payload: unknown) => string | null;
+  /** Why a payload cannot be handled by this release (`queue/messages.ts`), or `null`. Such a
+   * message is never handed to `handle`, which would fail on every redelivery. */
+  unfit: (payload: unknown) => Unfit | null;
+  /** Called after a message was dead-lettered as unfit (to record it beside its session). */
+  onDeadLettered?: (delivery: Delivery<T>) => Promise<void>;
   logger: ConsumerLogger;
 }): Consumer {
   const { queue, topic, concurrency, leaseMs, handle, logger } = options;
@@ -47,18 +54,27 @@ export function startConsumer<T>(options: {
   const running = new Set<Promise<void>>();
   let slotFreed: (() => void) | null = null;
 
-  async function setAside(delivery: Delivery<T>, reason: string): Promise<void> {
-    // The key (a request id) and the reason only: the payload may hold a driver token.
-    logger.warn(
-      { topic, key: delivery.key, reason },
-      'message dead-lettered: it cannot be handled',
-    );
-    await queue.deadLetter(topic, delivery, reason);
+  /** Logged with its key (a request id) and the reason only: the payload may hold a token. */
+  async function setAside(delivery: Delivery<T>, unfit: Unfit): Promise<void> {
+    const fields = { topic, key: delivery.key, reason: unfit.reason };
+    if (unfit.later) {
+      if (await queue.release(topic, delivery, LATER_RELEASE_RETRY_MS)) {
+        logger.warn(
+          { ...fields, retry_in_ms: LATER_RELEASE_RETRY_MS },
+          'message left for a worker of a later release',
+        );
+      }
+      return;
+    }
+    // False: the lease was lost meanwhile, and whoever holds the message now deals with it.
+    if (!(await queue.deadLetter(topic, delivery, unfit.reason))) return;
+    logger.warn(fields, 'message dead-lettered: this release cannot handle it');
+    await options.onDeadLettered?.(delivery);
   }
 
   function dispatch(delivery: Delivery<T>) {
-    const reason = options.malformed(delivery.payload);
-    const task = (reason === null ? handle(delivery) : setAside(delivery, reason))
+    const unfit = options.unfit(delivery.payload);
+    const task = (unfit === null ? handle(delivery) : setAside(delivery, unfit))
       .catch((error: unknown) => {
         logger.error(
           { err: error, topic, key: delivery.key },

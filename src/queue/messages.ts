@@ -28,38 +28,46 @@ export interface CallbackMessage {
 }
 
 /**
- * Why a queued payload cannot be handled, or `null` when it is a message of this release's
- * shape. A message that fails here would fail every redelivery too: the consumers dead-letter
- * it with this reason (which never quotes the payload) instead of retrying it forever.
+ * Why a queued payload cannot be handled by this release. `later`: it is a message of a later
+ * release (a rolling upgrade in progress), which a worker of that release will handle, so it is
+ * put back for one. Otherwise it would fail every redelivery too, so it is dead-lettered with
+ * `reason` (which never quotes the payload) instead of being retried forever.
  */
-export function malformedRequest(payload: unknown): string | null {
-  return malformed(payload, 'request', (m) => typeof m.accepted_at === 'number');
+export interface Unfit {
+  reason: string;
+  later: boolean;
 }
 
-export function malformedCallback(payload: unknown): string | null {
-  return malformed(payload, 'callback', (m) => DECISIONS.includes(m.status as Decision));
+/** `null` when the payload is a request message of this release's shape. */
+export function unfitRequest(payload: unknown): Unfit | null {
+  return unfit(payload, 'request', (m) => typeof m.accepted_at === 'number');
 }
+
+/** `null` when the payload is a callback message of this release's shape. */
+export function unfitCallback(payload: unknown): Unfit | null {
+  return unfit(payload, 'callback', (m) => DECISIONS.includes(m.status as Decision));
+}
+
+/** The message version this release writes and reads. */
+const VERSION = 1;
 
 const TEXT_FIELDS = ['request_id', 'station_id', 'driver_token', 'callback_url'] as const;
 
-function malformed(
+function unfit(
   payload: unknown,
   kind: string,
   rest: (message: Record<string, unknown>) => boolean,
-): string | null {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    return `payload is not a ${kind} message`;
-  }
+): Unfit | null {
+  const notOne = { reason: `payload is not a ${kind} message`, later: false };
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return notOne;
   const message = payload as Record<string, unknown>;
-  if (typeof message.v === 'number' && message.v !== 1) {
-    // A later release's message during a rolling upgrade: it can be replayed once every worker
-    // runs that release.
-    return `${kind} message version ${message.v} is not known to this release`;
+  if (typeof message.v === 'number' && Number.isInteger(message.v) && message.v > VERSION) {
+    return { reason: `${kind} message version ${message.v} is of a later release`, later: true };
   }
   const shaped =
-    message.v === 1 &&
+    message.v === VERSION &&
     TEXT_FIELDS.every((field) => typeof message[field] === 'string' && message[field] !== '') &&
     (message.traceparent === undefined || typeof message.traceparent === 'string') &&
     rest(message);
-  return shaped ? null : `payload is not a ${kind} message`;
+  return shaped ? null : notOne;
 }

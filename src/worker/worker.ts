@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Delivery, Queue } from '../queue/port.js';
-import { malformedRequest, type CallbackMessage, type RequestMessage } from '../queue/messages.js';
+import { unfitRequest, type CallbackMessage, type RequestMessage } from '../queue/messages.js';
 import type { Decision, DecisionStore, SessionRecord } from '../store/port.js';
 import type { AuthorizationClient } from '../authorization/client.js';
 import { fingerprintOf } from '../lib/token-hash.js';
@@ -192,7 +192,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     // Its wait for a permit (one call at most) and its own call.
     leaseMs: options.authTimeoutMs * 2 + LEASE_MARGIN_MS,
     handle,
-    malformed: malformedRequest,
+    unfit: unfitRequest,
     logger,
   });
 }
