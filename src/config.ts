@@ -32,6 +32,11 @@ export const DEFAULT_CALLBACK_MAX_PER_HOST = 32;
  * covers a long weekend's outage of a receiver plus the time to notice and replay. */
 export const DEFAULT_DEAD_LETTER_RETENTION = '7d';
 
+/** Finished sessions (callback delivered, gone or dead-lettered) are deleted this long after
+ * their last activity: a month of history for debugging, without keeping personal data (token
+ * hashes) or growing the store forever. */
+export const DEFAULT_SESSION_RETENTION = '30d';
+
 /** Requests accepted but not yet decided. Past it, `POST` answers 503: better to push back than
  * to accept work that would be decided long after the driver has left the station. */
 export const DEFAULT_MAX_BACKLOG = 100_000;
@@ -142,6 +147,7 @@ const schema = z.object({
   CALLBACK_MAX_PER_HOST: integer(1, 10_000).default(DEFAULT_CALLBACK_MAX_PER_HOST),
   CALLBACK_ALLOW_PRIVATE_NETWORKS: booleanText.default(false),
   DEAD_LETTER_RETENTION: duration.prefault(DEFAULT_DEAD_LETTER_RETENTION),
+  SESSION_RETENTION: duration.prefault(DEFAULT_SESSION_RETENTION),
   MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   QUEUE_PARTITIONS: integer(1, 1_024).default(1),
@@ -205,6 +211,8 @@ export interface Config {
     allowPrivateNetworks: boolean;
     deadLetterRetentionMs: number;
   };
+  /** Finished sessions older than this are deleted (`store/port.ts`). */
+  sessionRetentionMs: number;
   maxBacklog: number;
   shutdownTimeoutMs: number;
   /** Redis Streams per topic in distributed mode (spread over a Redis Cluster's shards). */
@@ -258,6 +266,13 @@ function distributedProblems(e: Env): string[] {
   return problems;
 }
 
+/** A dead letter is replayed with its session: the session must not go first. */
+function retentionProblems(e: Env): string[] {
+  return e.SESSION_RETENTION < e.DEAD_LETTER_RETENTION
+    ? ['SESSION_RETENTION: must be at least DEAD_LETTER_RETENTION (a replay needs its session)']
+    : [];
+}
+
 /** Parses the environment; throws a `ConfigError` that names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // An empty variable means "unset": `FOO= chargegate start` should not be an error.
@@ -276,7 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     );
   }
   const e = parsed.data;
-  const problems = distributedProblems(e);
+  const problems = [...distributedProblems(e), ...retentionProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
@@ -307,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       allowPrivateNetworks: e.CALLBACK_ALLOW_PRIVATE_NETWORKS,
       deadLetterRetentionMs: e.DEAD_LETTER_RETENTION,
     },
+    sessionRetentionMs: e.SESSION_RETENTION,
     maxBacklog: e.MAX_BACKLOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     queuePartitions: e.QUEUE_PARTITIONS,

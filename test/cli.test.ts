@@ -44,6 +44,17 @@ describe('configuration', () => {
     expect(named.sort()).toEqual(Object.keys(env).sort());
   });
 
+  it('keeps finished sessions 30 days, and no less than dead letters, which replay with them', () => {
+    expect(loadConfig({}).sessionRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ SESSION_RETENTION: '7d' }).sessionRetentionMs).toBe(7 * 86_400_000);
+    expect(() => loadConfig({ SESSION_RETENTION: '1d' })).toThrow(
+      'SESSION_RETENTION: must be at least DEAD_LETTER_RETENTION',
+    );
+    expect(
+      loadConfig({ SESSION_RETENTION: '1d', DEAD_LETTER_RETENTION: '12h' }).sessionRetentionMs,
+    ).toBe(86_400_000);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', AUTH_SERVICE_URL: '' })).toMatchObject({
       port: 8080,

@@ -66,6 +66,29 @@ describe('webhook delivery', () => {
     ).toThrow();
   });
 
+  it('deletes a finished session once SESSION_RETENTION has passed, and keeps one in flight', async () => {
+    service = await spawnService('start', baseEnv(dir.path));
+    const finished = await startSession(service.url, startBody({}, receiver.url));
+    await waitFor(async () => (await callbackOf(service!.url, finished)).state === 'delivered');
+    receiver.script = () => ({ status: 503 });
+    const retrying = await startSession(service.url, startBody({}, receiver.url));
+    await waitFor(async () => (await callbackOf(service!.url, retrying)).state === 'retrying');
+    await service.stop();
+    // The purge runs at start (then every 10 minutes).
+    service = await spawnService('start', {
+      ...baseEnv(dir.path),
+      SESSION_RETENTION: '1ms',
+      DEAD_LETTER_RETENTION: '1ms',
+    });
+    const purged = await waitFor(() =>
+      service!.logs().find((line) => line['msg'] === 'expired sessions purged (retention)'),
+    );
+    expect(purged['purged']).toBe(1);
+    const gone = await call(service.url, 'GET', `/api/v1/charging-sessions/${finished}`);
+    expect(gone.status).toBe(404);
+    expect((await callbackOf(service.url, retrying)).state).toBe('retrying');
+  });
+
   it('keeps no trace of the driver token in the queue once the callback is delivered', async () => {
     const token = 'trace-me-not-token-0000000001';
     service = await spawnService('start', baseEnv(dir.path));

@@ -130,6 +130,15 @@ export interface DecisionStore {
   /** Moves the callback state without an attempt (dead-lettering, replay). Same stickiness. */
   setCallbackState(requestId: string, update: CallbackStateUpdate): Promise<void>;
 
+  /**
+   * Deletes at most `limit` finished sessions (callback `delivered`, `gone` or `dead_lettered`)
+   * whose last activity (last callback attempt, else acceptance) is older than `before`, with
+   * their attempts; returns how many. A session still deciding or calling back is kept,
+   * whatever its age. Request ids are UUIDv7 (time-ordered), which the adapters use to find
+   * old sessions by their primary key.
+   */
+  purgeFinishedSessions(before: number, limit: number): Promise<number>;
+
   /** Throws when the store cannot serve (used by `/health/ready`). */
   ping(): Promise<void>;
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { openMigratedPool, STORE_MIGRATIONS } from './migrations.js';
+import { uuidv7Floor } from '../lib/ids.js';
 import type {
   CallbackAttempt,
   CallbackState,
@@ -121,6 +122,13 @@ function statements(schema: string) {
         response_snippet)
       SELECT request_id, $6::integer, $5::bigint, $7::integer, $8::integer, $9::text, $10::text
       FROM moved`,
+    // The id bound lets the primary key find old sessions (ids are time-ordered); the state
+    // and time checks decide. Attempts go with their session (ON DELETE CASCADE).
+    purge: `DELETE FROM ${sessions} WHERE request_id IN (
+        SELECT request_id FROM ${sessions}
+        WHERE request_id < $1 AND callback_state IN ('delivered', 'gone', 'dead_lettered')
+          AND COALESCE(last_attempt_at, accepted_at) < $2::bigint
+        ORDER BY request_id LIMIT $3)`,
   };
 }
 
@@ -258,6 +266,11 @@ class PostgresStore implements DecisionStore {
 
   async setCallbackState(requestId: string, update: CallbackStateUpdate) {
     await this.#pool.query(this.#sql.setState, moveParams(requestId, update));
+  }
+
+  async purgeFinishedSessions(before: number, limit: number) {
+    const result = await this.#pool.query(this.#sql.purge, [uuidv7Floor(before), before, limit]);
+    return result.rowCount ?? 0;
   }
 
   async ping() {

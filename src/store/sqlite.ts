@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
+import { uuidv7Floor } from '../lib/ids.js';
 import type {
   CallbackAttempt,
   CallbackState,
@@ -163,6 +164,15 @@ function prepareStatements(db: Database.Database) {
        VALUES (@request_id, @attempt, @started_at, @duration_ms, @status_code, @error,
          @response_snippet)`,
     ),
+    // The id bound lets the primary key find old sessions (ids are time-ordered); the state
+    // and time checks decide. Attempts go with their session (ON DELETE CASCADE).
+    purge: db.prepare<{ floor: string; before: number; limit: number }>(
+      `DELETE FROM sessions WHERE request_id IN (
+         SELECT request_id FROM sessions
+         WHERE request_id < @floor AND callback_state IN ('delivered', 'gone', 'dead_lettered')
+           AND COALESCE(last_attempt_at, accepted_at) < @before
+         ORDER BY request_id LIMIT @limit)`,
+    ),
     ping: db.prepare('SELECT 1'),
   };
 }
@@ -302,6 +312,12 @@ class SqliteStore implements DecisionStore {
   async setCallbackState(requestId: string, update: CallbackStateUpdate) {
     const state = stateParams(requestId, update);
     await this.#group.run(() => this.#sql.setState.run(state));
+  }
+
+  purgeFinishedSessions(before: number, limit: number) {
+    return this.#group.run(
+      () => this.#sql.purge.run({ floor: uuidv7Floor(before), before, limit }).changes,
+    );
   }
 
   ping() {

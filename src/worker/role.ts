@@ -14,6 +14,7 @@ import { createSigner } from '../callbacks/signing.js';
 import { createGuardedAgent } from '../callbacks/ssrf.js';
 import { createDeadLetters, type DeadLetters } from '../callbacks/dead-letters.js';
 import { startRequestWorker } from './worker.js';
+import { purgeExpiredSessions } from '../store/retention.js';
 
 export interface WorkerRole {
   /** Stop steps, to run in reverse order. */
@@ -21,7 +22,8 @@ export interface WorkerRole {
   circuitState: () => CircuitState;
 }
 
-/** Dead letters are checked for expiry this often; the retention is days, so minutes is plenty. */
+/** Dead letters and sessions are checked for expiry this often; retentions are days, so minutes
+ * is plenty. */
 const PURGE_INTERVAL_MS = 10 * 60_000;
 
 function rateLimiterFor(config: Config, logger: FastifyBaseLogger): RateLimiter | undefined {
@@ -162,7 +164,7 @@ function startCallbacksPart(
     store,
     retentionMs: config.callbacks.deadLetterRetentionMs,
   });
-  const stopPurging = startRetentionPurge(deadLetters, logger);
+  const stopPurging = startRetentionPurge(deadLetters, store, config.sessionRetentionMs, logger);
   return {
     closers: [
       () => Promise.resolve(stopPurging()),
@@ -172,18 +174,43 @@ function startCallbacksPart(
   };
 }
 
-/** Purges expired dead letters now and then periodically; returns a function that stops it. */
-function startRetentionPurge(deadLetters: DeadLetters, logger: FastifyBaseLogger): () => void {
-  const purge = () => {
-    deadLetters.purgeExpired().then(
-      (purged) => {
-        if (purged > 0) logger.info({ purged }, 'expired dead letters purged (retention)');
-      },
-      (error: unknown) => logger.warn({ err: error }, 'purging expired dead letters failed'),
-    );
+/**
+ * Purges expired dead letters and finished sessions now and then periodically (one purge at a
+ * time); returns a function that stops it.
+ */
+function startRetentionPurge(
+  deadLetters: DeadLetters,
+  store: DecisionStore,
+  sessionRetentionMs: number,
+  logger: FastifyBaseLogger,
+): () => void {
+  let running = false;
+  let stopped = false;
+  const purge = async () => {
+    const letters = await deadLetters.purgeExpired();
+    if (letters > 0) logger.info({ purged: letters }, 'expired dead letters purged (retention)');
+    const sessions = await purgeExpiredSessions(store, {
+      retentionMs: sessionRetentionMs,
+      stopped: () => stopped,
+    });
+    if (sessions > 0) logger.info({ purged: sessions }, 'expired sessions purged (retention)');
   };
-  purge();
-  const timer = setInterval(purge, PURGE_INTERVAL_MS);
+  const tick = () => {
+    if (running) return;
+    running = true;
+    purge()
+      .catch((error: unknown) => {
+        if (!stopped) logger.warn({ err: error }, 'purging expired data failed');
+      })
+      .finally(() => {
+        running = false;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, PURGE_INTERVAL_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

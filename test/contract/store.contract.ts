@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CallbackAttempt, DecisionStore, NewSession } from '../../src/store/port.js';
+import { uuidv7 } from '../../src/lib/ids.js';
 
 /**
  * The decision store port's contract (src/store/port.ts), run against every adapter. An
@@ -241,6 +242,64 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           attempts: 2,
           deliveredAt: 3,
         });
+      });
+    });
+
+    describe('retention', () => {
+      const DAY = 86_400_000;
+      const now = ACCEPTED_AT + 60 * DAY;
+      const before = now - 30 * DAY;
+
+      /** A session accepted `ageDays` before `now` (its id made then, as the API makes it),
+       * with one attempt that left its callback in `state`, or none. */
+      async function aged(
+        ageDays: number,
+        state?: 'delivered' | 'gone' | 'dead_lettered' | 'retrying',
+      ): Promise<string> {
+        const acceptedAt = now - ageDays * DAY;
+        const session = newSession({ requestId: uuidv7(acceptedAt), acceptedAt });
+        await store.createSession(session);
+        await store.recordDecision(session.requestId, { ...DECIDED, decidedAt: acceptedAt + 5 });
+        if (state !== undefined) {
+          const tried = attempt(1, { startedAt: acceptedAt + 1_000 });
+          await store.recordCallbackAttempt(session.requestId, tried, { state, at: acceptedAt });
+        }
+        return session.requestId;
+      }
+
+      it('deletes finished sessions older than the retention with their attempts, and only those', async () => {
+        const expired = [
+          await aged(40, 'delivered'),
+          await aged(35, 'gone'),
+          await aged(31, 'dead_lettered'),
+        ];
+        const kept = [
+          await aged(40, 'retrying'),
+          await aged(40),
+          await aged(29, 'delivered'),
+          await aged(1, 'dead_lettered'),
+        ];
+        expect(await store.purgeFinishedSessions(before, 100)).toBe(3);
+        for (const id of expired) {
+          expect(await store.getSession(id)).toBeNull();
+          expect(await store.listCallbackAttempts(id)).toEqual([]);
+        }
+        for (const id of kept) expect(await store.getSession(id)).not.toBeNull();
+        expect(await store.listCallbackAttempts(kept[0]!)).toHaveLength(1);
+        expect(await store.purgeFinishedSessions(before, 100)).toBe(0);
+      });
+
+      it('deletes at most the limit at a time, oldest first', async () => {
+        const ids = [
+          await aged(50, 'delivered'),
+          await aged(45, 'delivered'),
+          await aged(40, 'gone'),
+        ];
+        expect(await store.purgeFinishedSessions(before, 2)).toBe(2);
+        expect(await store.getSession(ids[0]!)).toBeNull();
+        expect(await store.getSession(ids[1]!)).toBeNull();
+        expect(await store.getSession(ids[2]!)).not.toBeNull();
+        expect(await store.purgeFinishedSessions(before, 2)).toBe(1);
       });
     });
 
