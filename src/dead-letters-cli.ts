@@ -63,9 +63,13 @@ export async function runDeadLetters(args: string[], config: Config): Promise<nu
       process.stderr.write(`no dead letter ${id ?? ''} (replayed or purged already?)\n`);
       return 1;
     }
-    if ('unreadable' in result) {
+    if ('refused' in result) {
+      const why =
+        result.refused === 'DEAD_LETTER_UNREADABLE'
+          ? 'has a payload that is not valid JSON or not a callback message'
+          : 'belongs to a session deleted by SESSION_RETENTION';
       process.stderr.write(
-        `dead letter ${id ?? ''} (request ${result.unreadable}) has a payload that is not valid JSON or not a callback message; it cannot be replayed, only purged\n`,
+        `dead letter ${id ?? ''} (request ${result.requestId}) ${why}; it cannot be replayed, only purged\n`,
       );
       return 1;
     }

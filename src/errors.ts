@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   DEAD_LETTER_NOT_FOUND: 'No dead letter has this id (replayed or purged already).',
   DEAD_LETTER_UNREADABLE:
     'The dead letter holds a payload that is not valid JSON or not a callback message; a replay would only dead-letter it again. Purge it.',
+  DEAD_LETTER_SESSION_GONE:
+    "The dead letter's session was deleted (SESSION_RETENTION); its callback has nothing to be recorded against. Purge it.",
   ACL_FILE_INVALID: 'The ACL file could not be read or does not match the documented format.',
   ACL_ENTRY_NOT_FOUND: 'No ACL entry has this id (or this token, for a lookup).',
   ACL_ENTRY_EXISTS: 'The ACL has an entry for this token already; update or delete that one.',

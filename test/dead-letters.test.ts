@@ -57,7 +57,13 @@ describe('dead letters', () => {
     expect(received.map((delivery) => delivery.key)).toEqual(['r1', 'r3']);
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
 
-    const deadLetters = createDeadLetters({ queue, store, retentionMs: 60_000 });
+    // A clock a second on: replay-all leaves letters dead-lettered in its own millisecond.
+    const deadLetters = createDeadLetters({
+      queue,
+      store,
+      retentionMs: 60_000,
+      now: () => Date.now() + 1_000,
+    });
     const listed = await deadLetters.list({ limit: 10 });
     expect(listed.items.map((item) => [item.request_id, item.status, item.reason])).toEqual([
       ['r2', '', 'payload is not valid JSON'],
@@ -66,12 +72,47 @@ describe('dead letters', () => {
     ]);
 
     const unreadable = listed.items[0]?.id ?? '';
-    expect(await deadLetters.replay(unreadable)).toEqual({ unreadable: 'r2' });
+    expect(await deadLetters.replay(unreadable)).toEqual({
+      refused: 'DEAD_LETTER_UNREADABLE',
+      requestId: 'r2',
+    });
     expect(await deadLetters.replayAll()).toBe(2);
     const left = await deadLetters.list({ limit: 10 });
     expect(left.items.map((item) => item.request_id)).toEqual(['r2']);
     const replayed = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     expect(replayed.map((delivery) => delivery.key)).toEqual(['r1', 'r3']);
+  });
+
+  it('whose session was deleted (retention) are refused for replay and left for the purge', async () => {
+    await callback('r1');
+    const message: CallbackMessage = {
+      v: 1,
+      request_id: 'r-gone',
+      station_id: STATION,
+      driver_token: 'token',
+      callback_url: 'https://cpo.example/hooks',
+      status: 'allowed',
+    };
+    // Its session is gone: a dead letter kept while SESSION_RETENTION deleted the session.
+    await queue.publish('callbacks', 'r-gone', message);
+    const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
+    for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
+    // A clock a second on: replay-all leaves letters dead-lettered in its own millisecond.
+    const deadLetters = createDeadLetters({
+      queue,
+      store,
+      retentionMs: 60_000,
+      now: () => Date.now() + 1_000,
+    });
+    const { items } = await deadLetters.list({ limit: 10 });
+    const gone = items.find((item) => item.request_id === 'r-gone');
+    expect(await deadLetters.replay(gone!.id)).toEqual({
+      refused: 'DEAD_LETTER_SESSION_GONE',
+      requestId: 'r-gone',
+    });
+    expect(await deadLetters.replayAll()).toBe(1);
+    const left = await deadLetters.list({ limit: 10 });
+    expect(left.items.map((item) => item.request_id)).toEqual(['r-gone']);
   });
 
   it('are purged from both topics once expired: a request set aside keeps its token too', async () => {

@@ -125,7 +125,10 @@ describe('callback dispatcher', () => {
       status: 'maybe',
       reason: 'payload is not a callback message',
     });
-    expect(await letters.replay(items[0]!.id)).toEqual({ unreadable: bad });
+    expect(await letters.replay(items[0]!.id)).toEqual({
+      refused: 'DEAD_LETTER_UNREADABLE',
+      requestId: bad,
+    });
     expect(await letters.replayAll()).toBe(0);
     expect((await store.getSession(bad))?.callback.state).toBe('dead_lettered');
     expect(receiver.requests).toHaveLength(1);

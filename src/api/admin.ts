@@ -117,10 +117,10 @@ export function registerAdminRoutes(
               problem(404, 'DEAD_LETTER_NOT_FOUND', { instance: instanceOf(request) }),
             );
           }
-          if ('unreadable' in result) {
+          if ('refused' in result) {
             return sendProblem(
               reply,
-              problem(409, 'DEAD_LETTER_UNREADABLE', { instance: instanceOf(request) }),
+              problem(409, result.refused, { instance: instanceOf(request) }),
             );
           }
           const requestId = result.replayed;

@@ -27,6 +27,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   ADMIN_UNAUTHORIZED: 'Unauthorized',
   DEAD_LETTER_NOT_FOUND: 'Not found',
   DEAD_LETTER_UNREADABLE: 'Dead letter unreadable',
+  DEAD_LETTER_SESSION_GONE: 'Dead letter without its session',
 };
 
 /** Problem type URIs are URNs: stable identifiers that do not pretend to be web pages. */

@@ -20,14 +20,24 @@ export interface DeadLetters {
     limit: number;
     after?: string;
   }): Promise<{ items: DeadLetterView[]; next?: string }>;
-  /** Replays one dead letter: the request id it belonged to; `unreadable` when its payload is
-   * not JSON or not a callback message (replaying it would only dead-letter it again); null
-   * when there is none. */
-  replay(id: string): Promise<{ replayed: string } | { unreadable: string } | null>;
+  /** Replays one dead letter: the request id it belonged to; `refused` (with the request id)
+   * when a replay cannot work; null when there is none. */
+  replay(id: string): Promise<{ replayed: string } | Refusal | null>;
   /** Replays every dead letter; how many. */
   replayAll(): Promise<number>;
   /** Deletes dead letters of both topics older than the retention; how many. */
   purgeExpired(): Promise<number>;
+}
+
+/**
+ * Why a dead letter is not replayed. `DEAD_LETTER_UNREADABLE`: its payload is not JSON, or not
+ * a callback message, so it would only be dead-lettered again. `DEAD_LETTER_SESSION_GONE`: its
+ * session was deleted (SESSION_RETENTION), so the callback has nothing to be recorded against.
+ * Either way it can only be purged.
+ */
+export interface Refusal {
+  refused: 'DEAD_LETTER_UNREADABLE' | 'DEAD_LETTER_SESSION_GONE';
+  requestId: string;
 }
 
 /** Replay-all reads dead letters in pages of this size, to bound memory. */
@@ -76,7 +86,9 @@ export function createDeadLetters(deps: {
   async function replay(id: string) {
     const letter = await queue.getDeadLetter<CallbackMessage>('callbacks', id);
     if (!letter) return null;
-    if (!replayable(letter)) return { unreadable: letter.key };
+    const refuse = (refused: Refusal['refused']) => ({ refused, requestId: letter.key });
+    if (!replayable(letter)) return refuse('DEAD_LETTER_UNREADABLE');
+    if ((await store.getSession(letter.key)) === null) return refuse('DEAD_LETTER_SESSION_GONE');
     await store.setCallbackState(letter.key, { state: 'pending', at: now(), nextAttemptAt: now() });
     return (await queue.replayDeadLetter('callbacks', id)) ? { replayed: letter.key } : null;
   }
@@ -92,7 +104,7 @@ export function createDeadLetters(deps: {
     replay,
     async replayAll() {
       let count = 0;
-      // Paged forward from a cursor: a letter left in place (unreadable) is not read twice. A
+      // Paged forward from a cursor: a letter left in place (refused) is not read twice. A
       // replayed callback that fails again within this loop comes back as a letter newer than
       // the call: it is left for the next replay, so the loop ends.
       const startedAt = now();
@@ -104,7 +116,8 @@ export function createDeadLetters(deps: {
         });
         for (const letter of page.items) {
           if (!replayable(letter) || letter.deadLetteredAt >= startedAt) continue;
-          if ((await replay(letter.id)) !== null) count += 1;
+          const result = await replay(letter.id);
+          if (result !== null && 'replayed' in result) count += 1;
         }
         after = page.next;
       } while (after !== undefined);

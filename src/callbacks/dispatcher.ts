@@ -68,7 +68,10 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     if (!session || state === 'delivered' || state === 'gone') {
       // A duplicate message for a finished callback: nothing to send, so no host slot either.
       // (A `dead_lettered` state with a message in the topic means an operator replayed it:
-      // that one is sent.)
+      // that one is sent.) Without a session, it was deleted (retention) under a late message.
+      if (!session) {
+        logger.warn({ request_id: delivery.key }, 'callback dropped: its session no longer exists');
+      }
       await queue.ack('callbacks', delivery);
       return;
     }

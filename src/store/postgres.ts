@@ -123,14 +123,20 @@ function statements(schema: string) {
       SELECT request_id, $6::integer, $5::bigint, $7::integer, $8::integer, $9::text, $10::text
       FROM moved`,
     // The id bound lets the primary key find old sessions (ids are time-ordered); the state
-    // and time checks decide. Attempts go with their session (ON DELETE CASCADE).
+    // and time checks decide, and are checked again on the row deleted: a replay that moved it
+    // back to pending meanwhile keeps it. SKIP LOCKED: workers purging at once take different
+    // rows instead of waiting on each other. Attempts go with their session (ON DELETE CASCADE).
     purge: `DELETE FROM ${sessions} WHERE request_id IN (
-        SELECT request_id FROM ${sessions}
-        WHERE request_id < $1 AND callback_state IN ('delivered', 'gone', 'dead_lettered')
-          AND COALESCE(last_attempt_at, accepted_at) < $2::bigint
-        ORDER BY request_id LIMIT $3)`,
+          SELECT request_id FROM ${sessions}
+          WHERE request_id < $1 AND ${FINISHED_BEFORE_2}
+          ORDER BY request_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+        AND ${FINISHED_BEFORE_2}`,
   };
 }
+
+/** A finished callback whose last activity is older than $2 (the retention's cut-off). */
+const FINISHED_BEFORE_2 = `callback_state IN ('delivered', 'gone', 'dead_lettered')
+  AND COALESCE(last_attempt_at, accepted_at) < $2::bigint`;
 
 type Statements = ReturnType<typeof statements>;
 

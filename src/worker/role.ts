@@ -166,51 +166,48 @@ function startCallbacksPart(
   });
   const stopPurging = startRetentionPurge(deadLetters, store, config.sessionRetentionMs, logger);
   return {
-    closers: [
-      () => Promise.resolve(stopPurging()),
-      () => http.close(),
-      () => dispatcher.stop(config.shutdownTimeoutMs),
-    ],
+    // Run in reverse: the purge stops first, so no batch is under way while deliveries drain.
+    closers: [() => http.close(), () => dispatcher.stop(config.shutdownTimeoutMs), stopPurging],
   };
 }
 
 /**
  * Purges expired dead letters and finished sessions now and then periodically (one purge at a
- * time); returns a function that stops it.
+ * time); returns a function that stops it and waits for a purge under way.
  */
 function startRetentionPurge(
   deadLetters: DeadLetters,
   store: DecisionStore,
   sessionRetentionMs: number,
   logger: FastifyBaseLogger,
-): () => void {
-  let running = false;
+): () => Promise<void> {
+  let running: Promise<void> | null = null;
   let stopped = false;
+  const attempt = async (what: string, purge: () => Promise<number>) => {
+    try {
+      const purged = await purge();
+      if (purged > 0) logger.info({ purged }, `expired ${what} purged (retention)`);
+    } catch (error) {
+      if (!stopped) logger.warn({ err: error }, `purging expired ${what} failed`);
+    }
+  };
   const purge = async () => {
-    const letters = await deadLetters.purgeExpired();
-    if (letters > 0) logger.info({ purged: letters }, 'expired dead letters purged (retention)');
-    const sessions = await purgeExpiredSessions(store, {
-      retentionMs: sessionRetentionMs,
-      stopped: () => stopped,
-    });
-    if (sessions > 0) logger.info({ purged: sessions }, 'expired sessions purged (retention)');
+    await attempt('dead letters', () => deadLetters.purgeExpired());
+    await attempt('sessions', () =>
+      purgeExpiredSessions(store, { retentionMs: sessionRetentionMs, stopped: () => stopped }),
+    );
   };
   const tick = () => {
-    if (running) return;
-    running = true;
-    purge()
-      .catch((error: unknown) => {
-        if (!stopped) logger.warn({ err: error }, 'purging expired data failed');
-      })
-      .finally(() => {
-        running = false;
-      });
+    running ??= purge().finally(() => {
+      running = null;
+    });
   };
   tick();
   const timer = setInterval(tick, PURGE_INTERVAL_MS);
   timer.unref();
-  return () => {
+  return async () => {
     stopped = true;
     clearInterval(timer);
+    await running;
   };
 }

@@ -255,17 +255,28 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       async function aged(
         ageDays: number,
         state?: 'delivered' | 'gone' | 'dead_lettered' | 'retrying',
+        attemptDaysAgo = ageDays,
       ): Promise<string> {
         const acceptedAt = now - ageDays * DAY;
         const session = newSession({ requestId: uuidv7(acceptedAt), acceptedAt });
         await store.createSession(session);
         await store.recordDecision(session.requestId, { ...DECIDED, decidedAt: acceptedAt + 5 });
         if (state !== undefined) {
-          const tried = attempt(1, { startedAt: acceptedAt + 1_000 });
+          const tried = attempt(1, { startedAt: now - attemptDaysAgo * DAY + 1_000 });
           await store.recordCallbackAttempt(session.requestId, tried, { state, at: acceptedAt });
         }
         return session.requestId;
       }
+
+      it('counts age from the last attempt, else from acceptance', async () => {
+        const recentAttempt = await aged(40, 'dead_lettered', 2);
+        const setAside = await aged(40);
+        // Dead-lettered without an attempt (a message this release cannot handle).
+        await store.setCallbackState(setAside, { state: 'dead_lettered', at: now - 40 * DAY });
+        expect(await store.purgeFinishedSessions(before, 100)).toBe(1);
+        expect(await store.getSession(recentAttempt)).not.toBeNull();
+        expect(await store.getSession(setAside)).toBeNull();
+      });
 
       it('deletes finished sessions older than the retention with their attempts, and only those', async () => {
         const expired = [
@@ -290,15 +301,14 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
 
       it('deletes at most the limit at a time, oldest first', async () => {
-        const ids = [
-          await aged(50, 'delivered'),
-          await aged(45, 'delivered'),
-          await aged(40, 'gone'),
-        ];
+        // Made newest first, so that the order of the deletions is not the order of the writes.
+        const newest = await aged(40, 'gone');
+        const middle = await aged(45, 'delivered');
+        const oldest = await aged(50, 'delivered');
         expect(await store.purgeFinishedSessions(before, 2)).toBe(2);
-        expect(await store.getSession(ids[0]!)).toBeNull();
-        expect(await store.getSession(ids[1]!)).toBeNull();
-        expect(await store.getSession(ids[2]!)).not.toBeNull();
+        expect(await store.getSession(oldest)).toBeNull();
+        expect(await store.getSession(middle)).toBeNull();
+        expect(await store.getSession(newest)).not.toBeNull();
         expect(await store.purgeFinishedSessions(before, 2)).toBe(1);
       });
     });
