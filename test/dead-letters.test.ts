@@ -27,6 +27,11 @@ describe('dead letters', () => {
     dir.remove();
   });
 
+  /** Dead letters on a clock a second ahead: replay-all leaves letters dead-lettered in its
+   * own millisecond, and these tests dead-letter and replay within one. */
+  const lettersAhead = () =>
+    createDeadLetters({ queue, store, retentionMs: 60_000, now: () => Date.now() + 1_000 });
+
   async function callback(requestId: string): Promise<void> {
     await store.createSession({
       requestId,
@@ -57,13 +62,7 @@ describe('dead letters', () => {
     expect(received.map((delivery) => delivery.key)).toEqual(['r1', 'r3']);
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
 
-    // A clock a second on: replay-all leaves letters dead-lettered in its own millisecond.
-    const deadLetters = createDeadLetters({
-      queue,
-      store,
-      retentionMs: 60_000,
-      now: () => Date.now() + 1_000,
-    });
+    const deadLetters = lettersAhead();
     const listed = await deadLetters.list({ limit: 10 });
     expect(listed.items.map((item) => [item.request_id, item.status, item.reason])).toEqual([
       ['r2', '', 'payload is not valid JSON'],
@@ -97,13 +96,7 @@ describe('dead letters', () => {
     await queue.publish('callbacks', 'r-gone', message);
     const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
-    // A clock a second on: replay-all leaves letters dead-lettered in its own millisecond.
-    const deadLetters = createDeadLetters({
-      queue,
-      store,
-      retentionMs: 60_000,
-      now: () => Date.now() + 1_000,
-    });
+    const deadLetters = lettersAhead();
     const { items } = await deadLetters.list({ limit: 10 });
     const gone = items.find((item) => item.request_id === 'r-gone');
     expect(await deadLetters.replay(gone!.id)).toEqual({
