@@ -137,12 +137,19 @@ describe('the chargegate command', () => {
           },
           { message: 'the delivered callback in /metrics' },
         );
+        // Each series once (one decision, one delivery here): a thread merged twice would
+        // repeat it.
+        for (const series of [
+          /^chargegate_authorizations_total\{.*$/gm,
+          /^chargegate_callback_attempts_total\{.*$/gm,
+          /^chargegate_authorization_circuit_state\{state="closed"\}.*$/gm,
+        ]) {
+          expect(metrics.match(series), String(series)).toHaveLength(1);
+        }
         expect(metrics).toMatch(
-          /chargegate_authorizations_total\{decision="allowed",reason="active"\} 1\n/,
+          /^chargegate_authorizations_total\{decision="allowed",reason="active"\} 1$/m,
         );
-        expect(
-          metrics.match(/^chargegate_authorization_circuit_state\{state="closed"\} 1$/gm),
-        ).toHaveLength(1);
+        expect(metrics).toMatch(/^chargegate_authorization_circuit_state\{state="closed"\} 1$/m);
         expect(metrics).toMatch(/^chargegate_requests_accepted_total 1$/m);
       } finally {
         await receiver.close();

@@ -32,14 +32,9 @@ describe('dead letters', () => {
   const lettersAhead = () =>
     createDeadLetters({ queue, store, retentionMs: 60_000, now: () => Date.now() + 1_000 });
 
-  async function callback(requestId: string): Promise<void> {
-    await store.createSession({
-      requestId,
-      stationId: STATION,
-      tokenHash: 'hash',
-      callbackUrl: 'https://cpo.example/hooks',
-      acceptedAt: Date.now(),
-    });
+  /** A queued callback, and its session unless `withSession` is false. */
+  async function callback(requestId: string, withSession = true): Promise<void> {
+    if (withSession) await storeSession(requestId);
     const message: CallbackMessage = {
       v: 1,
       request_id: requestId,
@@ -49,6 +44,16 @@ describe('dead letters', () => {
       status: 'allowed',
     };
     await queue.publish('callbacks', requestId, message);
+  }
+
+  async function storeSession(requestId: string): Promise<void> {
+    await store.createSession({
+      requestId,
+      stationId: STATION,
+      tokenHash: 'hash',
+      callbackUrl: 'https://cpo.example/hooks',
+      acceptedAt: Date.now(),
+    });
   }
 
   it('with an unreadable payload are listed with empty fields and left in place by replay-all, which replays the rest', async () => {
@@ -84,16 +89,8 @@ describe('dead letters', () => {
 
   it('whose session was deleted (retention) are refused for replay and left for the purge', async () => {
     await callback('r1');
-    const message: CallbackMessage = {
-      v: 1,
-      request_id: 'r-gone',
-      station_id: STATION,
-      driver_token: 'token',
-      callback_url: 'https://cpo.example/hooks',
-      status: 'allowed',
-    };
     // Its session is gone: a dead letter kept while SESSION_RETENTION deleted the session.
-    await queue.publish('callbacks', 'r-gone', message);
+    await callback('r-gone', false);
     const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
     const deadLetters = lettersAhead();
@@ -110,7 +107,7 @@ describe('dead letters', () => {
 
   it('are purged from both topics once expired: a request set aside keeps its token too', async () => {
     await callback('r1');
-    await queue.publish('requests', 'r2', { v: 1, request_id: 'r2' });
+    await queue.publish('requests', 'r2', { v: 1, request_id: 'r2', driver_token: 'token' });
     for (const topic of ['callbacks', 'requests'] as const) {
       const [delivery] = await queue.receive(topic, { max: 1, leaseMs: 60_000, waitMs: 0 });
       await queue.deadLetter(topic, delivery!, 'gave up');

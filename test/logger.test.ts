@@ -34,7 +34,10 @@ describe('asynchronous logs', () => {
     dir = tempDir();
     const file = join(dir.path, 'script.mjs');
     writeFileSync(file, script);
-    const { stdout } = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    const { stdout, stderr, status } = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    // The thread's exit ends the process cleanly; a crash (the built logger missing, say) would
+    // not, and must not pass as "lines lost".
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
     return stdout.split('\n').filter((line) => line.startsWith('{'));
   };
 

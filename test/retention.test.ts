@@ -29,7 +29,11 @@ describe('session retention', () => {
 
   it('purges in batches until one comes back short, with one cut-off time', async () => {
     const { store, calls } = purging([PURGE_BATCH, PURGE_BATCH, 3]);
-    const purged = await purgeExpiredSessions(store, { retentionMs: 1_000, now: () => 50_000 });
+    const purged = await purgeExpiredSessions(store, {
+      retentionMs: 1_000,
+      now: () => 50_000,
+      pauseMs: 0,
+    });
     expect(purged).toBe(2 * PURGE_BATCH + 3);
     expect(calls).toEqual([
       { before: 49_000, limit: PURGE_BATCH },
@@ -43,6 +47,7 @@ describe('session retention', () => {
     let stop = false;
     const purged = await purgeExpiredSessions(store, {
       retentionMs: 0,
+      pauseMs: 0,
       stopped: () => {
         const now = stop;
         stop = true;

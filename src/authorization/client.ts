@@ -4,6 +4,7 @@ import { ACL_STATUSES, type AclStatus, type AuthorizeRequestBody } from './contr
 import { Semaphore } from '../lib/semaphore.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RateLimiter } from './rate-limit.js';
+import { CENSOR } from '../lib/logger.js';
 
 export interface AuthorizationResult {
   decision: Decision;
@@ -155,7 +156,7 @@ function cleanReason(reason: unknown, fallback: string, token: string): string {
   const clean = reason
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]/g, '')
-    .replaceAll(token, '[redacted]')
+    .replaceAll(token, CENSOR)
     .trim()
     .slice(0, MAX_REASON_LENGTH);
   return clean === '' ? fallback : clean;

@@ -15,7 +15,7 @@ import type { LoggerOptions as PinoLoggerOptions } from 'pino';
 import { Type, type Static } from 'typebox';
 import { errorToProblem, problem, sendProblem, type ProblemBody } from '../api/problem.js';
 import { DriverToken, FIELD_RULES, Problem, StationId } from '../api/schemas.js';
-import { REDACT_PATHS } from '../lib/logger.js';
+import { CENSOR, REDACT_PATHS } from '../lib/logger.js';
 import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
 import { registerAclAdmin } from './admin.js';
@@ -76,8 +76,7 @@ const TOKEN_PATHS = [
 ];
 const REDACT = {
   paths: [...new Set([...REDACT_PATHS, ...TOKEN_PATHS])],
-  // The same censor as lib/logger.ts, so every redacted field reads alike.
-  censor: '[redacted]',
+  censor: CENSOR,
 };
 
 /** The body is two short strings; 16 KiB matches the public API's limit and refuses junk early. */

@@ -83,14 +83,21 @@ export function createDeadLetters(deps: {
   const { queue, store, retentionMs } = deps;
   const now = deps.now ?? Date.now;
 
+  async function replayLetter(letter: DeadLetter<CallbackMessage>) {
+    const requestId = letter.key;
+    if (!replayable(letter)) return { refused: 'DEAD_LETTER_UNREADABLE' as const, requestId };
+    if ((await store.getSession(requestId)) === null) {
+      return { refused: 'DEAD_LETTER_SESSION_GONE' as const, requestId };
+    }
+    await store.setCallbackState(requestId, { state: 'pending', at: now(), nextAttemptAt: now() });
+    // False: replayed (or purged) by someone else meanwhile. The state is left pending: after a
+    // concurrent replay that is right, and which of the two happened cannot be told from here.
+    return (await queue.replayDeadLetter('callbacks', letter.id)) ? { replayed: requestId } : null;
+  }
+
   async function replay(id: string) {
     const letter = await queue.getDeadLetter<CallbackMessage>('callbacks', id);
-    if (!letter) return null;
-    const refuse = (refused: Refusal['refused']) => ({ refused, requestId: letter.key });
-    if (!replayable(letter)) return refuse('DEAD_LETTER_UNREADABLE');
-    if ((await store.getSession(letter.key)) === null) return refuse('DEAD_LETTER_SESSION_GONE');
-    await store.setCallbackState(letter.key, { state: 'pending', at: now(), nextAttemptAt: now() });
-    return (await queue.replayDeadLetter('callbacks', id)) ? { replayed: letter.key } : null;
+    return letter ? replayLetter(letter) : null;
   }
 
   return {
@@ -116,7 +123,7 @@ export function createDeadLetters(deps: {
         });
         for (const letter of page.items) {
           if (!replayable(letter) || letter.deadLetteredAt >= startedAt) continue;
-          const result = await replay(letter.id);
+          const result = await replayLetter(letter);
           if (result !== null && 'replayed' in result) count += 1;
         }
         after = page.next;

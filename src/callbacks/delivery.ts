@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import type { Signer } from './signing.js';
 import { retryAfterMs } from './schedule.js';
+import { CENSOR } from '../lib/logger.js';
 
 export type DeliveryOutcome = 'delivered' | 'gone' | 'failed';
 
@@ -111,6 +112,6 @@ async function readSnippet(
     // A body cut short still leaves a useful snippet.
   }
   const text = Buffer.concat(chunks).subarray(0, RESPONSE_READ_CAP_BYTES).toString('utf8');
-  const redacted = conceal === '' ? text : text.replaceAll(conceal, '[redacted]');
+  const redacted = conceal === '' ? text : text.replaceAll(conceal, CENSOR);
   return redacted === '' ? null : redacted.slice(0, SNIPPET_LENGTH);
 }

@@ -41,7 +41,8 @@ const NESTED_PATHS = [
  * authorization service accepts one from its embedder). */
 export const REDACT_PATHS = [...EXACT_PATHS, ...NESTED_PATHS];
 
-const CENSOR = '[redacted]';
+/** What replaces a hidden value, in log lines and wherever else a token is hidden. */
+export const CENSOR = '[redacted]';
 
 export function loggerOptions(level: string): LoggerOptions {
   return {

@@ -101,9 +101,8 @@ const CALLBACK_METRICS = ['chargegate_callback_attempts_total'];
 const WORKER_METRICS = [...AUTHORIZATION_METRICS, ...CALLBACK_METRICS];
 
 /** The metrics one half of the worker role (role.ts) updates. */
-export function workerMetricsOf(part: 'requests' | 'callbacks' | 'both'): string[] {
-  if (part === 'requests') return AUTHORIZATION_METRICS;
-  return part === 'callbacks' ? CALLBACK_METRICS : WORKER_METRICS;
+export function workerMetricsOf(part: 'requests' | 'callbacks'): string[] {
+  return part === 'requests' ? AUTHORIZATION_METRICS : CALLBACK_METRICS;
 }
 
 /**

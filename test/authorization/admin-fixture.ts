@@ -52,13 +52,12 @@ export function useAdminService(): AdminFixture {
   let acl: AclStore;
   let app: FastifyInstance | undefined;
   let base: string;
-  let lines: string[] = [];
+  // One sink per test, kept across restarts: the check after each test sees every line.
+  let sink = logSink();
   let answers: string[] = [];
   const secrets: string[] = [];
 
   async function start(options: { adminToken?: string }) {
-    const sink = logSink();
-    lines = sink.lines;
     const logger = pino({ level: 'trace' }, sink.stream);
     app = createAuthService({ acl, hasher, logger, ...options });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -67,7 +66,7 @@ export function useAdminService(): AdminFixture {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'chargegate-acl-admin-'));
     acl = createSqliteAclStore({ file: join(dir, 'acl.db') });
-    lines = [];
+    sink = logSink();
     answers = [];
     secrets.splice(0, secrets.length, TOKEN, OTHER_TOKEN, hasher.hash(TOKEN));
     await start({ adminToken: ADMIN_TOKEN });
@@ -77,7 +76,7 @@ export function useAdminService(): AdminFixture {
     await app?.close();
     await acl.close();
     rmSync(dir, { recursive: true, force: true });
-    for (const text of [...answers, ...lines]) {
+    for (const text of [...answers, ...sink.lines]) {
       for (const secret of secrets) expect(text).not.toContain(secret);
     }
   });
@@ -110,7 +109,7 @@ export function useAdminService(): AdminFixture {
 
   return {
     acl: () => acl,
-    lines: () => lines,
+    lines: () => sink.lines,
     log: () => {
       if (app === undefined) throw new Error('the service is not running');
       return app.log;
