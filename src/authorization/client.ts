@@ -1,10 +1,11 @@
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { Decision } from '../store/port.js';
 import { ACL_STATUSES, type AclStatus, type AuthorizeRequestBody } from './contract.js';
 import { Semaphore } from '../lib/semaphore.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RateLimiter } from './rate-limit.js';
 import { CENSOR } from '../lib/logger.js';
+import { exchange, splitUrl, type ExchangeResult } from '../lib/http-exchange.js';
 
 export interface AuthorizationResult {
   decision: Decision;
@@ -62,36 +63,33 @@ export function createAuthorizationClient(options: {
   });
   const permits = new Semaphore(options.maxInFlight);
 
+  const target = splitUrl(url);
+
   async function call(input: AuthorizeInput): Promise<AuthorizationResult> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
     const started = performance.now();
     const body: AuthorizeRequestBody = {
       station_id: input.stationId,
       driver_token: input.driverToken,
     };
-    try {
-      const response = await request(url, {
-        method: 'POST',
-        dispatcher,
-        signal: controller.signal,
-        headers: {
-          'content-type': 'application/json',
-          'x-request-id': input.requestId,
-          ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
-        },
-        body: JSON.stringify(body),
-      });
-      const text = await readCapped(response.body, MAX_RESPONSE_BYTES);
-      const latencyMs = Math.round(performance.now() - started);
-      if (response.statusCode !== 200) return unknown(`http_${response.statusCode}`, latencyMs);
-      return interpret(text, latencyMs, input.driverToken);
-    } catch (error) {
-      const latencyMs = Math.round(performance.now() - started);
-      return unknown(controller.signal.aborted ? 'timeout' : connectionReason(error), latencyMs);
-    } finally {
-      clearTimeout(timer);
+    const result = await exchange(dispatcher, {
+      ...target,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': input.requestId,
+        ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
+      },
+      body: JSON.stringify(body),
+      timeoutMs,
+      maxBodyBytes: MAX_RESPONSE_BYTES,
+    });
+    const latencyMs = Math.round(performance.now() - started);
+    if (!result.answered || result.cut === 'timeout' || result.cut === 'error') {
+      return unknown(failureReason(result), latencyMs);
     }
+    if (result.statusCode !== 200) return unknown(`http_${result.statusCode}`, latencyMs);
+    if (result.cut === 'too_long') return unknown('malformed_body', latencyMs);
+    return interpret(result.body.toString('utf8'), latencyMs, input.driverToken);
   }
 
   /**
@@ -134,8 +132,7 @@ function unknown(reason: string, latencyMs: number | null): AuthorizationResult 
   return { decision: 'unknown', reason, latencyMs };
 }
 
-function interpret(text: string | null, latencyMs: number, token: string): AuthorizationResult {
-  if (text === null) return unknown('malformed_body', latencyMs);
+function interpret(text: string, latencyMs: number, token: string): AuthorizationResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -162,6 +159,12 @@ function cleanReason(reason: unknown, fallback: string, token: string): string {
   return clean === '' ? fallback : clean;
 }
 
+/** Why there is no answer, or only part of one: the timeout, or the network. */
+function failureReason(result: ExchangeResult): string {
+  const timedOut = result.answered ? result.cut === 'timeout' : result.timedOut;
+  return timedOut ? 'timeout' : connectionReason(result.error);
+}
+
 function connectionReason(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   switch (code) {
@@ -176,22 +179,4 @@ function connectionReason(error: unknown): string {
     default:
       return 'connection_error';
   }
-}
-
-/** Reads a body as text, or `null` when it exceeds `cap` bytes (the rest is discarded). */
-export async function readCapped(
-  body: AsyncIterable<Buffer> & { destroy(): unknown },
-  cap: number,
-): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > cap) {
-      body.destroy();
-      return null;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

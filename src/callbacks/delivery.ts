@@ -1,7 +1,8 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Signer } from './signing.js';
 import { retryAfterMs } from './schedule.js';
 import { CENSOR } from '../lib/logger.js';
+import { exchange, splitUrl } from '../lib/http-exchange.js';
 
 export type DeliveryOutcome = 'delivered' | 'gone' | 'failed';
 
@@ -25,7 +26,7 @@ const USER_AGENT = 'Chargegate-Webhooks/1';
 
 /**
  * One webhook attempt. Never throws: every failure is an `AttemptResult`. Redirects are not
- * followed (undici's `request` does not follow them), so a 3xx is a failed attempt.
+ * followed (undici's `dispatch` does not follow them), so a 3xx is a failed attempt.
  */
 export async function attemptDelivery(options: {
   url: string;
@@ -40,50 +41,57 @@ export async function attemptDelivery(options: {
   now?: () => number;
 }): Promise<AttemptResult> {
   const now = options.now ?? Date.now;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
   const started = performance.now();
-  const elapsed = () => Math.round(performance.now() - started);
   const timestamp = Math.floor(now() / 1000);
+  let target: { origin: string; path: string };
   try {
-    const response = await request(options.url, {
-      method: 'POST',
-      dispatcher: options.dispatcher,
-      signal: controller.signal,
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': USER_AGENT,
-        'webhook-id': options.id,
-        'webhook-timestamp': String(timestamp),
-        'webhook-signature': options.signer.sign(options.id, timestamp, options.body),
-      },
-      body: options.body,
-    });
-    const snippet = await readSnippet(response.body, options.conceal);
-    const status = response.statusCode;
-    const outcome: DeliveryOutcome =
-      status >= 200 && status < 300 ? 'delivered' : status === 410 ? 'gone' : 'failed';
-    const honoured = status === 429 || status === 503;
-    return {
-      outcome,
-      statusCode: status,
-      error: null,
-      durationMs: elapsed(),
-      retryAfterMs: honoured ? retryAfterMs(response.headers['retry-after'], now()) : null,
-      responseSnippet: snippet,
-    };
+    target = splitUrl(options.url);
   } catch (error) {
-    return {
-      outcome: 'failed',
-      statusCode: null,
-      error: controller.signal.aborted ? 'CALLBACK_TIMEOUT' : errorCode(error),
-      durationMs: elapsed(),
-      retryAfterMs: null,
-      responseSnippet: null,
-    };
-  } finally {
-    clearTimeout(timer);
+    return failed(errorCode(error), 0);
   }
+  const result = await exchange(options.dispatcher, {
+    ...target,
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      'webhook-id': options.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': options.signer.sign(options.id, timestamp, options.body),
+    },
+    body: options.body,
+    timeoutMs: options.timeoutMs,
+    maxBodyBytes: RESPONSE_READ_CAP_BYTES,
+  });
+  const durationMs = Math.round(performance.now() - started);
+  if (!result.answered) {
+    return failed(result.timedOut ? 'CALLBACK_TIMEOUT' : errorCode(result.error), durationMs);
+  }
+  // A body cut short (too long, the timeout, the network) still leaves a useful snippet: the
+  // status decides the outcome.
+  const status = result.statusCode;
+  const outcome: DeliveryOutcome =
+    status >= 200 && status < 300 ? 'delivered' : status === 410 ? 'gone' : 'failed';
+  const honoured = status === 429 || status === 503;
+  return {
+    outcome,
+    statusCode: status,
+    error: null,
+    durationMs,
+    retryAfterMs: honoured ? retryAfterMs(result.headers['retry-after'], now()) : null,
+    responseSnippet: snippetOf(result.body, options.conceal),
+  };
+}
+
+function failed(error: string, durationMs: number): AttemptResult {
+  return {
+    outcome: 'failed',
+    statusCode: null,
+    error,
+    durationMs,
+    retryAfterMs: null,
+    responseSnippet: null,
+  };
 }
 
 /** Errors already carrying one of our codes (the SSRF guard's) keep it; others are network. */
@@ -93,25 +101,8 @@ function errorCode(error: unknown): string {
   return 'CALLBACK_UNREACHABLE';
 }
 
-async function readSnippet(
-  body: AsyncIterable<Buffer> & { destroy(): unknown },
-  conceal: string,
-): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= RESPONSE_READ_CAP_BYTES) {
-        body.destroy();
-        break;
-      }
-    }
-  } catch {
-    // A body cut short still leaves a useful snippet.
-  }
-  const text = Buffer.concat(chunks).subarray(0, RESPONSE_READ_CAP_BYTES).toString('utf8');
+function snippetOf(body: Buffer, conceal: string): string | null {
+  const text = body.toString('utf8');
   const redacted = conceal === '' ? text : text.replaceAll(conceal, CENSOR);
   return redacted === '' ? null : redacted.slice(0, SNIPPET_LENGTH);
 }
