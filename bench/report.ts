@@ -146,10 +146,12 @@ export function resultsDocument(run: {
   loadAverageAtStart: number[];
   env: Record<string, string>;
   baseline: BaselineResult;
+  /** Fastify and one group-committed SQLite insert: what durability alone costs. */
+  durableFloor: BaselineResult;
   results: ModeResults;
   targets: Target[];
 }) {
-  const { settings, startedAt, env, baseline, results, targets } = run;
+  const { settings, startedAt, env, baseline, durableFloor, results, targets } = run;
   const memory = {
     accept: results.accept.peakMemoryMiB,
     acceptAuthHanging: results.acceptAuthHanging.peakMemoryMiB,
@@ -158,6 +160,7 @@ export function resultsDocument(run: {
   const totals = Object.values(memory).map((m) => Object.values(m).reduce((a, b) => a + b, 0));
   const windows: [string, CpuReport][] = [
     ['baseline', baseline.cpu],
+    ['durable floor', durableFloor.cpu],
     ['accept, auth healthy', results.accept.cpu],
     ['accept, auth hanging', results.acceptAuthHanging.cpu],
     ['end to end', results.endToEnd.cpu],
@@ -175,6 +178,7 @@ export function resultsDocument(run: {
     },
     serviceEnv: env,
     baseline,
+    durableFloor: { ...durableFloor, ratiosToBaseline: ratios(durableFloor.run, baseline.run) },
     accept: { ...results.accept, ratiosToBaseline: ratios(results.accept.run, baseline.run) },
     acceptAuthHanging: {
       ...results.acceptAuthHanging,

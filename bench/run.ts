@@ -10,7 +10,7 @@ import type { StubMessage } from './stubs.js';
 import { renderTable } from './table.js';
 
 /**
- * `npm run bench`: the baseline, then each mode's scenarios (accept with the authorization
+ * `npm run bench`: the baseline and the durable floor (`baseline.ts`), then each mode's scenarios (accept with the authorization
  * service healthy, accept with it hanging, end to end), one at a time, each against a fresh
  * service. Prints a table per mode and saves bench/results/<ISO date>-<mode>.json. Exits 1 if
  * any acknowledged request never got its callback; missed targets are reported, not fatal.
@@ -68,9 +68,13 @@ async function main(): Promise<number> {
   progress(`modes: ${modes.join(', ')}${settings.quick ? ' (quick run)' : ''}`);
   let lost = 0;
   await withStubs(async (rig) => {
-    progress(`baseline: bare Fastify (${settings.acceptSeconds} s)`);
-    const baselineServer = await forkServer('baseline', './baseline.js');
-    const baseline = await benchBaseline(rig, baselineServer).finally(() => baselineServer.stop());
+    const reference = async (variant: 'bare' | 'durable', label: string) => {
+      progress(`${label} (${settings.acceptSeconds} s)`);
+      const server = await forkServer(label, './baseline.js', [variant]);
+      return benchBaseline(rig, server, label).finally(() => server.stop());
+    };
+    const baseline = await reference('bare', 'baseline (bare Fastify)');
+    const durableFloor = await reference('durable', 'durable floor (Fastify + 1 insert)');
     for (const mode of modes) {
       const [startedAt, loadAverageAtStart] = [new Date(), loadavg()];
       const results = await benchMode(rig, mode);
@@ -80,6 +84,7 @@ async function main(): Promise<number> {
         loadAverageAtStart,
         env: describeEnv(mode, settings),
         baseline,
+        durableFloor,
         results,
         targets: evaluateTargets(settings, results, baseline),
       });

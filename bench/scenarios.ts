@@ -66,13 +66,15 @@ export interface BaselineResult {
   cpu: CpuReport;
 }
 
-export async function benchBaseline(rig: Rig, baseline: ForkedServer): Promise<BaselineResult> {
+/** Closed-loop accept load against one of the reference servers (`baseline.ts`). */
+export async function benchBaseline(
+  rig: Rig,
+  baseline: ForkedServer,
+  label: string,
+): Promise<BaselineResult> {
   const { connections, warmupSeconds, acceptSeconds } = rig.settings;
   await runAccept(baseline.url, rig.body, connections, warmupSeconds);
-  const cpu = startCpuWindow([
-    { name: 'baseline (bare Fastify)', pid: baseline.pid },
-    LOAD_GENERATOR,
-  ]);
+  const cpu = startCpuWindow([{ name: label, pid: baseline.pid }, LOAD_GENERATOR]);
   const { run } = await runAccept(baseline.url, rig.body, connections, acceptSeconds);
   return { run, cpu: cpu.stop() };
 }

@@ -57,9 +57,10 @@ function acceptTable(doc: Document): string[] {
   const widths = [30, 9, 6, 7, 6, 7, 6, 8, 7, 5];
   const header = ['Accept: POST -> 202', 'req/s', 'x base', 'p50 ms', 'x base', 'p99 ms'];
   header.push('x base', 'non-2xx', 'errors', 'lost');
-  const { accept, acceptAuthHanging: hang } = doc;
+  const { accept, acceptAuthHanging: hang, durableFloor: floor } = doc;
   const rows = [
     acceptRow('baseline (bare Fastify)', doc.baseline.run, { perSec: 1, p50: 1, p99: 1 }, '-'),
+    acceptRow('durable floor (1 insert)', floor.run, floor.ratiosToBaseline, '-'),
     acceptRow('service, auth healthy', accept.run, accept.ratiosToBaseline, int(accept.lost)),
     acceptRow('service, auth hanging', hang.run, hang.ratiosToBaseline, int(hang.lost)),
   ];
@@ -72,6 +73,8 @@ function acceptTable(doc: Document): string[] {
     `  (${doc.settings.connections} connections, ${doc.baseline.run.seconds} s each, one after ` +
       `the other; x base = ratio to the baseline: more throughput above 1, more latency above 1)`,
     `  (auth healthy: ${backlog(doc.accept)}; auth hanging: ${backlog(doc.acceptAuthHanging)})`,
+    '  (durable floor: bare Fastify storing each body as one SQLite row, group-committed, before ' +
+      'its 202: what durability alone costs)',
   ];
 }
 
@@ -127,6 +130,7 @@ function cpuLines(doc: Document): string[] {
     rows.forEach((row, i) => lines.push(columns([i === 0 ? scenario : '', ...row], widths)));
   };
   add('baseline', doc.baseline.cpu);
+  add('durable floor', doc.durableFloor.cpu);
   add('accept, auth healthy', doc.accept.cpu);
   add('accept, auth hanging', doc.acceptAuthHanging.cpu);
   add('end to end', doc.endToEnd.cpu);
