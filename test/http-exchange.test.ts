@@ -127,7 +127,7 @@ describe('exchange', () => {
     expect(!result.answered && (result.error as { code?: string }).code).toBe('ECONNREFUSED');
   });
 
-  it('times out a request still queued for a connection, and never sends it', async () => {
+  it('never sends a request that timed out while queued, and counts it until it leaves the queue', async () => {
     const { server, agent } = await setUp(
       {
         '/hang': () => {},
@@ -138,9 +138,13 @@ describe('exchange', () => {
     );
     // The only connection is held by a hanging request; the second waits behind it and times
     // out first, while still queued.
+    const started = performance.now();
     const holding = exchange(agent, request(server.origin, '/hang', { timeoutMs: 300 }));
     const queued = await exchange(agent, request(server.origin, '/queued', { timeoutMs: 50 }));
     expect(queued).toMatchObject({ answered: false, timedOut: true });
+    // It settled only once undici let go of it (after the hanging one was given up), so a
+    // caller's permit or host slot bounded it the whole time.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
     expect(await holding).toMatchObject({ answered: false, timedOut: true });
     // Requests leave the queue in order: once a later one is answered, the abandoned one
     // would have been sent before it.
@@ -150,11 +154,53 @@ describe('exchange', () => {
     expect(server.seen).toEqual(['/hang', '/ok']);
   });
 
+  it('takes a body of exactly maxBodyBytes as whole', async () => {
+    const { server, agent } = await setUp({
+      '/exact': (_req, res) => res.writeHead(200).end('z'.repeat(1_024)),
+    });
+    const result = await exchange(agent, request(server.origin, '/exact'));
+    expect(result).toMatchObject({ answered: true, cut: null });
+    expect(result.answered && result.body.length).toBe(1_024);
+  });
+
+  it('closes the connection of an answer it stopped reading', async () => {
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    const { server, agent } = await setUp({
+      '/long': (_req, res) => {
+        res.on('close', closed);
+        res.writeHead(200);
+        res.write('x'.repeat(2_000));
+      },
+    });
+    const result = await exchange(agent, request(server.origin, '/long'));
+    expect(result).toMatchObject({ cut: 'too_long' });
+    await connectionClosed;
+  });
+
+  it('waits past an interim 103 for the real answer', async () => {
+    const { server, agent } = await setUp({
+      '/hints': (_req, res) => {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+        // No final answer: the exchange must time out, not report 103.
+      },
+      '/hints-then-ok': (_req, res) => {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+        res.writeHead(200).end('done');
+      },
+    });
+    const ok = await exchange(agent, request(server.origin, '/hints-then-ok'));
+    expect(ok).toMatchObject({ answered: true, statusCode: 200, cut: null });
+    const hanging = await exchange(agent, request(server.origin, '/hints', { timeoutMs: 100 }));
+    expect(hanging).toMatchObject({ answered: false, timedOut: true });
+  });
+
   it('splits a URL as undici request() would', () => {
     expect(splitUrl('http://user:pw@example.test:8080/a/b?x=1#frag')).toEqual({
       origin: 'http://example.test:8080',
       path: '/a/b?x=1',
     });
     expect(splitUrl('https://example.test')).toEqual({ origin: 'https://example.test', path: '/' });
+    expect(() => splitUrl('blob:https://example.test/x')).toThrow(TypeError);
   });
 });

@@ -57,9 +57,11 @@ export function createAuthorizationClient(options: {
   const dispatcher = new Agent({
     connections: options.maxInFlight,
     keepAliveTimeout: 30_000,
-    // Our own deadline governs; undici's defaults would be longer and add up.
+    // Our own deadline governs; undici's defaults would be longer and add up. A connection
+    // that cannot be made within it holds a call (and its permit) no longer than it.
     headersTimeout: 0,
     bodyTimeout: 0,
+    connect: { timeout: timeoutMs },
   });
   const permits = new Semaphore(options.maxInFlight);
 

@@ -29,6 +29,9 @@ export interface GuardedAgentOptions {
   /** Concurrent connections per origin (scheme, host, port); unbounded when neither is set. */
   maxPerHost?: number;
   keepAliveTimeoutMs?: number;
+  /** Gives up a connection attempt after this long (undici's default is 10 s); set it to the
+   * attempt's timeout, which a slow connect would otherwise outlast. */
+  connectTimeoutMs?: number;
 }
 
 const NON_PUBLIC_MESSAGE = 'must not point to a loopback, private or otherwise non-public address';
@@ -159,7 +162,10 @@ export function checkCallbackUrl(
 export function createGuardedAgent(options: GuardedAgentOptions): Agent {
   const caps = [options.maxPerHost, options.connections].filter((n) => n !== undefined);
   const lookup = options.allowPrivateNetworks ? options.lookup : guardLookup(options.lookup);
-  const connector = buildConnector(lookup === undefined ? {} : { lookup });
+  const connector = buildConnector({
+    ...(lookup === undefined ? {} : { lookup }),
+    ...(options.connectTimeoutMs === undefined ? {} : { timeout: options.connectTimeoutMs }),
+  });
   return new Agent({
     // undici's `connections` is per origin: each origin gets its own pool.
     connections: caps.length > 0 ? Math.min(...caps) : null,

@@ -145,6 +145,7 @@ function startCallbacksPart(
   const http = createGuardedAgent({
     allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
     maxPerHost: config.callbacks.maxPerHost,
+    connectTimeoutMs: config.callbacks.timeoutMs,
   });
   const dispatcher = startDispatcher({
     queue,

@@ -1,0 +1,102 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAuthorizationClient } from '../src/authorization/client.js';
+import { CircuitBreaker } from '../src/authorization/circuit-breaker.js';
+import { attemptDelivery } from '../src/callbacks/delivery.js';
+import { createSigner, generateSecret } from '../src/callbacks/signing.js';
+
+const TOKEN = 'DRIVER-TOKEN-0001-abcdefgh';
+
+/** A server that answers every request with `answer`. */
+async function serve(
+  answer: (res: ServerResponse) => void,
+): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => answer(res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('the two HTTP callers and the limits on what they read', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function start(answer: (res: ServerResponse) => void): Promise<string> {
+    const { url, server } = await serve(answer);
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    return url;
+  }
+
+  function client(url: string) {
+    const authorizer = createAuthorizationClient({
+      url: `${url}/api/v1/authorize`,
+      timeoutMs: 2_000,
+      maxInFlight: 2,
+      breaker: new CircuitBreaker({ failureThreshold: 100, openMs: 1_000 }),
+    });
+    cleanups.push(() => authorizer.close());
+    return authorizer;
+  }
+
+  const input = { requestId: 'r-1', stationId: 'station-1', driverToken: TOKEN };
+
+  function deliver(url: string) {
+    const dispatcher = new Agent();
+    cleanups.push(() => dispatcher.close());
+    return attemptDelivery({
+      url,
+      id: 'r-1',
+      body: '{}',
+      signer: createSigner([generateSecret()]),
+      timeoutMs: 2_000,
+      dispatcher,
+      conceal: TOKEN,
+    });
+  }
+
+  it('reads an authorization answer, and refuses one over 64 KiB as malformed', async () => {
+    const fine = await start((res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"allowed"}'),
+    );
+    expect(await client(fine).authorize(input)).toMatchObject({
+      decision: 'allowed',
+      reason: 'allowed',
+    });
+    const padding = ' '.repeat(64 * 1024);
+    const huge = await start((res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(`{"status":"allowed"}${padding}`),
+    );
+    expect(await client(huge).authorize(input)).toMatchObject({
+      decision: 'unknown',
+      reason: 'malformed_body',
+    });
+  });
+
+  it('keeps a redacted snippet of a callback answer over 4 KiB', async () => {
+    const url = await start((res) =>
+      res.writeHead(500).end(`echo ${TOKEN} ${'x'.repeat(8 * 1024)}`),
+    );
+    const result = await deliver(`${url}/hooks`);
+    expect(result).toMatchObject({ outcome: 'failed', statusCode: 500, error: null });
+    expect(result.responseSnippet).toBe(
+      `echo [redacted] ${'x'.repeat(256 - 'echo [redacted] '.length)}`,
+    );
+  });
+
+  it('fails a callback to a URL that is not http(s) without sending anything', async () => {
+    const result = await deliver('blob:http://127.0.0.1:1/hooks');
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      statusCode: null,
+      error: 'CALLBACK_UNREACHABLE',
+    });
+  });
+});
