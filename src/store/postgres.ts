@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Pool } from 'pg';
 import { openMigratedPool, STORE_MIGRATIONS } from './migrations.js';
 import { uuidv7Floor } from '../lib/ids.js';
+import { firstsAndRepeats, TurnBatch } from './turn-batch.js';
 import type {
   CallbackAttempt,
   CallbackState,
@@ -20,7 +21,10 @@ import type {
  * unique index, conditional UPDATEs, one statement for a write that touches two tables), never
  * by a read before a write, so they hold across processes. Every write is an autocommit
  * statement, and a commit returns only after the server has made it durable
- * (`synchronous_commit` is left at the server's setting, `on` by default).
+ * (`synchronous_commit` is left at the server's setting, `on` by default). The hot-path calls
+ * made in one turn of the event loop (sessions without an idempotency key, session reads,
+ * decisions) share one multi-row statement (`turn-batch.ts`), each caller still getting its own
+ * outcome once that statement has completed.
  */
 
 export interface PostgresStoreOptions {
@@ -80,10 +84,16 @@ type KeyRow = { request_id: string; request_hash: string | null };
 /** Only these two end a callback's story; `dead_lettered` can still be replayed. */
 const STICKY = `callback_state NOT IN ('delivered', 'gone')`;
 
-/** Moves the callback ($1 request, $2 state, $3 next attempt, $4 at); shared by both state
- * writes so they cannot drift apart. Casts pin each parameter's type where it is reused. */
-const MOVE_CALLBACK = `callback_state = $2::text, next_attempt_at = $3::bigint,
-  delivered_at = CASE WHEN $2::text = 'delivered' THEN $4::bigint ELSE delivered_at END`;
+/** Moves the callback to `state` with its next attempt and the time; shared by both state
+ * writes so they cannot drift apart. */
+function moveCallback(state: string, next: string, at: string): string {
+  return `callback_state = ${state}, next_attempt_at = ${next},
+  delivered_at = CASE WHEN ${state} = 'delivered' THEN ${at} ELSE delivered_at END`;
+}
+
+/** The move with $1 request, $2 state, $3 next attempt, $4 at. Casts pin each parameter's
+ * type where it is reused. */
+const MOVE_CALLBACK = moveCallback('$2::text', '$3::bigint', '$4::bigint');
 
 const SESSION_COLUMNS = `request_id, station_id, token_hash, callback_url, accepted_at,
   idempotency_key, decision, reason, auth_latency_ms, decided_at, callback_state,
@@ -100,28 +110,49 @@ function statements(schema: string) {
         accepted_at, idempotency_key, request_hash)
       VALUES ($1, $2, $3, $4, $5::bigint, $6, $7)
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+    // Sessions without a key, many at once: one parameter array per column, in `insert`'s order.
+    insertMany: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
+        accepted_at, idempotency_key, request_hash)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+        $6::text[], $7::text[])`,
     byKey: `SELECT request_id, request_hash FROM ${sessions} WHERE idempotency_key = $1`,
     get: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = $1`,
+    getMany: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = ANY($1::text[])`,
     attempts: `SELECT attempt, started_at, duration_ms, status_code, error, response_snippet
       FROM ${attempts} WHERE request_id = $1 ORDER BY started_at, id`,
     // A concurrent decider's committed write is re-checked against `pending` before ours.
     decide: `UPDATE ${sessions} SET decision = $2, reason = $3, auth_latency_ms = $4,
         decided_at = $5::bigint
       WHERE request_id = $1 AND decision = 'pending'`,
+    // Decisions for distinct requests, many at once; the ones applied come back.
+    decideMany: `UPDATE ${sessions} AS s SET decision = v.decision, reason = v.reason,
+        auth_latency_ms = v.auth_latency_ms, decided_at = v.decided_at
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[])
+        AS v (request_id, decision, reason, auth_latency_ms, decided_at)
+      WHERE s.request_id = v.request_id AND s.decision = 'pending'
+      RETURNING s.request_id`,
     setState: `UPDATE ${sessions} SET ${MOVE_CALLBACK} WHERE request_id = $1 AND ${STICKY}`,
-    // One statement, so one transaction: the attempt row is written only when the state moved,
-    // and a late duplicate leaves no trace. GREATEST skips NULL and keeps "last attempt" from
-    // moving back in time.
-    attempt: `WITH moved AS (
-        UPDATE ${sessions} SET ${MOVE_CALLBACK}, callback_attempts = callback_attempts + 1,
-          last_attempt_at = GREATEST(last_attempt_at, $5::bigint)
-        WHERE request_id = $1 AND ${STICKY}
-        RETURNING request_id
+    // Attempts for distinct requests, one or many at once: one array per column ($1 request …
+    // $10 snippet, in `AttemptValues` order). One statement, so one transaction: an attempt
+    // row is written only when its state moved, and a late duplicate leaves no trace. GREATEST
+    // skips NULL and keeps "last attempt" from moving back in time.
+    recordAttempts: `WITH v AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
+          $6::integer[], $7::integer[], $8::integer[], $9::text[], $10::text[])
+          AS v (request_id, state, next_attempt_at, at, started_at, attempt, duration_ms,
+            status_code, error, response_snippet)
+      ), moved AS (
+        UPDATE ${sessions} AS s SET ${moveCallback('v.state', 'v.next_attempt_at', 'v.at')},
+          callback_attempts = s.callback_attempts + 1,
+          last_attempt_at = GREATEST(s.last_attempt_at, v.started_at)
+        FROM v WHERE s.request_id = v.request_id AND s.${STICKY}
+        RETURNING s.request_id
       )
       INSERT INTO ${attempts} (request_id, attempt, started_at, duration_ms, status_code, error,
         response_snippet)
-      SELECT request_id, $6::integer, $5::bigint, $7::integer, $8::integer, $9::text, $10::text
-      FROM moved`,
+      SELECT v.request_id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error,
+        v.response_snippet
+      FROM v JOIN moved USING (request_id)`,
     // The id bound lets the primary key find old sessions (ids are time-ordered); the state
     // and time checks decide, and are checked again on the row deleted: a replay that moved it
     // back to pending meanwhile keeps it. SKIP LOCKED: workers purging at once take different
@@ -190,19 +221,103 @@ function moveParams(requestId: string, update: CallbackStateUpdate) {
   return [requestId, update.state, update.nextAttemptAt ?? null, update.at];
 }
 
+/** The columns of `insert`, `decide` in their statements' parameter order. */
+type InsertValues = [string, string, string, string, number, string | null, string | null];
+type DecideValues = [string, string, string, number | null, number];
+type AttemptValues = [
+  string,
+  CallbackState,
+  number | null,
+  number,
+  number,
+  number,
+  number | null,
+  number | null,
+  string | null,
+  string | null,
+];
+
+/** One array per parameter: row `i` of the batch is element `i` of each. */
+function columns<T extends unknown[]>(rows: T[], width: number): unknown[][] {
+  const arrays: unknown[][] = Array.from({ length: width }, () => []);
+  for (const row of rows) row.forEach((value, column) => arrays[column]?.push(value));
+  return arrays;
+}
+
 class PostgresStore implements DecisionStore {
   readonly #pool: Pool;
   readonly #sql: Statements;
+  readonly #inserts: TurnBatch<InsertValues, void>;
+  readonly #reads: TurnBatch<string, SessionRecord | null>;
+  readonly #decisions: TurnBatch<DecideValues, boolean>;
+  readonly #attempts: TurnBatch<AttemptValues, void>;
   #closed = false;
 
   constructor(pool: Pool, schema: string) {
     this.#pool = pool;
     this.#sql = statements(schema);
+    this.#inserts = new TurnBatch({
+      runBatch: async (rows) => {
+        await this.#pool.query(this.#sql.insertMany, columns(rows, 7));
+        return rows.map(() => undefined);
+      },
+      runOne: async (row) => {
+        await this.#pool.query(this.#sql.insert, row);
+      },
+    });
+    this.#reads = new TurnBatch({
+      runBatch: async (ids) => {
+        const { rows } = await this.#pool.query<SessionRow>(this.#sql.getMany, [ids]);
+        const byId = new Map(rows.map((row) => [row.request_id, row]));
+        return ids.map((id) => {
+          const row = byId.get(id);
+          return row ? toRecord(row) : null;
+        });
+      },
+      runOne: async (id) => {
+        const { rows } = await this.#pool.query<SessionRow>(this.#sql.get, [id]);
+        const row = rows[0];
+        return row ? toRecord(row) : null;
+      },
+    });
+    const decideOne = async (values: DecideValues) =>
+      (await this.#pool.query(this.#sql.decide, values)).rowCount === 1;
+    this.#decisions = new TurnBatch({
+      runBatch: async (batch) => {
+        const { firsts, repeats } = firstsAndRepeats(batch, (values) => values[0]);
+        const rows = firsts.map((index) => batch[index] as DecideValues);
+        const { rows: applied } = await this.#pool.query<{ request_id: string }>(
+          this.#sql.decideMany,
+          columns(rows, 5),
+        );
+        const appliedIds = new Set(applied.map((row) => row.request_id));
+        const outcomes = batch.map((values) => appliedIds.has(values[0]));
+        // After the batch: a repeat sees the decision just made, and is not applied over it.
+        for (const index of repeats)
+          outcomes[index] = await decideOne(batch[index] as DecideValues);
+        return outcomes;
+      },
+      runOne: decideOne,
+    });
+    const attemptsOf = async (rows: AttemptValues[]) => {
+      await this.#pool.query(this.#sql.recordAttempts, columns(rows, 10));
+    };
+    this.#attempts = new TurnBatch({
+      runBatch: async (batch) => {
+        // Two attempts for one request in one statement would both be inserted while the
+        // session counted one: the repeats go after, each seeing the state the first left.
+        const { firsts, repeats } = firstsAndRepeats(batch, (values) => values[0]);
+        await attemptsOf(firsts.map((index) => batch[index] as AttemptValues));
+        for (const index of repeats) await attemptsOf([batch[index] as AttemptValues]);
+        return batch.map(() => undefined);
+      },
+      runOne: (values) => attemptsOf([values]),
+    });
   }
 
   async createSession(session: NewSession): Promise<CreateSessionResult> {
     const key = session.idempotencyKey;
-    const values = [
+    const values: InsertValues = [
       session.requestId,
       session.stationId,
       session.tokenHash,
@@ -213,7 +328,7 @@ class PostgresStore implements DecisionStore {
     ];
     // Without a key no conflict is ignored: the insert stores the session or rejects.
     if (key === undefined) {
-      await this.#pool.query(this.#sql.insert, values);
+      await this.#inserts.run(values);
       return { created: true };
     }
     for (let round = 0; round < CREATE_ROUNDS; round += 1) {
@@ -232,10 +347,8 @@ class PostgresStore implements DecisionStore {
     return row ? { requestId: row.request_id, requestHash: row.request_hash } : null;
   }
 
-  async getSession(requestId: string) {
-    const { rows } = await this.#pool.query<SessionRow>(this.#sql.get, [requestId]);
-    const row = rows[0];
-    return row ? toRecord(row) : null;
+  getSession(requestId: string) {
+    return this.#reads.run(requestId);
   }
 
   async listCallbackAttempts(requestId: string) {
@@ -243,24 +356,22 @@ class PostgresStore implements DecisionStore {
     return rows.map(toAttempt);
   }
 
-  async recordDecision(requestId: string, input: DecisionInput) {
-    const result = await this.#pool.query(this.#sql.decide, [
+  recordDecision(requestId: string, input: DecisionInput) {
+    return this.#decisions.run([
       requestId,
       input.decision,
       input.reason,
       wholeMs(input.authLatencyMs),
       input.decidedAt,
     ]);
-    return result.rowCount === 1;
   }
 
-  async recordCallbackAttempt(
-    requestId: string,
-    attempt: CallbackAttempt,
-    update: CallbackStateUpdate,
-  ) {
-    await this.#pool.query(this.#sql.attempt, [
-      ...moveParams(requestId, update),
+  recordCallbackAttempt(requestId: string, attempt: CallbackAttempt, update: CallbackStateUpdate) {
+    return this.#attempts.run([
+      requestId,
+      update.state,
+      update.nextAttemptAt ?? null,
+      update.at,
       attempt.startedAt,
       attempt.attempt,
       wholeMs(attempt.durationMs),

@@ -157,6 +157,113 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       });
     });
 
+    // Adapters may run the calls of one event-loop turn as one statement or transaction: each
+    // caller must still get its own outcome, and a bad call must fail alone.
+    describe('calls made together', () => {
+      it('stores, reads and decides many sessions at once, each with its own answer', async () => {
+        const sessions = Array.from({ length: 40 }, (_, i) =>
+          newSession({ acceptedAt: ACCEPTED_AT + i }),
+        );
+        expect(await Promise.all(sessions.map((s) => store.createSession(s)))).toEqual(
+          sessions.map(() => ({ created: true })),
+        );
+        const missing = randomUUID();
+        const ids = [...sessions.map((s) => s.requestId), missing, sessions[0]!.requestId];
+        const read = await Promise.all(ids.map((id) => store.getSession(id)));
+        expect(read.map((r) => r?.acceptedAt ?? null)).toEqual([
+          ...sessions.map((s) => s.acceptedAt),
+          null,
+          ACCEPTED_AT,
+        ]);
+        const decided = await Promise.all(
+          sessions.map((s, i) =>
+            store.recordDecision(s.requestId, { ...DECIDED, authLatencyMs: i }),
+          ),
+        );
+        expect(decided.every(Boolean)).toBe(true);
+        const after = await Promise.all(sessions.map((s) => store.getSession(s.requestId)));
+        expect(after.map((r) => r?.authLatencyMs)).toEqual(sessions.map((_, i) => i));
+      });
+
+      it('applies exactly one of two decisions made at once for the same request', async () => {
+        const session = newSession();
+        await store.createSession(session);
+        const other = newSession();
+        await store.createSession(other);
+        const flip = { ...DECIDED, decision: 'not_allowed', reason: 'blocked' } as const;
+        const [first, second, third] = await Promise.all([
+          store.recordDecision(session.requestId, DECIDED),
+          store.recordDecision(other.requestId, DECIDED),
+          store.recordDecision(session.requestId, flip),
+        ]);
+        expect(second).toBe(true);
+        expect([first, third].filter(Boolean)).toHaveLength(1);
+        const stored = await store.getSession(session.requestId);
+        expect(stored?.decision).toBe(first ? 'allowed' : 'not_allowed');
+      });
+
+      it('records attempts made at once, in call order, for one request and for several', async () => {
+        const [one, two] = [newSession(), newSession()];
+        await Promise.all([store.createSession(one), store.createSession(two)]);
+        const first = attempt(1);
+        const second = attempt(2, { statusCode: 204, responseSnippet: '' });
+        const late = attempt(3, { statusCode: 500 });
+        const other = attempt(1, { statusCode: 204, responseSnippet: '' });
+        await Promise.all([
+          store.recordCallbackAttempt(one.requestId, first, {
+            state: 'retrying',
+            at: 1,
+            nextAttemptAt: 7,
+          }),
+          store.recordCallbackAttempt(two.requestId, other, { state: 'delivered', at: 5 }),
+          store.recordCallbackAttempt(one.requestId, second, { state: 'delivered', at: 9 }),
+          // After `delivered` in the same turn: ignored, as it would be a turn later.
+          store.recordCallbackAttempt(one.requestId, late, {
+            state: 'retrying',
+            at: 10,
+            nextAttemptAt: 20,
+          }),
+        ]);
+        expect(await store.listCallbackAttempts(one.requestId)).toEqual([first, second]);
+        expect((await store.getSession(one.requestId))?.callback).toEqual({
+          state: 'delivered',
+          attempts: 2,
+          lastAttemptAt: second.startedAt,
+          deliveredAt: 9,
+          nextAttemptAt: null,
+        });
+        expect(await store.listCallbackAttempts(two.requestId)).toEqual([other]);
+        expect((await store.getSession(two.requestId))?.callback).toMatchObject({
+          state: 'delivered',
+          attempts: 1,
+        });
+      });
+
+      it('fails only the bad call of several made at once', async () => {
+        const taken = newSession();
+        await store.createSession(taken);
+        const fine = [newSession(), newSession()];
+        const results = await Promise.allSettled([
+          store.createSession(fine[0]!),
+          // The same request id again: a primary-key violation.
+          store.createSession({ ...newSession(), requestId: taken.requestId }),
+          store.createSession(fine[1]!),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        for (const session of fine) {
+          expect(await store.getSession(session.requestId)).toMatchObject({ decision: 'pending' });
+        }
+        const bad = { ...DECIDED, decision: 'maybe' } as unknown as typeof DECIDED;
+        const decisions = await Promise.allSettled([
+          store.recordDecision(fine[0]!.requestId, DECIDED),
+          store.recordDecision(fine[1]!.requestId, bad),
+        ]);
+        expect(decisions.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+        expect(await store.getSession(fine[0]!.requestId)).toMatchObject({ decision: 'allowed' });
+        expect(await store.getSession(fine[1]!.requestId)).toMatchObject({ decision: 'pending' });
+      });
+    });
+
     describe('callbacks', () => {
       async function decidedSession(): Promise<string> {
         const session = newSession();
