@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrate, STORE_MIGRATIONS, type Migration } from '../src/store/migrations.js';
 import type { DecisionStore, NewSession } from '../src/store/port.js';
 import { createPostgresStore, STORE_MIGRATIONS_TABLE } from '../src/store/postgres.js';
@@ -157,6 +157,52 @@ describe.skipIf(!havePostgres)('PostgreSQL', () => {
         { ...attempt, durationMs: 30 },
       ]);
       expect(await versions(schema)).toEqual(STORE_MIGRATIONS.map((m) => m.version));
+    });
+
+    it('runs the calls of one turn as one statement each kind, not one per call', async () => {
+      const schema = schemaName();
+      schemas.push(schema);
+      const store = await openStore(schema);
+      const sessions = Array.from({ length: 20 }, () => newSession());
+      const texts: string[] = [];
+      // Records each statement's text, then runs it as usual.
+      const original: (...args: unknown[]) => unknown = Reflect.get(pg.Pool.prototype, 'query');
+      const spy = vi.spyOn(pg.Pool.prototype, 'query').mockImplementation(function (
+        this: pg.Pool,
+        ...args: unknown[]
+      ) {
+        texts.push(String(args[0]));
+        return original.apply(this, args);
+      });
+      try {
+        await Promise.all(sessions.map((s) => store.createSession(s)));
+        await Promise.all(sessions.map((s) => store.getSession(s.requestId)));
+        const decided = {
+          decision: 'allowed',
+          reason: 'active',
+          authLatencyMs: 1,
+          decidedAt: 2,
+        } as const;
+        await Promise.all(sessions.map((s) => store.recordDecision(s.requestId, decided)));
+        const attempt = {
+          attempt: 1,
+          startedAt: 3,
+          durationMs: 4,
+          statusCode: 204,
+          error: null,
+          responseSnippet: null,
+        };
+        await Promise.all(
+          sessions.map((s) =>
+            store.recordCallbackAttempt(s.requestId, attempt, { state: 'delivered', at: 5 }),
+          ),
+        );
+      } finally {
+        spy.mockRestore();
+      }
+      // Four statements for eighty calls; a batch that failed would show a statement per call.
+      expect(texts).toHaveLength(4);
+      expect(texts.every((text) => text.includes('unnest') || text.includes('ANY'))).toBe(true);
     });
 
     it('fails ping once closed', async () => {

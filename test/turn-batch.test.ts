@@ -1,28 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { firstsAndRepeats, TurnBatch } from '../src/store/turn-batch.js';
+import { TurnBatch } from '../src/store/turn-batch.js';
+
+/** An error as PostgreSQL reports a refused statement (a SQLSTATE code). */
+function refused(message: string): Error {
+  return Object.assign(new Error(message), { code: '23505' });
+}
 
 describe('TurnBatch', () => {
-  function recorder(options: { failBatchesWith?: number } = {}) {
+  function recorder(options: { failBatchesWith?: number; failure?: Error; keyed?: boolean } = {}) {
     const batches: number[][] = [];
     const alone: number[] = [];
+    const settled: number[] = [];
     const batch = new TurnBatch<number, number>({
       runBatch: (inputs) => {
         batches.push(inputs);
         if (options.failBatchesWith !== undefined && inputs.includes(options.failBatchesWith)) {
-          return Promise.reject(new Error('bad input in the batch'));
+          return Promise.reject(options.failure ?? refused('bad input in the batch'));
         }
+        settled.push(...inputs);
         return Promise.resolve(inputs.map((n) => n * 10));
       },
       runOne: (input) => {
         alone.push(input);
-        if (input === options.failBatchesWith) {
-          return Promise.reject(new Error(`bad input ${input}`));
-        }
+        if (input === options.failBatchesWith) return Promise.reject(refused(`bad input ${input}`));
+        settled.push(input);
         return Promise.resolve(input * 10);
       },
+      // Keys by tens: 11 and 12 share key 1.
+      ...(options.keyed ? { keyOf: (n: number) => String(Math.floor(n / 10)) } : {}),
       maxBatch: 3,
     });
-    return { batch, batches, alone };
+    return { batch, batches, alone, settled };
   }
 
   it('runs the calls of one turn together, in chunks of at most maxBatch, each with its output', async () => {
@@ -32,38 +40,38 @@ describe('TurnBatch', () => {
     expect(batches).toEqual([[1, 2, 3]]);
     // A chunk of one takes the single-call path.
     expect(alone).toEqual([4]);
-    const later = await Promise.all([batch.run(6), batch.run(7)]);
-    expect(later).toEqual([60, 70]);
+    expect(await Promise.all([batch.run(6), batch.run(7)])).toEqual([60, 70]);
     expect(batches).toEqual([
       [1, 2, 3],
       [6, 7],
     ]);
   });
 
-  it('runs a lone call alone', async () => {
-    const { batch, batches, alone } = recorder();
-    expect(await batch.run(9)).toBe(90);
-    expect(batches).toEqual([]);
-    expect(alone).toEqual([9]);
-  });
-
-  it('fails only the bad call when its batch fails, running the others alone', async () => {
+  it('fails only the bad call when the server refuses the batch, running the others alone in order', async () => {
     const { batch, alone } = recorder({ failBatchesWith: 2 });
     const results = await Promise.allSettled([1, 2, 3].map((n) => batch.run(n)));
     expect(results).toEqual([
       { status: 'fulfilled', value: 10 },
-      { status: 'rejected', reason: new Error('bad input 2') },
+      { status: 'rejected', reason: refused('bad input 2') },
       { status: 'fulfilled', value: 30 },
     ]);
     expect(alone).toEqual([1, 2, 3]);
   });
-});
 
-describe('firstsAndRepeats', () => {
-  it('keeps the first of each key and lists the repeats in order', () => {
-    expect(firstsAndRepeats(['a', 'b', 'a', 'c', 'b', 'a'], (k) => k)).toEqual({
-      firsts: [0, 1, 3],
-      repeats: [2, 4, 5],
-    });
+  it('never runs a batch again when its outcome is unknown (the connection dropped)', async () => {
+    const dropped = new Error('Connection terminated unexpectedly');
+    const { batch, alone } = recorder({ failBatchesWith: 2, failure: dropped });
+    const results = await Promise.allSettled([1, 2, 3].map((n) => batch.run(n)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(alone).toEqual([]);
+  });
+
+  it('runs a call whose key is in flight after it, in call order, and the others at once', async () => {
+    const { batch, batches, settled } = recorder({ keyed: true });
+    const outputs = await Promise.all([11, 21, 12, 31, 13].map((n) => batch.run(n)));
+    expect(outputs).toEqual([110, 210, 120, 310, 130]);
+    // 12 waits for 11, and 13 for 12; 21 and 31 go with 11.
+    expect(batches).toEqual([[11, 21, 31]]);
+    expect(settled).toEqual([11, 21, 31, 12, 13]);
   });
 });

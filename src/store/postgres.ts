@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Pool } from 'pg';
 import { openMigratedPool, STORE_MIGRATIONS } from './migrations.js';
 import { uuidv7Floor } from '../lib/ids.js';
-import { firstsAndRepeats, TurnBatch } from './turn-batch.js';
+import { TurnBatch } from './turn-batch.js';
 import type {
   CallbackAttempt,
   CallbackState,
@@ -23,7 +23,7 @@ import type {
  * statement, and a commit returns only after the server has made it durable
  * (`synchronous_commit` is left at the server's setting, `on` by default). The hot-path calls
  * made in one turn of the event loop (sessions without an idempotency key, session reads,
- * decisions) share one multi-row statement (`turn-batch.ts`), each caller still getting its own
+ * decisions, callback attempts) share one multi-row statement (`turn-batch.ts`), each caller still getting its own
  * outcome once that statement has completed.
  */
 
@@ -86,9 +86,9 @@ const STICKY = `callback_state NOT IN ('delivered', 'gone')`;
 
 /** Moves the callback to `state` with its next attempt and the time; shared by both state
  * writes so they cannot drift apart. */
-function moveCallback(state: string, next: string, at: string): string {
+function moveCallback(state: string, next: string, at: string, table = ''): string {
   return `callback_state = ${state}, next_attempt_at = ${next},
-  delivered_at = CASE WHEN ${state} = 'delivered' THEN ${at} ELSE delivered_at END`;
+  delivered_at = CASE WHEN ${state} = 'delivered' THEN ${at} ELSE ${table}delivered_at END`;
 }
 
 /** The move with $1 request, $2 state, $3 next attempt, $4 at. Casts pin each parameter's
@@ -142,7 +142,7 @@ function statements(schema: string) {
           AS v (request_id, state, next_attempt_at, at, started_at, attempt, duration_ms,
             status_code, error, response_snippet)
       ), moved AS (
-        UPDATE ${sessions} AS s SET ${moveCallback('v.state', 'v.next_attempt_at', 'v.at')},
+        UPDATE ${sessions} AS s SET ${moveCallback('v.state', 'v.next_attempt_at', 'v.at', 's.')},
           callback_attempts = s.callback_attempts + 1,
           last_attempt_at = GREATEST(s.last_attempt_at, v.started_at)
         FROM v WHERE s.request_id = v.request_id AND s.${STICKY}
@@ -237,6 +237,12 @@ type AttemptValues = [
   string | null,
 ];
 
+/** Rows sorted by request id (their first value): processes updating overlapping rows then
+ * lock them in the same order, instead of deadlocking. */
+function inRequestOrder<T extends [string, ...unknown[]]>(rows: T[]): T[] {
+  return [...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
 /** One array per parameter: row `i` of the batch is element `i` of each. */
 function columns<T extends unknown[]>(rows: T[], width: number): unknown[][] {
   const arrays: unknown[][] = Array.from({ length: width }, () => []);
@@ -280,38 +286,30 @@ class PostgresStore implements DecisionStore {
         return row ? toRecord(row) : null;
       },
     });
-    const decideOne = async (values: DecideValues) =>
-      (await this.#pool.query(this.#sql.decide, values)).rowCount === 1;
-    this.#decisions = new TurnBatch({
+    // Keyed by request: two calls for one request never share a statement (a multi-row UPDATE
+    // touches a row once), the second runs once the first has settled and sees its outcome.
+    this.#decisions = new TurnBatch<DecideValues, boolean>({
       runBatch: async (batch) => {
-        const { firsts, repeats } = firstsAndRepeats(batch, (values) => values[0]);
-        const rows = firsts.map((index) => batch[index] as DecideValues);
         const { rows: applied } = await this.#pool.query<{ request_id: string }>(
           this.#sql.decideMany,
-          columns(rows, 5),
+          columns(inRequestOrder(batch), 5),
         );
         const appliedIds = new Set(applied.map((row) => row.request_id));
-        const outcomes = batch.map((values) => appliedIds.has(values[0]));
-        // After the batch: a repeat sees the decision just made, and is not applied over it.
-        for (const index of repeats)
-          outcomes[index] = await decideOne(batch[index] as DecideValues);
-        return outcomes;
+        return batch.map((values) => appliedIds.has(values[0]));
       },
-      runOne: decideOne,
+      runOne: async (values) => (await this.#pool.query(this.#sql.decide, values)).rowCount === 1,
+      keyOf: (values) => values[0],
     });
     const attemptsOf = async (rows: AttemptValues[]) => {
-      await this.#pool.query(this.#sql.recordAttempts, columns(rows, 10));
+      await this.#pool.query(this.#sql.recordAttempts, columns(inRequestOrder(rows), 10));
     };
-    this.#attempts = new TurnBatch({
+    this.#attempts = new TurnBatch<AttemptValues, void>({
       runBatch: async (batch) => {
-        // Two attempts for one request in one statement would both be inserted while the
-        // session counted one: the repeats go after, each seeing the state the first left.
-        const { firsts, repeats } = firstsAndRepeats(batch, (values) => values[0]);
-        await attemptsOf(firsts.map((index) => batch[index] as AttemptValues));
-        for (const index of repeats) await attemptsOf([batch[index] as AttemptValues]);
+        await attemptsOf(batch);
         return batch.map(() => undefined);
       },
       runOne: (values) => attemptsOf([values]),
+      keyOf: (values) => values[0],
     });
   }
 

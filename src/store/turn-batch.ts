@@ -6,15 +6,28 @@
  * multi-row statement per turn.
  *
  * Each caller still gets its own outcome, once the statement has completed (committed, for a
- * write). A statement is atomic, so when the batch fails nothing of it was applied, and each
- * call is then run alone: a bad input fails only its own caller.
+ * write). `runBatch` must be exactly one statement:
+ *
+ * - When the server refuses it (a constraint, a bad value, a deadlock: an error with a
+ *   SQLSTATE), nothing of it was applied, and each call is run alone, one after the other, so
+ *   that a bad input fails only its own caller.
+ * - When the outcome is unknown (the connection dropped: it may have committed), every caller
+ *   gets the error, as each would have for a statement of its own; none is run again.
+ * - With `keyOf`, a call whose key is already in flight waits until that call has settled: a
+ *   multi-row UPDATE touches a row once however many inputs name it, and a second decision or
+ *   attempt for the same request must see the first.
  */
 export class TurnBatch<I, O> {
   readonly #runBatch: (inputs: I[]) => Promise<O[]>;
   readonly #runOne: (input: I) => Promise<O>;
+  readonly #keyOf: ((input: I) => string) | undefined;
   readonly #maxBatch: number;
   #pending: Call<I, O>[] = [];
+  /** Calls that already own their key (released after the call before them settled). */
+  #ready: Call<I, O>[] = [];
   #scheduled = false;
+  /** With `keyOf`: the keys of calls in flight, each with the calls waiting behind it. */
+  readonly #busy = new Map<string, Call<I, O>[]>();
 
   /**
    * `runBatch` answers one output per input, in order; `runOne` is the same for one input.
@@ -23,51 +36,111 @@ export class TurnBatch<I, O> {
   constructor(options: {
     runBatch: (inputs: I[]) => Promise<O[]>;
     runOne: (input: I) => Promise<O>;
+    keyOf?: (input: I) => string;
     maxBatch?: number;
   }) {
     this.#runBatch = options.runBatch;
     this.#runOne = options.runOne;
+    this.#keyOf = options.keyOf;
     this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   }
 
   run(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#pending.push({ input, resolve, reject });
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      // setImmediate, not a microtask: every call made while this poll phase's I/O is handled
-      // joins in.
-      setImmediate(() => this.#flush());
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: every call made while this poll phase's I/O is handled
+    // joins in.
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
     this.#scheduled = false;
-    const calls = this.#pending;
+    const now = [...this.#ready, ...this.#admit(this.#pending)];
+    this.#ready = [];
     this.#pending = [];
-    for (let start = 0; start < calls.length; start += this.#maxBatch) {
-      void this.#runChunk(calls.slice(start, start + this.#maxBatch));
+    for (let start = 0; start < now.length; start += this.#maxBatch) {
+      const chunk = now.slice(start, start + this.#maxBatch);
+      void this.#runChunk(chunk).finally(() => this.#release(chunk));
     }
+  }
+
+  /** The calls that may run now; one whose key is in flight waits behind it, in call order. */
+  #admit(calls: Call<I, O>[]): Call<I, O>[] {
+    const keyOf = this.#keyOf;
+    if (keyOf === undefined) return calls;
+    const now: Call<I, O>[] = [];
+    for (const call of calls) {
+      const waiting = this.#busy.get(keyOf(call.input));
+      if (waiting) waiting.push(call);
+      else {
+        this.#busy.set(keyOf(call.input), []);
+        now.push(call);
+      }
+    }
+    return now;
+  }
+
+  /** After a chunk settled: the next call waiting on each of its keys may run. */
+  #release(chunk: Call<I, O>[]): void {
+    const keyOf = this.#keyOf;
+    if (keyOf === undefined) return;
+    for (const call of chunk) {
+      const key = keyOf(call.input);
+      const next = this.#busy.get(key)?.shift();
+      if (next === undefined) this.#busy.delete(key);
+      else this.#ready.push(next);
+    }
+    if (this.#ready.length > 0) this.#schedule();
   }
 
   async #runChunk(calls: Call<I, O>[]): Promise<void> {
     if (calls.length === 1) {
-      this.#runAlone(calls);
+      await this.#runAlone(calls);
       return;
     }
     let outputs: O[];
     try {
       outputs = await this.#runBatch(calls.map((call) => call.input));
-    } catch {
-      this.#runAlone(calls);
+    } catch (error) {
+      if (refusedByServer(error)) await this.#runAlone(calls);
+      else for (const call of calls) call.reject(error);
       return;
     }
     calls.forEach((call, index) => call.resolve(outputs[index] as O));
   }
 
-  #runAlone(calls: Call<I, O>[]): void {
-    for (const call of calls) this.#runOne(call.input).then(call.resolve, call.reject);
+  /** One after the other: in call order, and without flooding the connection pool. */
+  async #runAlone(calls: Call<I, O>[]): Promise<void> {
+    for (const call of calls) {
+      try {
+        call.resolve(await this.#runOne(call.input));
+      } catch (error) {
+        call.reject(error);
+      }
+    }
   }
+}
+
+/**
+ * The server answered the statement with an error: it was not applied. Connection exceptions
+ * (class 08) and operator intervention (57, e.g. the server shutting down) leave the outcome
+ * unknown, as does an error with no SQLSTATE at all (the connection dropped).
+ */
+function refusedByServer(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    typeof code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !code.startsWith('08') &&
+    !code.startsWith('57')
+  );
 }
 
 /** Enough to amortise a statement's cost many times over; small enough for one statement's
@@ -78,27 +151,4 @@ interface Call<I, O> {
   input: I;
   resolve: (output: O) => void;
   reject: (error: unknown) => void;
-}
-
-/**
- * Splits inputs whose key repeats an earlier one in the same batch: a multi-row UPDATE touches
- * a row once however many inputs name it, so repeats must run after the batch, one by one, to
- * get their own outcome (a second decision for the same request must see the first).
- */
-export function firstsAndRepeats<I>(
-  inputs: I[],
-  keyOf: (input: I) => string,
-): { firsts: number[]; repeats: number[] } {
-  const seen = new Set<string>();
-  const firsts: number[] = [];
-  const repeats: number[] = [];
-  inputs.forEach((input, index) => {
-    const key = keyOf(input);
-    if (seen.has(key)) repeats.push(index);
-    else {
-      seen.add(key);
-      firsts.push(index);
-    }
-  });
-  return { firsts, repeats };
 }

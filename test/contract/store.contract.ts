@@ -239,6 +239,37 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         });
       });
 
+      it('keeps an earlier decision and terminal state when later calls come together', async () => {
+        const [decided, fresh] = [newSession(), newSession()];
+        await Promise.all([store.createSession(decided), store.createSession(fresh)]);
+        await store.recordDecision(decided.requestId, DECIDED);
+        const flip = { ...DECIDED, decision: 'not_allowed', reason: 'blocked' } as const;
+        expect(
+          await Promise.all([
+            store.recordDecision(decided.requestId, flip),
+            store.recordDecision(fresh.requestId, flip),
+          ]),
+        ).toEqual([false, true]);
+        expect(await store.getSession(decided.requestId)).toMatchObject({ decision: 'allowed' });
+        const final = attempt(1, { statusCode: 204, responseSnippet: '' });
+        await store.recordCallbackAttempt(decided.requestId, final, { state: 'delivered', at: 5 });
+        const retry = { state: 'retrying', at: 6, nextAttemptAt: 9 } as const;
+        await Promise.all([
+          store.recordCallbackAttempt(decided.requestId, attempt(2), retry),
+          store.recordCallbackAttempt(fresh.requestId, attempt(1), retry),
+        ]);
+        expect(await store.listCallbackAttempts(decided.requestId)).toEqual([final]);
+        expect((await store.getSession(decided.requestId))?.callback).toMatchObject({
+          state: 'delivered',
+          attempts: 1,
+        });
+        expect((await store.getSession(fresh.requestId))?.callback).toMatchObject({
+          state: 'retrying',
+          attempts: 1,
+          nextAttemptAt: 9,
+        });
+      });
+
       it('fails only the bad call of several made at once', async () => {
         const taken = newSession();
         await store.createSession(taken);
