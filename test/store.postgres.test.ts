@@ -175,7 +175,12 @@ describe.skipIf(!havePostgres)('PostgreSQL', () => {
         return original.apply(this, args);
       });
       try {
-        await Promise.all(sessions.map((s) => store.createSession(s)));
+        // Half of them with an idempotency key: keyed and keyless creates share the statement.
+        await Promise.all(
+          sessions.map((s, i) =>
+            store.createSession(i % 2 === 0 ? s : { ...s, idempotencyKey: `key-${i}` }),
+          ),
+        );
         await Promise.all(sessions.map((s) => store.getSession(s.requestId)));
         const decided = {
           decision: 'allowed',

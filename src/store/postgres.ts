@@ -22,7 +22,7 @@ import type {
  * by a read before a write, so they hold across processes. Every write is an autocommit
  * statement, and a commit returns only after the server has made it durable
  * (`synchronous_commit` is left at the server's setting, `on` by default). The hot-path calls
- * made in one turn of the event loop (sessions without an idempotency key, session reads,
+ * made in one turn of the event loop (new sessions, session reads,
  * decisions, callback attempts) share one multi-row statement (`turn-batch.ts`), each caller still getting its own
  * outcome once that statement has completed.
  */
@@ -110,11 +110,14 @@ function statements(schema: string) {
         accepted_at, idempotency_key, request_hash)
       VALUES ($1, $2, $3, $4, $5::bigint, $6, $7)
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-    // Sessions without a key, many at once: one parameter array per column, in `insert`'s order.
+    // Sessions many at once: one parameter array per column, in `insert`'s order; the ones
+    // stored come back (a taken key is skipped, as in `insert`).
     insertMany: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
         accepted_at, idempotency_key, request_hash)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-        $6::text[], $7::text[])`,
+        $6::text[], $7::text[])
+      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING request_id`,
     byKey: `SELECT request_id, request_hash FROM ${sessions} WHERE idempotency_key = $1`,
     get: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = $1`,
     getMany: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = ANY($1::text[])`,
@@ -253,7 +256,7 @@ function columns<T extends unknown[]>(rows: T[], width: number): unknown[][] {
 class PostgresStore implements DecisionStore {
   readonly #pool: Pool;
   readonly #sql: Statements;
-  readonly #inserts: TurnBatch<InsertValues, void>;
+  readonly #inserts: TurnBatch<InsertValues, boolean>;
   readonly #reads: TurnBatch<string, SessionRecord | null>;
   readonly #decisions: TurnBatch<DecideValues, boolean>;
   readonly #attempts: TurnBatch<AttemptValues, void>;
@@ -262,14 +265,19 @@ class PostgresStore implements DecisionStore {
   constructor(pool: Pool, schema: string) {
     this.#pool = pool;
     this.#sql = statements(schema);
-    this.#inserts = new TurnBatch({
+    // Keyed by idempotency key: creates with one key never share a statement, the second
+    // runs once the first has committed and finds it.
+    this.#inserts = new TurnBatch<InsertValues, boolean>({
       runBatch: async (rows) => {
-        await this.#pool.query(this.#sql.insertMany, columns(rows, 7));
-        return rows.map(() => undefined);
+        const { rows: stored } = await this.#pool.query<{ request_id: string }>(
+          this.#sql.insertMany,
+          columns(rows, 7),
+        );
+        const storedIds = new Set(stored.map((row) => row.request_id));
+        return rows.map((row) => storedIds.has(row[0]));
       },
-      runOne: async (row) => {
-        await this.#pool.query(this.#sql.insert, row);
-      },
+      runOne: async (row) => (await this.#pool.query(this.#sql.insert, row)).rowCount === 1,
+      keyOf: (row) => (row[5] === null ? `request ${row[0]}` : `key ${row[5]}`),
     });
     this.#reads = new TurnBatch({
       runBatch: async (ids) => {
@@ -324,14 +332,10 @@ class PostgresStore implements DecisionStore {
       key ?? null,
       session.requestHash ?? null,
     ];
-    // Without a key no conflict is ignored: the insert stores the session or rejects.
-    if (key === undefined) {
-      await this.#inserts.run(values);
-      return { created: true };
-    }
     for (let round = 0; round < CREATE_ROUNDS; round += 1) {
-      const inserted = await this.#pool.query(this.#sql.insert, values);
-      if (inserted.rowCount === 1) return { created: true };
+      if (await this.#inserts.run(values)) return { created: true };
+      // Without a key no conflict is ignored: the insert stored the session or rejected.
+      if (key === undefined) break;
       // The conflicting insert waited for the winner to commit, so this new statement sees it.
       const existing = await this.findByIdempotencyKey(key);
       if (existing) return { created: false, existing };

@@ -185,6 +185,35 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(after.map((r) => r?.authLatencyMs)).toEqual(sessions.map((_, i) => i));
       });
 
+      it('answers each create of a mixed turn: new keys, a taken key, a repeated key, no key', async () => {
+        const taken = newSession({ idempotencyKey: 'taken', requestHash: 'h0' });
+        await store.createSession(taken);
+        const fresh = [1, 2, 3].map((i) =>
+          newSession({ idempotencyKey: `fresh-${i}`, requestHash: `h${i}` }),
+        );
+        const twice = [
+          newSession({ idempotencyKey: 'twice' }),
+          newSession({ idempotencyKey: 'twice' }),
+        ];
+        const keyless = newSession();
+        const results = await Promise.all([
+          ...fresh.map((s) => store.createSession(s)),
+          store.createSession(newSession({ idempotencyKey: 'taken', requestHash: 'other' })),
+          ...twice.map((s) => store.createSession(s)),
+          store.createSession(keyless),
+        ]);
+        expect(results.slice(0, 3)).toEqual(fresh.map(() => ({ created: true })));
+        expect(results[3]).toEqual({
+          created: false,
+          existing: { requestId: taken.requestId, requestHash: 'h0' },
+        });
+        expect(results.slice(4, 6).filter((r) => r.created)).toHaveLength(1);
+        expect(results[6]).toEqual({ created: true });
+        for (const session of [...fresh, keyless]) {
+          expect(await store.getSession(session.requestId)).toMatchObject({ decision: 'pending' });
+        }
+      });
+
       it('applies exactly one of two decisions made at once for the same request', async () => {
         const session = newSession();
         await store.createSession(session);
