@@ -1,7 +1,5 @@
 import Fastify, { type RouteHandlerMethod } from 'fastify';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GroupCommit } from '../src/lib/group-commit.js';
 import { BUSY_TIMEOUT_MS, openSqlite } from '../src/lib/sqlite.js';
@@ -18,11 +16,16 @@ import { BUSY_TIMEOUT_MS, openSqlite } from '../src/lib/sqlite.js';
  *   service is the rest of the accept path (validation, hashing, the session, logs, metrics).
  */
 const variant = process.argv[2] ?? 'bare';
+
+function dataDir(): string {
+  const dir = process.argv[3];
+  if (dir === undefined) throw new Error('the durable floor needs a data directory (argv[3])');
+  return dir;
+}
 if (variant !== 'bare' && variant !== 'durable') throw new Error(`unknown variant "${variant}"`);
 
-function durableHandler(): RouteHandlerMethod {
-  const dir = mkdtempSync(join(tmpdir(), 'chargegate-bench-floor-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+/** `dir` belongs to the harness, which removes it: this process is stopped by a signal. */
+function durableHandler(dir: string): RouteHandlerMethod {
   const db = openSqlite({
     file: join(dir, 'floor.db'),
     synchronous: 'normal',
@@ -44,7 +47,7 @@ const app = Fastify({ logger: false });
 app.post(
   '/api/v1/charging-sessions',
   variant === 'durable'
-    ? durableHandler()
+    ? durableHandler(dataDir())
     : async (_request, reply) => {
         await reply.code(202).send();
       },

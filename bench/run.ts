@@ -1,4 +1,6 @@
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { forkServer, type ForkedServer } from './children.js';
 import type { Mode } from './deployments.js';
 import { describeEnv } from './deployments.js';
@@ -70,8 +72,15 @@ async function main(): Promise<number> {
   await withStubs(async (rig) => {
     const reference = async (variant: 'bare' | 'durable', label: string) => {
       progress(`${label} (${settings.acceptSeconds} s)`);
-      const server = await forkServer(label, './baseline.js', [variant]);
-      return benchBaseline(rig, server, label).finally(() => server.stop());
+      // The floor's database is made and removed here: the server is stopped by a signal.
+      const dir = mkdtempSync(join(tmpdir(), 'chargegate-bench-floor-'));
+      const removeDir = () => rmSync(dir, { recursive: true, force: true });
+      process.on('exit', removeDir);
+      const server = await forkServer(label, './baseline.js', [variant, dir]);
+      return benchBaseline(rig, server, label).finally(async () => {
+        await server.stop();
+        removeDir();
+      });
     };
     const baseline = await reference('bare', 'baseline (bare Fastify)');
     const durableFloor = await reference('durable', 'durable floor (Fastify + 1 insert)');

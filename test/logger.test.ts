@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { createLogger, REDACT_PATHS } from '../src/lib/logger.js';
+import { CENSOR, createLogger, REDACT_PATHS } from '../src/lib/logger.js';
 import { tempDir } from './helpers/service.js';
 import { logSink } from './helpers/log-sink.js';
 
@@ -94,7 +94,7 @@ describe('redaction', () => {
     const logger = createLogger('info', ours.stream);
     // pino applying the whole list itself, wildcards included: the behaviour to match.
     const wildcards = pino(
-      { redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'chargegate' } },
+      { redact: { paths: REDACT_PATHS, censor: CENSOR }, base: { service: 'chargegate' } },
       reference.stream,
     );
     const given = lines();

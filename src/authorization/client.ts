@@ -5,7 +5,7 @@ import { Semaphore } from '../lib/semaphore.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RateLimiter } from './rate-limit.js';
 import { CENSOR } from '../lib/logger.js';
-import { exchange, splitUrl, type ExchangeResult } from '../lib/http-exchange.js';
+import { exchange, splitUrl } from '../lib/http-exchange.js';
 
 export interface AuthorizationResult {
   decision: Decision;
@@ -86,9 +86,12 @@ export function createAuthorizationClient(options: {
       maxBodyBytes: MAX_RESPONSE_BYTES,
     });
     const latencyMs = Math.round(performance.now() - started);
-    if (!result.answered || result.cut === 'timeout' || result.cut === 'error') {
-      return unknown(failureReason(result), latencyMs);
+    if (!result.answered) {
+      return unknown(result.timedOut ? 'timeout' : connectionReason(result.error), latencyMs);
     }
+    // Cut short by the timeout or the network: no trustworthy answer either.
+    if (result.cut === 'timeout') return unknown('timeout', latencyMs);
+    if (result.cut === 'error') return unknown(connectionReason(result.error), latencyMs);
     if (result.statusCode !== 200) return unknown(`http_${result.statusCode}`, latencyMs);
     if (result.cut === 'too_long') return unknown('malformed_body', latencyMs);
     return interpret(result.body.toString('utf8'), latencyMs, input.driverToken);
@@ -159,12 +162,6 @@ function cleanReason(reason: unknown, fallback: string, token: string): string {
     .trim()
     .slice(0, MAX_REASON_LENGTH);
   return clean === '' ? fallback : clean;
-}
-
-/** Why there is no answer, or only part of one: the timeout, or the network. */
-function failureReason(result: ExchangeResult): string {
-  const timedOut = result.answered ? result.cut === 'timeout' : result.timedOut;
-  return timedOut ? 'timeout' : connectionReason(result.error);
 }
 
 function connectionReason(error: unknown): string {

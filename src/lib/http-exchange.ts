@@ -45,8 +45,8 @@ export type ExchangeResult =
 
 /** The parts `dispatch` wants, as `request(url)` would derive them; throws for a URL that is
  * not http(s). */
-export function splitUrl(url: string | URL): { origin: string; path: string } {
-  const parsed = typeof url === 'string' ? new URL(url) : url;
+export function splitUrl(url: string): { origin: string; path: string } {
+  const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new TypeError(`Not an http(s) URL (${parsed.protocol})`);
   }
@@ -59,7 +59,6 @@ export function exchange(
 ): Promise<ExchangeResult> {
   return new Promise((resolve) => {
     let controller: Dispatcher.DispatchController | null = null;
-    let started = false;
     let statusCode = 0;
     let headers: Record<string, string | string[] | undefined> = {};
     const chunks: Buffer[] = [];
@@ -83,7 +82,8 @@ export function exchange(
         ...(error === undefined ? {} : { error }),
       });
     const fail = (error: unknown) => {
-      if (started) answer(timedOut ? 'timeout' : 'error', error);
+      // A status means the headers came: the answer has begun.
+      if (statusCode !== 0) answer(timedOut ? 'timeout' : 'error', error);
       else settle({ answered: false, timedOut, error });
     };
 
@@ -110,7 +110,6 @@ export function exchange(
       onResponseStart(_ctl, code, responseHeaders) {
         // An interim answer (103 Early Hints) is not the answer.
         if (code < 200) return;
-        started = true;
         statusCode = code;
         headers = responseHeaders;
       },
@@ -118,7 +117,7 @@ export function exchange(
         const room = request.maxBodyBytes - size;
         if (chunk.length > room) {
           if (room > 0) chunks.push(chunk.subarray(0, room));
-          size += Math.max(0, room);
+          size += room;
           answer('too_long');
           ctl.abort(new Error(`answer longer than ${request.maxBodyBytes} bytes`));
           return;
