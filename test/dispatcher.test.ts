@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Agent } from 'undici';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
@@ -133,6 +134,35 @@ describe('callback dispatcher', () => {
     expect((await store.getSession(bad))?.callback.state).toBe('dead_lettered');
     expect(receiver.requests).toHaveLength(1);
     await waitFor(async () => (await queue.depth('callbacks')) === 0, { message: 'both acked' });
+  });
+
+  it('dead-letters a message that is not JSON, shows its callback dead-lettered, and delivers the next', async () => {
+    const receiver = await startScriptedServer(() => ({ status: 204 }));
+    servers.push(receiver);
+    const broken = await decided(`${receiver.url}/hooks`);
+    // A damaged row, as a foreign writer or a damaged file would leave it.
+    const db = new Database(join(dir.path, 'queue.db'));
+    db.prepare(`UPDATE messages SET payload = '{"v":1' WHERE key = ?`).run(broken);
+    db.close();
+    const good = await decided(`${receiver.url}/hooks`);
+    start({ http: createGuardedAgent({ allowPrivateNetworks: true }) });
+    await waitFor(async () => (await store.getSession(good))?.callback.state === 'delivered', {
+      timeoutMs: 5_000,
+      message: 'the good callback delivered',
+    });
+    await waitFor(
+      async () => (await store.getSession(broken))?.callback.state === 'dead_lettered',
+      {
+        message: 'the unreadable callback shown dead-lettered',
+      },
+    );
+    const { items } = await createDeadLetters({ queue, store, retentionMs: 60_000 }).list({
+      limit: 10,
+    });
+    expect(items).toEqual([
+      expect.objectContaining({ request_id: broken, reason: 'payload is not valid JSON' }),
+    ]);
+    expect(receiver.requests).toHaveLength(1);
   });
 
   it('refuses a host name that resolves to a private address (DNS rebinding) and records why', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { messagesInFlight, startRequestWorker, ORPHAN_GRACE_MS } from '../src/worker/worker.js';
@@ -133,16 +134,23 @@ describe('request worker', () => {
     expect(acl.requests).toHaveLength(0);
   });
 
-  it('dead-letters a message that is not a request message, puts back one of a later release, and decides the next', async () => {
+  it('dead-letters a message that is not a request message or not JSON, shows its callback dead-lettered, puts back one of a later release, and decides the next', async () => {
     const logs = logSink();
-    start(undefined, store, createLogger('info', logs.stream));
     const tokenless: Partial<RequestMessage> = message('r-missing-token');
     delete tokenless.driver_token;
+    for (const id of ['r-missing-token', 'r-list', 'r-broken', 'r-good']) await storeSession(id);
     await queue.publish('requests', 'r-missing-token', tokenless);
     await queue.publish('requests', 'r-later', { ...message('r-later'), v: 2, added: true });
     await queue.publish('requests', 'r-list', [message('r-list')]);
-    await storeSession('r-good');
+    // A damaged row, as a foreign writer or a damaged file would leave it.
+    await queue.publish('requests', 'r-broken', null);
+    const db = new Database(join(dir.path, 'queue.db'));
+    db.prepare(
+      `UPDATE messages SET payload = '{"v":1,"driver_token":"WORKER-TEST-TOKEN' WHERE key = 'r-broken'`,
+    ).run();
+    db.close();
     await queue.publish('requests', 'r-good', message('r-good'));
+    start(undefined, store, createLogger('info', logs.stream));
 
     await waitFor(async () => (await store.getSession('r-good'))?.decision === 'allowed', {
       timeoutMs: 5_000,
@@ -151,14 +159,23 @@ describe('request worker', () => {
     const letters = await waitFor(
       async () => {
         const page = await queue.listDeadLetters('requests', { limit: 10 });
-        return page.items.length === 2 && page.items;
+        return page.items.length === 3 && page.items;
       },
-      { timeoutMs: 5_000, message: 'two dead letters' },
+      { timeoutMs: 5_000, message: 'three dead letters' },
     );
-    expect(letters.map((letter) => [letter.key, letter.reason])).toEqual([
-      ['r-missing-token', 'payload is not a request message'],
+    expect(letters.map((letter) => [letter.key, letter.reason]).sort()).toEqual([
+      ['r-broken', 'payload is not valid JSON'],
       ['r-list', 'payload is not a request message'],
+      ['r-missing-token', 'payload is not a request message'],
     ]);
+    // No callback will be sent for them, and the GET says so; the decision was never made.
+    for (const id of ['r-missing-token', 'r-list', 'r-broken']) {
+      const session = await waitFor(async () => {
+        const found = await store.getSession(id);
+        return found?.callback.state === 'dead_lettered' && found;
+      });
+      expect(session.decision).toBe('pending');
+    }
     // Only the later release's message is left, put back for later; nothing was retried, and
     // the service was asked once.
     await waitFor(async () => (await queue.depth('requests')) === 1, {
@@ -170,9 +187,10 @@ describe('request worker', () => {
       const found = logs.lines
         .map((line) => JSON.parse(line) as { msg: string; key?: string; reason?: string })
         .filter((line) => line.msg.startsWith('message '));
-      return found.length === 3 && found;
+      return found.length === 4 && found;
     });
     expect(warnings.map((line) => [line.key, line.msg]).sort()).toEqual([
+      ['r-broken', 'message dead-lettered: this release cannot handle it'],
       ['r-later', 'message left for a worker of a later release'],
       ['r-list', 'message dead-lettered: this release cannot handle it'],
       ['r-missing-token', 'message dead-lettered: this release cannot handle it'],

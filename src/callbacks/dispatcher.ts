@@ -214,8 +214,8 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     handle,
     unfit: unfitCallback,
     // The GET shows what became of the callback (its key is the request id).
-    onDeadLettered: (delivery) =>
-      store.setCallbackState(delivery.key, {
+    onDeadLettered: (requestId) =>
+      store.setCallbackState(requestId, {
         state: 'dead_lettered',
         at: now(),
         nextAttemptAt: null,

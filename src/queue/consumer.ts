@@ -1,5 +1,6 @@
 import type { Delivery, Queue, Topic } from './port.js';
 import type { Unfit } from './messages.js';
+import { UNREADABLE_PAYLOAD } from './payload.js';
 import { delay } from '../lib/time.js';
 
 export interface ConsumerLogger {
@@ -43,10 +44,12 @@ export function startConsumer<T>(options: {
   leaseMs: number;
   handle: (delivery: Delivery<T>) => Promise<void>;
   /** Why a payload cannot be handled by this release (`queue/messages.ts`), or `null`. Such a
-   * message is never handed to `handle`, which would fail on every redelivery. */
+   * message, like one whose payload is not JSON at all, is never handed to `handle`, which
+   * would fail on every redelivery. */
   unfit: (payload: unknown) => Unfit | null;
-  /** Called after a message was dead-lettered as unfit (to record it beside its session). */
-  onDeadLettered?: (delivery: Delivery<T>) => Promise<void>;
+  /** Called after a message was dead-lettered as unreadable or unfit, with its key (the
+   * request id) and never its payload, to record it beside its session. */
+  onDeadLettered: (key: string) => Promise<void>;
   logger: ConsumerLogger;
 }): Consumer {
   const { queue, topic, concurrency, leaseMs, handle, logger } = options;
@@ -69,11 +72,13 @@ export function startConsumer<T>(options: {
     // False: the lease was lost meanwhile, and whoever holds the message now deals with it.
     if (!(await queue.deadLetter(topic, delivery, unfit.reason))) return;
     logger.warn(fields, 'message dead-lettered: this release cannot handle it');
-    await options.onDeadLettered?.(delivery);
+    await options.onDeadLettered(delivery.key);
   }
 
   function dispatch(delivery: Delivery<T>) {
-    const unfit = options.unfit(delivery.payload);
+    const unfit = delivery.unreadable
+      ? { reason: UNREADABLE_PAYLOAD, later: false }
+      : options.unfit(delivery.payload);
     const task = (unfit === null ? handle(delivery) : setAside(delivery, unfit))
       .catch((error: unknown) => {
         logger.error(

@@ -26,25 +26,16 @@ export function readPayload<T>(text: string): T | undefined {
 }
 
 /** A leased message as read from storage, its payload still text. */
-type RawDelivery = Omit<Delivery, 'payload'> & { text: string };
+export type RawDelivery = Omit<Delivery, 'payload' | 'unreadable'> & { text: string };
 
 /**
- * Parses a leased batch, keeping publish order. A message whose payload is not JSON can never be
- * handled and must not hold up the batch it came in (port.ts): it goes to `setAside`, which
- * dead-letters it. If that fails, the message stays leased and comes back when the lease ends;
- * the readable ones are handed out all the same.
+ * A leased message as handed out. One whose payload is not JSON is handed out too, marked
+ * `unreadable` with a `null` payload (port.ts): its receiver sets it aside like any message it
+ * cannot handle, and the messages leased with it are not held up.
  */
-export async function readBatch<T>(
-  raw: readonly RawDelivery[],
-  setAside: (delivery: Delivery) => Promise<unknown>,
-): Promise<{ deliveries: Delivery<T>[]; setAside: number }> {
-  const deliveries: Delivery<T>[] = [];
-  const unreadable: Delivery[] = [];
-  for (const { text, ...rest } of raw) {
-    const payload = readPayload<T>(text);
-    if (payload === undefined) unreadable.push({ ...rest, payload: null });
-    else deliveries.push({ ...rest, payload });
-  }
-  await Promise.all(unreadable.map((delivery) => setAside(delivery).catch(() => false)));
-  return { deliveries, setAside: unreadable.length };
+export function toDelivery<T>({ text, ...rest }: RawDelivery): Delivery<T> {
+  const payload = readPayload<T>(text);
+  return payload === undefined
+    ? { ...rest, payload: null as T, unreadable: true }
+    : { ...rest, payload };
 }

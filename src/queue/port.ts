@@ -20,9 +20,11 @@
  *   with `attempt` incremented. It is atomic: the message is never lost nor duplicated by it.
  * - **Dead letters.** `deadLetter` moves a message out of the topic into the topic's dead-letter
  *   list, keeping payload, key and attempt count, until it is replayed or purged.
- * - **An unreadable message never blocks the others.** A message whose stored payload is not
- *   valid JSON (a damaged file, a foreign writer) is never handed out: `receive` moves it to the
- *   dead letters with the reason `payload is not valid JSON`, where its payload reads as `null`.
+ * - **An unreadable message is handed out like any other.** A message whose stored payload is
+ *   not valid JSON (a damaged file, a foreign writer) comes with `unreadable: true` and a `null`
+ *   payload, never its text, so that its receiver sets it aside (`consumer.ts` dead-letters it)
+ *   along with the other messages it cannot handle, and the rest of its batch is not held up.
+ *   Dead-lettered, its payload reads as `null` too.
  * - **Leases are checked.** `ack`, `retry` and `deadLetter` on a message whose lease has expired
  *   and been taken by another receiver are no-ops that return `false`.
  */
@@ -38,7 +40,10 @@ export interface Delivery<T = unknown> {
   readonly id: string;
   /** Business key (the request id); handlers are idempotent by it. */
   readonly key: string;
+  /** `null` when `unreadable`. */
   readonly payload: T;
+  /** Set when the stored payload is not valid JSON. */
+  readonly unreadable?: true;
   /** How many times `retry` was called on this message: 0 on the first attempt. */
   readonly attempt: number;
   /** When the message was first published (ms since epoch). */

@@ -6,7 +6,7 @@ import { delay } from '../lib/time.js';
 import { TOPICS } from './port.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
-import { parsePayload, readBatch, readPayload, UNREADABLE_PAYLOAD } from './payload.js';
+import { parsePayload, readPayload, toDelivery } from './payload.js';
 import type { Lock, PartitionKeys, QueueScripts } from './redis-scripts.js';
 
 /**
@@ -216,9 +216,6 @@ class RedisQueueAdapter implements RedisQueue {
         const remaining = deadline - Date.now();
         // Written as !(> 0) so that a NaN waitMs means "do not wait" rather than a spin.
         if (round.deliveries.length > 0 || !(remaining > 0)) return round.deliveries;
-        // Only unreadable messages, now dead-lettered: look again at once (more may be ready
-        // behind them, and `lastIds` is not set for a partition that returned entries).
-        if (round.setAside > 0) continue;
         await this.#waitForNew(topic, round.lastIds, Math.min(remaining, round.wakeInMs));
       }
     } catch (error) {
@@ -235,24 +232,24 @@ class RedisQueueAdapter implements RedisQueue {
     const deliveries: Delivery<T>[] = [];
     const lastIds = this.#partitions.map(() => '$');
     let wakeInMs = MAX_BLOCK_MS;
-    let setAside = 0;
     for (let i = 0; i < partitions && deliveries.length < max && !this.#closed; i++) {
       const partition = (start + i) % partitions;
       const wanted = max - deliveries.length;
       const keys = this.#keys(topic, partition);
       const read = await this.#scripts.receive(keys, this.consumerName, wanted, leaseMs);
-      const raw = read.entries.map(({ entryId, deliveries: times, fields }) => ({
-        id: `${entryId}-${partition}`,
-        ...messageOf(fields),
-        lease: `${times}:${this.consumerName}`,
-      }));
-      const batch = await readBatch<T>(raw, (d) => this.deadLetter(topic, d, UNREADABLE_PAYLOAD));
-      deliveries.push(...batch.deliveries);
-      setAside += batch.setAside;
+      for (const { entryId, deliveries: times, fields } of read.entries) {
+        deliveries.push(
+          toDelivery<T>({
+            id: `${entryId}-${partition}`,
+            ...messageOf(fields),
+            lease: `${times}:${this.consumerName}`,
+          }),
+        );
+      }
       lastIds[partition] = read.lastId;
       wakeInMs = Math.min(wakeInMs, read.wakeInMs);
     }
-    return { deliveries, lastIds, wakeInMs, setAside };
+    return { deliveries, lastIds, wakeInMs };
   }
 
   /** Blocks until an entry is appended to any partition of the topic after `lastIds`. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
-import { readBatch, readPayload, UNREADABLE_PAYLOAD } from './payload.js';
+import { readPayload, toDelivery } from './payload.js';
 import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
 
 /**
@@ -270,19 +270,16 @@ class SqliteQueueAdapter implements SqliteQueue {
     });
     // RETURNING follows no ORDER BY: put the batch back in publish order.
     rows.sort((a, b) => a.id - b.id);
-    const raw = rows.map((row) => ({
-      id: String(row.id),
-      key: row.key,
-      text: row.payload,
-      attempt: row.attempt,
-      publishedAt: row.published_at,
-      lease,
-    }));
-    const batch = await readBatch<T>(raw, (d) => this.deadLetter(topic, d, UNREADABLE_PAYLOAD));
-    // Only unreadable ones: look again at once, more may be ready behind them.
-    return batch.deliveries.length === 0 && batch.setAside > 0 && !this.#closed
-      ? this.#lease<T>(topic, max, leaseMs)
-      : batch.deliveries;
+    return rows.map((row) =>
+      toDelivery<T>({
+        id: String(row.id),
+        key: row.key,
+        text: row.payload,
+        attempt: row.attempt,
+        publishedAt: row.published_at,
+        lease,
+      }),
+    );
   }
 
   async ack(topic: Topic, delivery: Delivery) {

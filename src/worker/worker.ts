@@ -193,6 +193,10 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     leaseMs: options.authTimeoutMs * 2 + LEASE_MARGIN_MS,
     handle,
     unfit: unfitRequest,
+    // Nothing trustworthy is left to decide the session from, so no callback will be sent: the
+    // GET says so, and retention can purge the session like any other finished one.
+    onDeadLettered: (requestId) =>
+      store.setCallbackState(requestId, { state: 'dead_lettered', at: now(), nextAttemptAt: null }),
     logger,
   });
 }
