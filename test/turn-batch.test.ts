@@ -13,18 +13,20 @@ describe('TurnBatch', () => {
     const settled: number[] = [];
     const batch = new TurnBatch<number, number>({
       runBatch: (inputs) => {
-        batches.push(inputs);
-        if (options.failBatchesWith !== undefined && inputs.includes(options.failBatchesWith)) {
-          return Promise.reject(options.failure ?? refused('bad input in the batch'));
+        const [input] = inputs;
+        if (inputs.length === 1 && input !== undefined) {
+          alone.push(input);
+          if (input === options.failBatchesWith) {
+            return Promise.reject(refused(`bad input ${input}`));
+          }
+        } else {
+          batches.push(inputs);
+          if (options.failBatchesWith !== undefined && inputs.includes(options.failBatchesWith)) {
+            return Promise.reject(options.failure ?? refused('bad input in the batch'));
+          }
         }
         settled.push(...inputs);
         return Promise.resolve(inputs.map((n) => n * 10));
-      },
-      runOne: (input) => {
-        alone.push(input);
-        if (input === options.failBatchesWith) return Promise.reject(refused(`bad input ${input}`));
-        settled.push(input);
-        return Promise.resolve(input * 10);
       },
       // Keys by tens: 11 and 12 share key 1.
       ...(options.keyed ? { keyOf: (n: number) => String(Math.floor(n / 10)) } : {}),

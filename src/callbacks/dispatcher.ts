@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Delivery, Queue } from '../queue/port.js';
 import { unfitCallback, type CallbackMessage } from '../queue/messages.js';
-import type { DecisionStore, SessionRecord } from '../store/port.js';
+import { TERMINAL_CALLBACK_STATES, type DecisionStore, type SessionRecord } from '../store/port.js';
 import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
@@ -64,8 +64,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
 
   async function handle(delivery: Delivery<CallbackMessage>): Promise<void> {
     const session = await store.getSession(delivery.payload.request_id);
-    const state = session?.callback.state;
-    if (!session || state === 'delivered' || state === 'gone') {
+    if (!session || TERMINAL_CALLBACK_STATES.includes(session.callback.state)) {
       // A duplicate message for a finished callback: nothing to send, so no host slot either.
       // (A `dead_lettered` state with a message in the topic means an operator replayed it:
       // that one is sent.) Without a session, it was deleted (retention) under a late message.

@@ -32,6 +32,16 @@ export const DECISIONS: readonly Decision[] = ['allowed', 'not_allowed', 'unknow
  */
 export type CallbackState = 'pending' | 'retrying' | 'delivered' | 'gone' | 'dead_lettered';
 
+/** The states that end a callback's story: later attempts and state changes are ignored. */
+export const TERMINAL_CALLBACK_STATES: readonly CallbackState[] = ['delivered', 'gone'];
+
+/** A session whose callback is in one of these is finished: retention may delete it. A dead
+ * letter can still be replayed, but its session is kept no longer than the letter. */
+export const FINISHED_CALLBACK_STATES: readonly CallbackState[] = [
+  ...TERMINAL_CALLBACK_STATES,
+  'dead_lettered',
+];
+
 export interface NewSession {
   requestId: string;
   stationId: string;

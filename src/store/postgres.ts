@@ -14,6 +14,7 @@ import type {
   NewSession,
   SessionRecord,
 } from './port.js';
+import { FINISHED, STICKY } from './sql.js';
 
 /**
  * The distributed-mode decision store: PostgreSQL, shared by any number of API and worker
@@ -81,9 +82,6 @@ interface AttemptRow {
 
 type KeyRow = { request_id: string; request_hash: string | null };
 
-/** Only these two end a callback's story; `dead_lettered` can still be replayed. */
-const STICKY = `callback_state NOT IN ('delivered', 'gone')`;
-
 /** Moves the callback to `state` with its next attempt and the time; shared by both state
  * writes so they cannot drift apart. */
 function moveCallback(state: string, next: string, at: string, table = ''): string {
@@ -105,30 +103,22 @@ function statements(schema: string) {
   const sessions = `${pg.escapeIdentifier(schema)}.sessions`;
   const attempts = `${pg.escapeIdentifier(schema)}.callback_attempts`;
   return {
-    // The conflict target names the partial index, so a duplicate request id still fails loudly.
+    // Sessions, one or many at once: one parameter array per column (`InsertValues`); the
+    // ones stored come back, a taken key skipped. The conflict target names the partial index,
+    // so a duplicate request id still fails loudly.
     insert: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
-        accepted_at, idempotency_key, request_hash)
-      VALUES ($1, $2, $3, $4, $5::bigint, $6, $7)
-      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
-    // Sessions many at once: one parameter array per column, in `insert`'s order; the ones
-    // stored come back (a taken key is skipped, as in `insert`).
-    insertMany: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
         accepted_at, idempotency_key, request_hash)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
         $6::text[], $7::text[])
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING request_id`,
     byKey: `SELECT request_id, request_hash FROM ${sessions} WHERE idempotency_key = $1`,
-    get: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = $1`,
-    getMany: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = ANY($1::text[])`,
+    get: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = ANY($1::text[])`,
     attempts: `SELECT attempt, started_at, duration_ms, status_code, error, response_snippet
       FROM ${attempts} WHERE request_id = $1 ORDER BY started_at, id`,
-    // A concurrent decider's committed write is re-checked against `pending` before ours.
-    decide: `UPDATE ${sessions} SET decision = $2, reason = $3, auth_latency_ms = $4,
-        decided_at = $5::bigint
-      WHERE request_id = $1 AND decision = 'pending'`,
-    // Decisions for distinct requests, many at once; the ones applied come back.
-    decideMany: `UPDATE ${sessions} AS s SET decision = v.decision, reason = v.reason,
+    // Decisions for distinct requests, one or many at once; the ones applied come back. A
+    // concurrent decider's committed write is re-checked against `pending` before ours.
+    decide: `UPDATE ${sessions} AS s SET decision = v.decision, reason = v.reason,
         auth_latency_ms = v.auth_latency_ms, decided_at = v.decided_at
       FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[])
         AS v (request_id, decision, reason, auth_latency_ms, decided_at)
@@ -169,7 +159,7 @@ function statements(schema: string) {
 }
 
 /** A finished callback whose last activity is older than $2 (the retention's cut-off). */
-const FINISHED_BEFORE_2 = `callback_state IN ('delivered', 'gone', 'dead_lettered')
+const FINISHED_BEFORE_2 = `${FINISHED}
   AND COALESCE(last_attempt_at, accepted_at) < $2::bigint`;
 
 type Statements = ReturnType<typeof statements>;
@@ -220,18 +210,18 @@ function toAttempt(row: AttemptRow): CallbackAttempt {
 }
 
 /** Parameters $1–$4 of `MOVE_CALLBACK`. */
-function moveParams(requestId: string, update: CallbackStateUpdate) {
+function moveParams(
+  requestId: string,
+  update: CallbackStateUpdate,
+): [string, CallbackState, number | null, number] {
   return [requestId, update.state, update.nextAttemptAt ?? null, update.at];
 }
 
-/** The columns of `insert`, `decide` in their statements' parameter order. */
+/** A row of `insert`, `decide`: their parameter arrays' order. */
 type InsertValues = [string, string, string, string, number, string | null, string | null];
 type DecideValues = [string, string, string, number | null, number];
 type AttemptValues = [
-  string,
-  CallbackState,
-  number | null,
-  number,
+  ...ReturnType<typeof moveParams>,
   number,
   number,
   number | null,
@@ -270,28 +260,22 @@ class PostgresStore implements DecisionStore {
     this.#inserts = new TurnBatch<InsertValues, boolean>({
       runBatch: async (rows) => {
         const { rows: stored } = await this.#pool.query<{ request_id: string }>(
-          this.#sql.insertMany,
+          this.#sql.insert,
           columns(rows, 7),
         );
         const storedIds = new Set(stored.map((row) => row.request_id));
         return rows.map((row) => storedIds.has(row[0]));
       },
-      runOne: async (row) => (await this.#pool.query(this.#sql.insert, row)).rowCount === 1,
       keyOf: (row) => (row[5] === null ? `request ${row[0]}` : `key ${row[5]}`),
     });
     this.#reads = new TurnBatch({
       runBatch: async (ids) => {
-        const { rows } = await this.#pool.query<SessionRow>(this.#sql.getMany, [ids]);
+        const { rows } = await this.#pool.query<SessionRow>(this.#sql.get, [ids]);
         const byId = new Map(rows.map((row) => [row.request_id, row]));
         return ids.map((id) => {
           const row = byId.get(id);
           return row ? toRecord(row) : null;
         });
-      },
-      runOne: async (id) => {
-        const { rows } = await this.#pool.query<SessionRow>(this.#sql.get, [id]);
-        const row = rows[0];
-        return row ? toRecord(row) : null;
       },
     });
     // Keyed by request: two calls for one request never share a statement (a multi-row UPDATE
@@ -299,24 +283,19 @@ class PostgresStore implements DecisionStore {
     this.#decisions = new TurnBatch<DecideValues, boolean>({
       runBatch: async (batch) => {
         const { rows: applied } = await this.#pool.query<{ request_id: string }>(
-          this.#sql.decideMany,
+          this.#sql.decide,
           columns(inRequestOrder(batch), 5),
         );
         const appliedIds = new Set(applied.map((row) => row.request_id));
         return batch.map((values) => appliedIds.has(values[0]));
       },
-      runOne: async (values) => (await this.#pool.query(this.#sql.decide, values)).rowCount === 1,
       keyOf: (values) => values[0],
     });
-    const attemptsOf = async (rows: AttemptValues[]) => {
-      await this.#pool.query(this.#sql.recordAttempts, columns(inRequestOrder(rows), 10));
-    };
     this.#attempts = new TurnBatch<AttemptValues, void>({
       runBatch: async (batch) => {
-        await attemptsOf(batch);
+        await this.#pool.query(this.#sql.recordAttempts, columns(inRequestOrder(batch), 10));
         return batch.map(() => undefined);
       },
-      runOne: (values) => attemptsOf([values]),
       keyOf: (values) => values[0],
     });
   }
@@ -370,10 +349,7 @@ class PostgresStore implements DecisionStore {
 
   recordCallbackAttempt(requestId: string, attempt: CallbackAttempt, update: CallbackStateUpdate) {
     return this.#attempts.run([
-      requestId,
-      update.state,
-      update.nextAttemptAt ?? null,
-      update.at,
+      ...moveParams(requestId, update),
       attempt.startedAt,
       attempt.attempt,
       wholeMs(attempt.durationMs),

@@ -13,6 +13,7 @@ import type {
   NewSession,
   SessionRecord,
 } from './port.js';
+import { FINISHED, STICKY } from './sql.js';
 
 /**
  * The embedded-mode decision store: one SQLite file in WAL mode. The port's guarantees are
@@ -70,9 +71,6 @@ CREATE TABLE IF NOT EXISTS callback_attempts (
 CREATE INDEX IF NOT EXISTS callback_attempts_by_session
   ON callback_attempts (request_id, started_at, id);
 `;
-
-/** Only these two end a callback's story; `dead_lettered` can still be replayed. */
-const STICKY = `callback_state NOT IN ('delivered', 'gone')`;
 
 interface SessionRow {
   request_id: string;
@@ -169,7 +167,7 @@ function prepareStatements(db: Database.Database) {
     purge: db.prepare<{ floor: string; before: number; limit: number }>(
       `DELETE FROM sessions WHERE request_id IN (
          SELECT request_id FROM sessions
-         WHERE request_id < @floor AND callback_state IN ('delivered', 'gone', 'dead_lettered')
+         WHERE request_id < @floor AND ${FINISHED}
            AND COALESCE(last_attempt_at, accepted_at) < @before
          ORDER BY request_id LIMIT @limit)`,
     ),

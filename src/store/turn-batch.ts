@@ -19,7 +19,6 @@
  */
 export class TurnBatch<I, O> {
   readonly #runBatch: (inputs: I[]) => Promise<O[]>;
-  readonly #runOne: (input: I) => Promise<O>;
   readonly #keyOf: ((input: I) => string) | undefined;
   readonly #maxBatch: number;
   #pending: Call<I, O>[] = [];
@@ -30,17 +29,16 @@ export class TurnBatch<I, O> {
   readonly #busy = new Map<string, Call<I, O>[]>();
 
   /**
-   * `runBatch` answers one output per input, in order; `runOne` is the same for one input.
-   * At most `maxBatch` inputs go in one statement (bounded parameter arrays).
+   * `runBatch` answers one output per input, in order, for one input as for many (a call run
+   * alone is a batch of one). At most `maxBatch` inputs go in one statement (bounded parameter
+   * arrays).
    */
   constructor(options: {
     runBatch: (inputs: I[]) => Promise<O[]>;
-    runOne: (input: I) => Promise<O>;
     keyOf?: (input: I) => string;
     maxBatch?: number;
   }) {
     this.#runBatch = options.runBatch;
-    this.#runOne = options.runOne;
     this.#keyOf = options.keyOf;
     this.#maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   }
@@ -120,7 +118,8 @@ export class TurnBatch<I, O> {
   async #runAlone(calls: Call<I, O>[]): Promise<void> {
     for (const call of calls) {
       try {
-        call.resolve(await this.#runOne(call.input));
+        const [output] = await this.#runBatch([call.input]);
+        call.resolve(output as O);
       } catch (error) {
         call.reject(error);
       }
