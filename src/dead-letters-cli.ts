@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from './config.js';
 import { deadLettersOf, openAdapters } from './adapters.js';
+import { ERROR_CODES } from './errors.js';
 
 export const DEAD_LETTERS_USAGE = `Usage:
   chargegate dead-letters list [--limit N] [--after ID]   one JSON line per dead-lettered callback
@@ -64,12 +65,8 @@ export async function runDeadLetters(args: string[], config: Config): Promise<nu
       return 1;
     }
     if ('refused' in result) {
-      const why =
-        result.refused === 'DEAD_LETTER_UNREADABLE'
-          ? 'has a payload that is not valid JSON or not a callback message'
-          : 'belongs to a session deleted by SESSION_RETENTION';
       process.stderr.write(
-        `dead letter ${id ?? ''} (request ${result.requestId}) ${why}; it cannot be replayed, only purged\n`,
+        `dead letter ${id ?? ''} (request ${result.requestId}) is not replayed (${result.refused}): ${ERROR_CODES[result.refused]}\n`,
       );
       return 1;
     }

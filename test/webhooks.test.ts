@@ -344,7 +344,7 @@ describe('dead letters', () => {
     const cli = await runCli(['dead-letters', 'replay', letter!.id], env);
     expect(cli.code).toBe(1);
     expect(cli.output).toContain(
-      `dead letter ${letter!.id} (request ${id}) has a payload that is not valid JSON`,
+      `dead letter ${letter!.id} (request ${id}) is not replayed (DEAD_LETTER_UNREADABLE): The dead letter holds a payload that is not valid JSON`,
     );
     // Left as it was: still listed, the callback still dead-lettered (a replay sets it pending
     // first).

@@ -6,7 +6,7 @@ import type {
 } from 'fastify';
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
-import { problem, sendProblem, type ProblemBody } from '../api/problem.js';
+import { instanceOf, problem, sendProblem, type ProblemBody } from '../api/problem.js';
 import type { ErrorCode } from '../errors.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
 import type { AclProblem } from './acl-file.js';
@@ -20,7 +20,7 @@ const TITLES: Partial<Record<number, string>> = { 404: 'Not found', 409: 'Confli
 
 export function refusal(request: FastifyRequest, status: number, code: ErrorCode, detail?: string) {
   const body = problem(status, code, {
-    instance: request.url.split('?')[0],
+    instance: instanceOf(request),
     ...(detail === undefined ? {} : { detail }),
   });
   return { ...body, title: TITLES[status] ?? body.title };
@@ -28,7 +28,7 @@ export function refusal(request: FastifyRequest, status: number, code: ErrorCode
 
 function invalidProblem(request: FastifyRequest, problems: readonly AclProblem[]): ProblemBody {
   return problem(400, 'REQUEST_INVALID', {
-    instance: request.url.split('?')[0],
+    instance: instanceOf(request),
     detail: 'The request body failed validation; see errors. Nothing was changed.',
     errors: problems.map(({ path, message }) => ({ field: path || 'body', message })),
   });

@@ -13,7 +13,13 @@ import Fastify, {
 } from 'fastify';
 import type { LoggerOptions as PinoLoggerOptions } from 'pino';
 import { Type, type Static } from 'typebox';
-import { errorToProblem, problem, sendProblem, type ProblemBody } from '../api/problem.js';
+import {
+  errorToProblem,
+  instanceOf,
+  problem,
+  sendProblem,
+  type ProblemBody,
+} from '../api/problem.js';
 import { DriverToken, FIELD_RULES, Problem, StationId } from '../api/schemas.js';
 import { CENSOR, REDACT_PATHS } from '../lib/logger.js';
 import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
@@ -134,7 +140,7 @@ export function createAuthService(options: AuthServiceOptions): FastifyInstance 
       title: 'Not found',
       status: 404,
       detail: 'No such route.',
-      instance: request.url.split('?')[0],
+      instance: instanceOf(request),
       code: 'FST_ERR_NOT_FOUND',
     }),
   );
@@ -268,7 +274,7 @@ function validationProblem(errors: FastifySchemaValidationError[], instance?: st
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const body =
     error.validation !== undefined
-      ? validationProblem(error.validation, request.url.split('?')[0])
+      ? validationProblem(error.validation, instanceOf(request))
       : errorToProblem(error, request);
   // The code's generic text names the public API's 16 KiB; an import's limit is larger.
   if (body.code === 'REQUEST_TOO_LARGE') {

@@ -122,7 +122,7 @@ export function createDeadLetters(deps: {
           ...(after === undefined ? {} : { after }),
         });
         for (const letter of page.items) {
-          if (!replayable(letter) || letter.deadLetteredAt >= startedAt) continue;
+          if (letter.deadLetteredAt >= startedAt) continue;
           const result = await replayLetter(letter);
           if (result !== null && 'replayed' in result) count += 1;
         }
