@@ -52,6 +52,14 @@ export interface Delivery<T = unknown> {
   readonly lease: string;
 }
 
+/** What `handOff` publishes: `publish`'s arguments. */
+export interface NextMessage {
+  topic: Topic;
+  key: string;
+  payload: unknown;
+  partitionKey?: string;
+}
+
 export interface ReceiveOptions {
   /** Most messages to return. */
   max: number;
@@ -101,6 +109,16 @@ export interface Queue {
 
   /** Removes a handled message. `false` when the lease was lost. */
   ack(topic: Topic, delivery: Delivery): Promise<boolean>;
+
+  /**
+   * Acks a handled message and publishes the message it leads to (a decided request's
+   * callback). Where the engine allows (SQLite), both happen in one atomic write, and with the
+   * lease lost neither does (`false`), so a request never leaves two callback messages behind.
+   * Elsewhere (Redis, whose topics live in different Cluster slots) the publish goes first and
+   * the ack follows: a crash between them delivers the handled message again, never loses the
+   * next one, and handlers are idempotent by key.
+   */
+  handOff(topic: Topic, delivery: Delivery, next: NextMessage): Promise<boolean>;
 
   /** Puts the message back, ready again after `delayMs`, with `attempt + 1`. */
   retry(topic: Topic, delivery: Delivery, delayMs: number): Promise<boolean>;

@@ -4,7 +4,15 @@ import { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import { delay } from '../lib/time.js';
 import { TOPICS } from './port.js';
-import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
+import type {
+  DeadLetter,
+  DeadLetterPage,
+  Delivery,
+  NextMessage,
+  Queue,
+  ReceiveOptions,
+  Topic,
+} from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
 import { parsePayload, readPayload, toDelivery } from './payload.js';
 import type { Lock, PartitionKeys, QueueScripts } from './redis-scripts.js';
@@ -279,6 +287,13 @@ class RedisQueueAdapter implements RedisQueue {
   async ack(topic: Topic, delivery: Delivery) {
     const held = this.#held(topic, delivery);
     return held !== null && (await this.#scripts.ack(held.keys, held.lock));
+  }
+
+  async handOff(topic: Topic, delivery: Delivery, next: NextMessage) {
+    await this.publish(next.topic, next.key, next.payload, {
+      ...(next.partitionKey === undefined ? {} : { partitionKey: next.partitionKey }),
+    });
+    return this.ack(topic, delivery);
   }
 
   retry(topic: Topic, delivery: Delivery, delayMs: number) {

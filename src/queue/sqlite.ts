@@ -3,7 +3,15 @@ import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
 import { readPayload, toDelivery } from './payload.js';
-import type { DeadLetter, DeadLetterPage, Delivery, Queue, ReceiveOptions, Topic } from './port.js';
+import type {
+  DeadLetter,
+  DeadLetterPage,
+  Delivery,
+  NextMessage,
+  Queue,
+  ReceiveOptions,
+  Topic,
+} from './port.js';
 
 /**
  * The embedded-mode queue: one SQLite file in WAL mode, shareable by several processes on one
@@ -165,6 +173,11 @@ function prepareTransactions(db: Database.Database, sql: Statements) {
       if (row) sql.addDeadLetter.run({ ...row, ...ref, dead_lettered_at: Date.now(), reason });
       return row !== undefined;
     }),
+    handOff: db.transaction((ref: Ref, next: MessageRow & { topic: Topic }) => {
+      if (sql.ack.run(ref).changes !== 1) return false;
+      sql.publish.run({ ...next, available_at: next.published_at });
+      return true;
+    }),
     replay: db.transaction((id: number, topic: Topic) => {
       const row = sql.takeDeadLetter.get(id, topic);
       const now = Date.now();
@@ -172,6 +185,13 @@ function prepareTransactions(db: Database.Database, sql: Statements) {
       return row !== undefined;
     }),
   };
+}
+
+/** A message as first stored. */
+function newRow(topic: Topic, key: string, payload: unknown): MessageRow & { topic: Topic } {
+  // JSON.stringify(undefined) is undefined: store null rather than fail the insert.
+  const text = JSON.stringify(payload) ?? 'null';
+  return { topic, key, payload: text, attempt: 0, published_at: Date.now() };
 }
 
 /** Ids are integers to SQLite; anything else names no message. */
@@ -231,15 +251,23 @@ class SqliteQueueAdapter implements SqliteQueue {
   }
 
   async publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }) {
-    const now = Date.now();
+    const row = newRow(topic, key, payload);
     const delayMs = Math.max(0, options?.delayMs ?? 0);
-    // JSON.stringify(undefined) is undefined: store null rather than fail the insert.
-    const text = JSON.stringify(payload) ?? 'null';
-    const row = { topic, key, payload: text, attempt: 0, published_at: now };
-    await this.#group.run(() => this.#sql.publish.run({ ...row, available_at: now + delayMs }));
+    await this.#group.run(() =>
+      this.#sql.publish.run({ ...row, available_at: row.published_at + delayMs }),
+    );
     // One turn later: the API stores the session right after publishing, and a worker woken at
     // once would read before that write and have to look again (worker.ts, fresh messages).
     if (delayMs === 0) setImmediate(() => this.#waiters.notify(topic));
+  }
+
+  async handOff(topic: Topic, delivery: Delivery, next: NextMessage) {
+    const ref = refOf(topic, delivery);
+    if (ref === null) return false;
+    const row = newRow(next.topic, next.key, next.payload);
+    const done = await this.#group.run(() => this.#tx.handOff(ref, row));
+    if (done) this.#waiters.notify(next.topic);
+    return done;
   }
 
   async receive<T>(topic: Topic, options: ReceiveOptions): Promise<Delivery<T>[]> {

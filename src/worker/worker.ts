@@ -168,21 +168,27 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     const { decision } = decided;
     // Any other state means a callback message already exists (retrying, dead-lettered) or the
     // callback is finished; publishing again would start a second retry cycle.
-    if (session.callback.state === 'pending') {
-      const callback: CallbackMessage = {
-        v: 1,
-        request_id: message.request_id,
-        station_id: message.station_id,
-        driver_token: message.driver_token,
-        callback_url: message.callback_url,
-        status: decision,
-        ...(decided.traceparent === undefined ? {} : { traceparent: decided.traceparent }),
-      };
-      await queue.publish('callbacks', message.request_id, callback, {
-        partitionKey: message.station_id,
-      });
+    if (session.callback.state !== 'pending') {
+      await queue.ack('requests', delivery);
+      return;
     }
-    await queue.ack('requests', delivery);
+    const callback: CallbackMessage = {
+      v: 1,
+      request_id: message.request_id,
+      station_id: message.station_id,
+      driver_token: message.driver_token,
+      callback_url: message.callback_url,
+      status: decision,
+      ...(decided.traceparent === undefined ? {} : { traceparent: decided.traceparent }),
+    };
+    // The request leaves the queue as its callback enters it (in one write where the queue
+    // allows); a lost lease means another worker holds the request and hands it off instead.
+    await queue.handOff('requests', delivery, {
+      topic: 'callbacks',
+      key: message.request_id,
+      payload: callback,
+      partitionKey: message.station_id,
+    });
   }
 
   return startConsumer<RequestMessage>({

@@ -191,6 +191,36 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         expect(await queue.ack('requests', current)).toBe(true);
         expect(await queue.depth('requests')).toBe(0);
       });
+
+      it('hands a message off: acks it and publishes the next one, ready at once', async () => {
+        await queue.publish('requests', 'r1', { step: 'request' });
+        const request = await receiveOne(queue);
+        const next = { topic: 'callbacks' as const, key: 'r1', payload: { step: 'callback' } };
+        expect(await queue.handOff('requests', request, { ...next, partitionKey: 'station' })).toBe(
+          true,
+        );
+        expect(await queue.depth('requests')).toBe(0);
+        expect(await isEmptyNow(queue)).toBe(true);
+        expect(await receiveOne(queue, LONG_LEASE_MS, 'callbacks')).toMatchObject({
+          key: 'r1',
+          payload: { step: 'callback' },
+          attempt: 0,
+        });
+        expect(await queue.depth('callbacks')).toBe(1);
+        // Handed off already: the request is not acked twice.
+        expect(await queue.handOff('requests', request, next)).toBe(false);
+      });
+
+      it('refuses a stale hand-off: the message stays with the receiver that took it over', async () => {
+        await queue.publish('requests', 'k', {});
+        const stale = await receiveOne(queue, SHORT_LEASE_MS);
+        const current = await nextReady(queue);
+        const next = { topic: 'callbacks' as const, key: 'k', payload: {} };
+        expect(await queue.handOff('requests', stale, next)).toBe(false);
+        expect(await queue.depth('requests')).toBe(1);
+        expect(await queue.handOff('requests', current, next)).toBe(true);
+        expect(await queue.depth('requests')).toBe(0);
+      });
     });
 
     describe('retry', () => {
