@@ -198,6 +198,44 @@ describe('request worker', () => {
     expect(logs.lines.join('\n')).not.toContain('WORKER-TEST-TOKEN');
   });
 
+  it('sets aside a message that is not a request message once its session is stored, not before', async () => {
+    const { watched, missed } = watchMisses(store);
+    start(undefined, watched);
+    await queue.publish('requests', 'r-early', [message('r-early')]);
+    // The API stores the session just after publishing: the worker has looked, found none yet,
+    // and kept the message rather than set it aside with nothing to record it against.
+    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    expect(await queue.deadLetterCount('requests')).toBe(0);
+    await storeSession('r-early');
+    const session = await waitFor(
+      async () => {
+        const found = await store.getSession('r-early');
+        return found?.callback.state === 'dead_lettered' && found;
+      },
+      { timeoutMs: 5_000, message: 'the session shown dead-lettered' },
+    );
+    expect(session.decision).toBe('pending');
+    await waitFor(async () => (await queue.deadLetterCount('requests')) === 1, {
+      message: 'the message dead-lettered',
+    });
+    expect(acl.requests).toHaveLength(0);
+  });
+
+  it('sets aside a message that is not a request message and whose session never appears once the grace period has passed', async () => {
+    let clock = Date.now();
+    const { watched, missed } = watchMisses(store);
+    start(() => clock, watched);
+    await queue.publish('requests', 'r-orphan', { v: 1 });
+    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    expect(await queue.deadLetterCount('requests')).toBe(0);
+    clock += ORPHAN_GRACE_MS + 1_000;
+    await waitFor(async () => (await queue.deadLetterCount('requests')) === 1, {
+      timeoutMs: 3_000,
+      message: 'the orphan dead-lettered',
+    });
+    expect(await queue.depth('requests')).toBe(0);
+  });
+
   it('holds two messages per permit, and with a rate limit no more than a timeout of calls', () => {
     expect(messagesInFlight({ maxInFlight: 32, authTimeoutMs: 5_000 })).toBe(64);
     // 5 calls/s for 5 s: 25 messages wait at most one timeout for the limiter.

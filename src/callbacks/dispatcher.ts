@@ -1,8 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Dispatcher } from 'undici';
-import type { Delivery, Queue } from '../queue/port.js';
+import type { Queue, ReadableDelivery } from '../queue/port.js';
 import { unfitCallback, type CallbackMessage } from '../queue/messages.js';
-import { TERMINAL_CALLBACK_STATES, type DecisionStore, type SessionRecord } from '../store/port.js';
+import {
+  deadLettered,
+  TERMINAL_CALLBACK_STATES,
+  type DecisionStore,
+  type SessionRecord,
+} from '../store/port.js';
 import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
@@ -62,7 +67,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     maxDeferMs: options.timeoutMs,
   });
 
-  async function handle(delivery: Delivery<CallbackMessage>): Promise<void> {
+  async function handle(delivery: ReadableDelivery<CallbackMessage>): Promise<void> {
     const session = await store.getSession(delivery.payload.request_id);
     if (!session || TERMINAL_CALLBACK_STATES.includes(session.callback.state)) {
       // A duplicate message for a finished callback: nothing to send, so no host slot either.
@@ -134,7 +139,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
 
   /** Persists the attempt and moves the message on: acked, retried later, or dead-lettered. */
   async function record(
-    delivery: Delivery<CallbackMessage>,
+    delivery: ReadableDelivery<CallbackMessage>,
     session: SessionRecord,
     startedAt: number,
     result: AttemptResult,
@@ -175,7 +180,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
   }
 
   async function scheduleNext(
-    delivery: Delivery<CallbackMessage>,
+    delivery: ReadableDelivery<CallbackMessage>,
     result: AttemptResult,
     attempt: Parameters<DecisionStore['recordCallbackAttempt']>[1],
     fields: Record<string, unknown>,
@@ -183,11 +188,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     const id = delivery.payload.request_id;
     const scheduled = retryScheduleMs[delivery.attempt];
     if (scheduled === undefined) {
-      await store.recordCallbackAttempt(id, attempt, {
-        state: 'dead_lettered',
-        at: now(),
-        nextAttemptAt: null,
-      });
+      await store.recordCallbackAttempt(id, attempt, deadLettered(now()));
       await queue.deadLetter('callbacks', delivery, result.error ?? `http_${result.statusCode}`);
       logger.warn(
         { ...fields, code: 'CALLBACK_DEAD_LETTERED' },
@@ -213,12 +214,10 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     handle,
     unfit: unfitCallback,
     // The GET shows what became of the callback (its key is the request id).
-    onDeadLettered: (requestId) =>
-      store.setCallbackState(requestId, {
-        state: 'dead_lettered',
-        at: now(),
-        nextAttemptAt: null,
-      }),
+    beforeDeadLetter: async (delivery) => {
+      await store.setCallbackState(delivery.key, deadLettered(now()));
+      return null;
+    },
     logger,
   });
 }

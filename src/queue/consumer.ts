@@ -1,4 +1,4 @@
-import type { Delivery, Queue, Topic } from './port.js';
+import type { Delivery, Queue, ReadableDelivery, Topic } from './port.js';
 import type { Unfit } from './messages.js';
 import { UNREADABLE_PAYLOAD } from './payload.js';
 import { delay } from '../lib/time.js';
@@ -42,14 +42,19 @@ export function startConsumer<T>(options: {
   topic: Topic;
   concurrency: number;
   leaseMs: number;
-  handle: (delivery: Delivery<T>) => Promise<void>;
+  handle: (delivery: ReadableDelivery<T>) => Promise<void>;
   /** Why a payload cannot be handled by this release (`queue/messages.ts`), or `null`. Such a
    * message, like one whose payload is not JSON at all, is never handed to `handle`, which
    * would fail on every redelivery. */
   unfit: (payload: unknown) => Unfit | null;
-  /** Called after a message was dead-lettered as unreadable or unfit, with its key (the
-   * request id) and never its payload, to record it beside its session. */
-  onDeadLettered: (key: string) => Promise<void>;
+  /**
+   * Called before a message is dead-lettered as unreadable or unfit, to record that beside its
+   * session (its key is the request id; its payload is not to be read). It may answer a delay
+   * instead: the message is then put back for that long, not dead-lettered (its session is
+   * not stored yet). When it throws, the message stays leased and comes back when the lease
+   * ends, so a message is never dead-lettered without its session saying so.
+   */
+  beforeDeadLetter: (delivery: Delivery<T>) => Promise<number | null>;
   logger: ConsumerLogger;
 }): Consumer {
   const { queue, topic, concurrency, leaseMs, handle, logger } = options;
@@ -69,17 +74,25 @@ export function startConsumer<T>(options: {
       }
       return;
     }
+    const deferMs = await options.beforeDeadLetter(delivery);
+    if (deferMs !== null) {
+      await queue.release(topic, delivery, deferMs);
+      return;
+    }
     // False: the lease was lost meanwhile, and whoever holds the message now deals with it.
     if (!(await queue.deadLetter(topic, delivery, unfit.reason))) return;
     logger.warn(fields, 'message dead-lettered: this release cannot handle it');
-    await options.onDeadLettered(delivery.key);
+  }
+
+  function handleOrSetAside(delivery: Delivery<T>): Promise<void> {
+    if (delivery.unreadable)
+      return setAside(delivery, { reason: UNREADABLE_PAYLOAD, later: false });
+    const unfit = options.unfit(delivery.payload);
+    return unfit === null ? handle(delivery) : setAside(delivery, unfit);
   }
 
   function dispatch(delivery: Delivery<T>) {
-    const unfit = delivery.unreadable
-      ? { reason: UNREADABLE_PAYLOAD, later: false }
-      : options.unfit(delivery.payload);
-    const task = (unfit === null ? handle(delivery) : setAside(delivery, unfit))
+    const task = handleOrSetAside(delivery)
       .catch((error: unknown) => {
         logger.error(
           { err: error, topic, key: delivery.key },

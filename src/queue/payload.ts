@@ -1,4 +1,4 @@
-import type { Delivery } from './port.js';
+import type { Delivery, UnreadableDelivery } from './port.js';
 
 /** The dead-letter reason of a message whose payload cannot be read. */
 export const UNREADABLE_PAYLOAD = 'payload is not valid JSON';
@@ -26,7 +26,7 @@ export function readPayload<T>(text: string): T | undefined {
 }
 
 /** A leased message as read from storage, its payload still text. */
-export type RawDelivery = Omit<Delivery, 'payload' | 'unreadable'> & { text: string };
+export type RawDelivery = Omit<UnreadableDelivery, 'payload' | 'unreadable'> & { text: string };
 
 /**
  * A leased message as handed out. One whose payload is not JSON is handed out too, marked
@@ -36,6 +36,6 @@ export type RawDelivery = Omit<Delivery, 'payload' | 'unreadable'> & { text: str
 export function toDelivery<T>({ text, ...rest }: RawDelivery): Delivery<T> {
   const payload = readPayload<T>(text);
   return payload === undefined
-    ? { ...rest, payload: null as T, unreadable: true }
+    ? { ...rest, payload: null, unreadable: true }
     : { ...rest, payload };
 }

@@ -34,22 +34,31 @@ export type Topic = 'requests' | 'callbacks';
 
 export const TOPICS: readonly Topic[] = ['requests', 'callbacks'];
 
-/** A message handed to a receiver. */
-export interface Delivery<T = unknown> {
+/** A message handed to a receiver: readable, or not (its stored payload is not JSON). */
+export type Delivery<T = unknown> = ReadableDelivery<T> | UnreadableDelivery;
+
+interface Leased {
   /** Adapter-specific id of this message; pass it back to `ack`, `retry`, `deadLetter`. */
   readonly id: string;
   /** Business key (the request id); handlers are idempotent by it. */
   readonly key: string;
-  /** `null` when `unreadable`. */
-  readonly payload: T;
-  /** Set when the stored payload is not valid JSON. */
-  readonly unreadable?: true;
   /** How many times `retry` was called on this message: 0 on the first attempt. */
   readonly attempt: number;
   /** When the message was first published (ms since epoch). */
   readonly publishedAt: number;
   /** Opaque lease token; the adapter uses it to refuse stale acks. */
   readonly lease: string;
+}
+
+export interface ReadableDelivery<T = unknown> extends Leased {
+  readonly payload: T;
+  readonly unreadable?: never;
+}
+
+/** Never its text: a damaged payload may still hold a driver token. */
+export interface UnreadableDelivery extends Leased {
+  readonly payload: null;
+  readonly unreadable: true;
 }
 
 /** What `handOff` publishes: `publish`'s arguments. */
@@ -112,11 +121,11 @@ export interface Queue {
 
   /**
    * Acks a handled message and publishes the message it leads to (a decided request's
-   * callback). Where the engine allows (SQLite), both happen in one atomic write, and with the
-   * lease lost neither does (`false`), so a request never leaves two callback messages behind.
-   * Elsewhere (Redis, whose topics live in different Cluster slots) the publish goes first and
-   * the ack follows: a crash between them delivers the handled message again, never loses the
-   * next one, and handlers are idempotent by key.
+   * callback). An adapter that can do both in one atomic write does (with the lease lost,
+   * neither happens and it answers `false`), so a request never leaves two callback messages
+   * behind. One that cannot publishes first and acks after: a crash between the two, or a lease
+   * lost meanwhile, can then leave the next message published twice, never lost (handlers are
+   * idempotent by key).
    */
   handOff(topic: Topic, delivery: Delivery, next: NextMessage): Promise<boolean>;
 

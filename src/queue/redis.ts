@@ -290,9 +290,7 @@ class RedisQueueAdapter implements RedisQueue {
   }
 
   async handOff(topic: Topic, delivery: Delivery, next: NextMessage) {
-    await this.publish(next.topic, next.key, next.payload, {
-      ...(next.partitionKey === undefined ? {} : { partitionKey: next.partitionKey }),
-    });
+    await this.publish(next.topic, next.key, next.payload, next);
     return this.ack(topic, delivery);
   }
 

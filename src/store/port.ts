@@ -107,6 +107,11 @@ export interface CallbackStateUpdate {
   nextAttemptAt?: number | null;
 }
 
+/** The move to `dead_lettered`: no attempt is scheduled until an operator replays it. */
+export function deadLettered(at: number): CallbackStateUpdate {
+  return { state: 'dead_lettered', at, nextAttemptAt: null };
+}
+
 export interface DecisionStore {
   /**
    * Stores a newly accepted request with decision `pending`. When its idempotency key is

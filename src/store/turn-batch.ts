@@ -118,8 +118,9 @@ export class TurnBatch<I, O> {
   async #runAlone(calls: Call<I, O>[]): Promise<void> {
     for (const call of calls) {
       try {
-        const [output] = await this.#runBatch([call.input]);
-        call.resolve(output as O);
+        const outputs = await this.#runBatch([call.input]);
+        if (outputs.length !== 1) throw new Error(`a batch of one answered ${outputs.length}`);
+        call.resolve(outputs[0] as O);
       } catch (error) {
         call.reject(error);
       }

@@ -1,7 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Delivery, Queue } from '../queue/port.js';
+import type { Delivery, Queue, ReadableDelivery } from '../queue/port.js';
 import { unfitRequest, type CallbackMessage, type RequestMessage } from '../queue/messages.js';
-import type { Decision, DecisionStore, SessionRecord } from '../store/port.js';
+import {
+  deadLettered,
+  type Decision,
+  type DecisionStore,
+  type SessionRecord,
+} from '../store/port.js';
 import type { AuthorizationClient } from '../authorization/client.js';
 import { fingerprintOf } from '../lib/token-hash.js';
 import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
@@ -25,10 +30,17 @@ const ORPHAN_RECHECK_MS = 1_000;
 const FRESH_MESSAGE_MS = 1_000;
 const FRESH_RECHECK_MS = 20;
 
+/** How long a message whose session is not stored (yet) waits before its next look; `null`
+ * once it is an orphan (older than the grace period). */
+function recheckInMs(age: number): number | null {
+  if (age < FRESH_MESSAGE_MS) return FRESH_RECHECK_MS;
+  return age < ORPHAN_GRACE_MS ? ORPHAN_RECHECK_MS : null;
+}
+
 /**
  * Messages handled at once per authorization permit (AUTH_MAX_IN_FLIGHT). A message keeps its
- * slot through the writes around its call (decision, callback message, ack: a group commit
- * each), which under load last about as long as the call itself; with one message per permit
+ * slot through the writes around its call (the decision, then the hand-off of its callback:
+ * a group commit each), which under load last about as long as the call itself; with one message per permit
  * the permits would sit idle meanwhile, and the bench shows the permits are what bounds
  * decisions (doubling AUTH_MAX_IN_FLIGHT took them from 2,921 to 3,403/s). With two, while one
  * message of a pair calls, the other writes. A waiting message waits for at most one call, so
@@ -143,15 +155,31 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     return { decision, ...carry };
   }
 
-  async function handle(delivery: Delivery<RequestMessage>): Promise<void> {
+  /**
+   * A request set aside (unreadable, or not a request message): nothing trustworthy is left to
+   * decide it from, so no callback will be sent; the GET says so, and retention can purge the
+   * session like any finished one. Its session may not be stored yet (the API stores it just
+   * after publishing): the message waits for it as `handle` would, and is set aside without
+   * one only once it is an orphan.
+   */
+  async function beforeDeadLetter(delivery: Delivery<RequestMessage>): Promise<number | null> {
+    if ((await store.getSession(delivery.key)) === null) {
+      return recheckInMs(now() - delivery.publishedAt);
+    }
+    await store.setCallbackState(delivery.key, deadLettered(now()));
+    return null;
+  }
+
+  async function handle(delivery: ReadableDelivery<RequestMessage>): Promise<void> {
     const message = delivery.payload;
     const session = await store.getSession(message.request_id);
     if (!session) {
       const age = now() - delivery.publishedAt;
+      const recheckMs = recheckInMs(age);
       if (age < FRESH_MESSAGE_MS) {
         await queue.release('requests', delivery, FRESH_RECHECK_MS);
-      } else if (age < ORPHAN_GRACE_MS) {
-        await queue.retry('requests', delivery, ORPHAN_RECHECK_MS);
+      } else if (recheckMs !== null) {
+        await queue.retry('requests', delivery, recheckMs);
       } else {
         logger.warn(
           { request_id: message.request_id },
@@ -183,12 +211,19 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     };
     // The request leaves the queue as its callback enters it (in one write where the queue
     // allows); a lost lease means another worker holds the request and hands it off instead.
-    await queue.handOff('requests', delivery, {
+    const handedOff = await queue.handOff('requests', delivery, {
       topic: 'callbacks',
       key: message.request_id,
       payload: callback,
       partitionKey: message.station_id,
     });
+    if (!handedOff) {
+      // Its lease ran out while it was being handled: the worker holding it now hands it off.
+      logger.warn(
+        { request_id: message.request_id },
+        'request lease lost before its callback was queued',
+      );
+    }
   }
 
   return startConsumer<RequestMessage>({
@@ -199,10 +234,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     leaseMs: options.authTimeoutMs * 2 + LEASE_MARGIN_MS,
     handle,
     unfit: unfitRequest,
-    // Nothing trustworthy is left to decide the session from, so no callback will be sent: the
-    // GET says so, and retention can purge the session like any other finished one.
-    onDeadLettered: (requestId) =>
-      store.setCallbackState(requestId, { state: 'dead_lettered', at: now(), nextAttemptAt: null }),
+    beforeDeadLetter,
     logger,
   });
 }
