@@ -215,7 +215,8 @@ export interface Config {
   sessionRetentionMs: number;
   maxBacklog: number;
   shutdownTimeoutMs: number;
-  /** Redis Streams per topic in distributed mode (spread over a Redis Cluster's shards). */
+  /** Redis Streams per topic in distributed mode; each partition has its own lease and
+   * delayed sets, so leasing work is spread over smaller structures. */
   queuePartitions: number;
   /** Prefix of every Redis key, so several deployments can share one Redis. */
   redisKeyPrefix: string;
