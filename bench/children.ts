@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
@@ -97,16 +98,31 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-function logLines(file: string): Record<string, unknown>[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+/** A port nothing listens on now, for a service the harness then polls. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function answersLive(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/health/live`, { signal: AbortSignal.timeout(1_000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * Spawns the built CLI (`node [nodeArgs] dist/cli.js <command>`) with exactly `env` plus PATH. Its log goes
- * to a file, not a pipe, so the harness spends no CPU reading it while it loads the service.
+ * Spawns the built CLI (`node [nodeArgs] dist/cli.js <command>`) with exactly `env` plus PATH,
+ * on a port the harness picks (`PORT`, or `WORKER_PORT` for a worker), and waits until
+ * `/health/live` answers there: whatever `LOG_LEVEL` the run sets, no log line is needed. Its
+ * log goes to a file, not a pipe, so the harness spends no CPU reading it while it loads the
+ * service.
  */
 export async function spawnChargegate(
   name: string,
@@ -115,31 +131,33 @@ export async function spawnChargegate(
   logFile: string,
   nodeArgs: readonly string[] = [],
 ): Promise<ServiceProcess> {
+  const port = await freePort();
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...nodeArgs, CLI, command], {
-    env: { PATH: process.env['PATH'] ?? '', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      ...env,
+      [command === 'worker' ? 'WORKER_PORT' : 'PORT']: String(port),
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
   const exited = track(child);
-  const expected =
-    command === 'worker' ? 'worker and callback dispatcher started' : 'public API listening';
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let ready: Record<string, unknown> | undefined;
-  while (ready === undefined) {
+  while (!(await answersLive(url))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(
-        `chargegate ${command} did not log "${expected}":\n${readFileSync(logFile, 'utf8')}`,
+        `chargegate ${command} did not answer on ${url}/health/live:\n${readFileSync(logFile, 'utf8')}`,
       );
     }
     await sleep(50);
-    ready = logLines(logFile).find((line) => line['msg'] === expected);
   }
   return {
     name,
     pid: child.pid ?? 0,
-    url: typeof ready['url'] === 'string' ? ready['url'] : '',
+    url: command === 'worker' ? '' : url,
     logFile,
     stop: () => stopChild(child, exited),
   };

@@ -21,12 +21,12 @@ export interface Deployment {
 }
 
 /**
- * The settings every deployment gets: the service's defaults except for the addresses, the
- * log level, and private-network callbacks (the receiver is on loopback).
+ * The settings every deployment gets: the service's defaults except for the addresses (each
+ * process's port is picked by `spawnChargegate`), the log level, and private-network callbacks
+ * (the receiver is on loopback).
  */
 export function serviceEnv(settings: Settings, authUrl: string, dataDir: string) {
   return {
-    PORT: '0',
     HOST: '127.0.0.1',
     AUTH_SERVICE_PORT: '0',
     AUTH_SERVICE_URL: authUrl,
@@ -130,6 +130,7 @@ export function describeEnv(mode: Mode, settings: Settings): Record<string, stri
           DATABASE_SCHEMA: '<cgbench_random per scenario>',
           TOKEN_HASH_KEY: '<random>',
           WEBHOOK_SECRET: '<random>',
+          WORKER_PORT: '<free port, polled for readiness>',
         }
       : {}),
   };
