@@ -49,6 +49,13 @@ export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore
 }
 
 /**
+ * A Redis queue partition holds at most this many times MAX_BACKLOG messages: far above what
+ * the API admits (MAX_BACKLOG undecided requests in all partitions together), so the cap is
+ * reached only when consumers are gone for long, and it bounds Redis's memory then.
+ */
+export const QUEUE_LENGTH_PER_BACKLOG = 10;
+
+/**
  * Embedded mode: SQLite files in DATA_DIR. Distributed mode (REDIS_URL and DATABASE_URL):
  * Redis Streams and PostgreSQL. Nothing else changes.
  */
@@ -63,6 +70,7 @@ export async function openAdapters(
       url: config.redisUrl,
       prefix: config.redisKeyPrefix,
       partitions: config.queuePartitions,
+      maxLength: QUEUE_LENGTH_PER_BACKLOG * config.maxBacklog,
     });
     try {
       const store = await createPostgresStore({
