@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetters } from '../src/callbacks/dead-letters.js';
 import type { CallbackMessage } from '../src/queue/messages.js';
-import type { Queue } from '../src/queue/port.js';
+import type { Queue, Topic } from '../src/queue/port.js';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import type { DecisionStore } from '../src/store/port.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
@@ -27,10 +27,8 @@ describe('dead letters', () => {
     dir.remove();
   });
 
-  /** Dead letters on a clock a second ahead: replay-all leaves letters dead-lettered in its
-   * own millisecond, and these tests dead-letter and replay within one. */
-  const lettersAhead = () =>
-    createDeadLetters({ queue, store, retentionMs: 60_000, now: () => Date.now() + 1_000 });
+  const lettersOn = (now?: () => number) =>
+    createDeadLetters({ queue, store, retentionMs: 60_000, ...(now === undefined ? {} : { now }) });
 
   /** A queued callback, and its session unless `withSession` is false. */
   async function callback(requestId: string, withSession = true): Promise<void> {
@@ -66,7 +64,7 @@ describe('dead letters', () => {
     db.prepare("UPDATE dead_letters SET payload = '{\"v\":1' WHERE key = 'r2'").run();
     db.close();
 
-    const deadLetters = lettersAhead();
+    const deadLetters = lettersOn();
     const listed = await deadLetters.list({ limit: 10 });
     expect(listed.items.map((item) => [item.request_id, item.status, item.reason])).toEqual([
       ['r1', 'allowed', 'gave up'],
@@ -92,7 +90,7 @@ describe('dead letters', () => {
     await callback('r-gone', false);
     const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
-    const deadLetters = lettersAhead();
+    const deadLetters = lettersOn();
     const { items } = await deadLetters.list({ limit: 10 });
     const gone = items.find((item) => item.request_id === 'r-gone');
     expect(await deadLetters.replay(gone!.id)).toEqual({
@@ -102,6 +100,42 @@ describe('dead letters', () => {
     expect(await deadLetters.replayAll()).toBe(1);
     const left = await deadLetters.list({ limit: 10 });
     expect(left.items.map((item) => item.request_id)).toEqual(['r-gone']);
+  });
+
+  it('replayed all at once are replayed once each, whatever this clock says against the writer clock: one that fails again meanwhile waits for the next replay', async () => {
+    for (const id of ['r1', 'r2', 'r3']) await callback(id);
+    const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
+    for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
+    // Each replayed callback fails again at once: its message is dead-lettered anew (a
+    // receiver still down, with a short retry schedule).
+    const replayAndFail = async (topic: Topic, id: string) => {
+      if (!(await queue.replayDeadLetter(topic, id))) return false;
+      const [again] = await queue.receive(topic, { max: 1, leaseMs: 60_000, waitMs: 0 });
+      await queue.deadLetter(topic, again!, 'gave up again');
+      return true;
+    };
+    const failing = new Proxy(queue, {
+      get(target, property) {
+        if (property === 'replayDeadLetter') return replayAndFail;
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    for (const skewMs of [-3_600_000, 3_600_000]) {
+      const letters = createDeadLetters({
+        queue: failing,
+        store,
+        retentionMs: 60_000,
+        now: () => Date.now() + skewMs,
+      });
+      expect(await letters.replayAll()).toBe(3);
+      const { items } = await letters.list({ limit: 10 });
+      expect(items.map((item) => [item.request_id, item.reason])).toEqual([
+        ['r1', 'gave up again'],
+        ['r2', 'gave up again'],
+        ['r3', 'gave up again'],
+      ]);
+    }
   });
 
   it('are purged from both topics once expired: a request set aside keeps its token too', async () => {

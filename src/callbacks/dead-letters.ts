@@ -111,18 +111,19 @@ export function createDeadLetters(deps: {
     replay,
     async replayAll() {
       let count = 0;
-      // Paged forward from a cursor: a letter left in place (refused) is not read twice. A
-      // replayed callback that fails again within this loop comes back as a letter newer than
-      // the call: it is left for the next replay, so the loop ends.
-      const startedAt = now();
+      // Paged forward from a cursor, so a letter left in place (refused) is not read twice, and
+      // only up to the newest letter when the call began: a replayed callback that fails again
+      // within this loop comes back as a newer letter, left for the next replay.
+      const through = await queue.newestDeadLetterId('callbacks');
+      if (through === null) return 0;
       let after: string | undefined;
       do {
         const page = await queue.listDeadLetters<CallbackMessage>('callbacks', {
           limit: REPLAY_PAGE_SIZE,
+          through,
           ...(after === undefined ? {} : { after }),
         });
         for (const letter of page.items) {
-          if (letter.deadLetteredAt >= startedAt) continue;
           const result = await replayLetter(letter);
           if (result !== null && 'replayed' in result) count += 1;
         }

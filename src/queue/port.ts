@@ -141,11 +141,16 @@ export interface Queue {
   /** Moves the message to the topic's dead letters. */
   deadLetter(topic: Topic, delivery: Delivery, reason: string): Promise<boolean>;
 
-  /** Dead letters of a topic, oldest first. */
+  /** Dead letters of a topic, oldest first; with `through` (an id `newestDeadLetterId`
+   * answered), none newer than that one. */
   listDeadLetters<T = unknown>(
     topic: Topic,
-    options: { limit: number; after?: string },
+    options: { limit: number; after?: string; through?: string },
   ): Promise<DeadLetterPage<T>>;
+
+  /** The id of the topic's newest dead letter, `null` when there is none: as `through`, it
+   * bounds a walk over the dead letters to those that existed when it began. */
+  newestDeadLetterId(topic: Topic): Promise<string | null>;
 
   /** One dead letter by its id; `null` when there is none (or the id is malformed). */
   getDeadLetter<T = unknown>(topic: Topic, deadLetterId: string): Promise<DeadLetter<T> | null>;

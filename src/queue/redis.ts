@@ -314,20 +314,31 @@ class RedisQueueAdapter implements RedisQueue {
   }
 
   /** Merges the partitions' dead-letter streams (see `compareEntries`). */
-  async listDeadLetters<T>(topic: Topic, page: { limit: number; after?: string }) {
-    const after = page.after === undefined ? null : parseRef(page.after, this.#partitions.length);
+  async listDeadLetters<T>(
+    topic: Topic,
+    page: { limit: number; after?: string; through?: string },
+  ) {
+    const partitions = this.#partitions.length;
+    const after = page.after === undefined ? null : parseRef(page.after, partitions);
     if (page.after !== undefined && after === null) {
       throw new RangeError(`Invalid dead-letter cursor: ${page.after}`);
+    }
+    const through = page.through === undefined ? null : parseRef(page.through, partitions);
+    if (page.through !== undefined && through === null) {
+      throw new RangeError(`Invalid dead-letter bound: ${page.through}`);
     }
     const limit = Math.max(0, Math.floor(page.limit));
     const pages = await Promise.all(
       this.#partitions.map(async (partition) => {
-        // Exclusive of the cursor where ties sort before it, inclusive where they sort after.
+        // Exclusive of the cursor where ties sort before it, inclusive where they sort after;
+        // the bound the other way round.
         const open = after !== null && partition <= after.partition ? '(' : '';
         const start = after === null ? '-' : `${open}${after.entryId}`;
+        const close = through !== null && partition > through.partition ? '(' : '';
+        const end = through === null ? '+' : `${close}${through.entryId}`;
         // One more than a page tells whether a next page exists.
         const dead = this.#keys(topic, partition).dead;
-        const entries = await this.#redis.xrange(dead, start, '+', 'COUNT', limit + 1);
+        const entries = await this.#redis.xrange(dead, start, end, 'COUNT', limit + 1);
         return entries.map(([entryId, flat]) => ({ entryId, partition, fields: fieldsOf(flat) }));
       }),
     );
@@ -337,6 +348,21 @@ class RedisQueueAdapter implements RedisQueue {
     const result: DeadLetterPage<T> = { items };
     if (letters.length > limit && last) result.next = last.id;
     return result;
+  }
+
+  async newestDeadLetterId(topic: Topic) {
+    const newest = await Promise.all(
+      this.#partitions.map(async (partition) => {
+        const dead = this.#keys(topic, partition).dead;
+        const [entry] = await this.#redis.xrevrange(dead, '+', '-', 'COUNT', 1);
+        return entry ? { entryId: entry[0], partition, fields: new Map<string, string>() } : null;
+      }),
+    );
+    const last = newest
+      .filter((entry): entry is Entry => entry !== null)
+      .sort(compareEntries)
+      .at(-1);
+    return last ? `${last.entryId}-${last.partition}` : null;
   }
 
   async getDeadLetter<T>(topic: Topic, deadLetterId: string) {

@@ -143,9 +143,12 @@ function prepareStatements(db: Database.Database) {
     oneDeadLetter: db.prepare<[Topic, number], DeadLetterRow & { reason: string }>(
       'SELECT * FROM dead_letters WHERE topic = ? AND id = ?',
     ),
-    page: db.prepare<[Topic, number, number], DeadLetterRow & { reason: string }>(
-      'SELECT * FROM dead_letters WHERE topic = ? AND id > ? ORDER BY id LIMIT ?',
+    page: db.prepare<[Topic, number, number, number], DeadLetterRow & { reason: string }>(
+      'SELECT * FROM dead_letters WHERE topic = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?',
     ),
+    newestDeadLetter: db
+      .prepare<[Topic], number | null>('SELECT MAX(id) FROM dead_letters WHERE topic = ?')
+      .pluck(),
     takeDeadLetter: db.prepare<[number, Topic], MessageRow>(
       'DELETE FROM dead_letters WHERE id = ? AND topic = ? RETURNING key, payload, attempt, published_at',
     ),
@@ -340,16 +343,25 @@ class SqliteQueueAdapter implements SqliteQueue {
     return ref !== null && this.#group.run(() => this.#tx.deadLetter(ref, reason));
   }
 
-  listDeadLetters<T>(topic: Topic, page: { limit: number; after?: string }) {
+  listDeadLetters<T>(topic: Topic, page: { limit: number; after?: string; through?: string }) {
     return settle((): DeadLetterPage<T> => {
       const after = page.after === undefined ? 0 : parseId(page.after);
       if (after === null) throw new RangeError(`Invalid dead-letter cursor: ${page.after}`);
+      const through = page.through === undefined ? Number.MAX_SAFE_INTEGER : parseId(page.through);
+      if (through === null) throw new RangeError(`Invalid dead-letter bound: ${page.through}`);
       const limit = Math.max(0, Math.floor(page.limit));
       // One extra row tells whether a next page exists without a second query.
-      const rows = this.#sql.page.all(topic, after, limit + 1);
+      const rows = this.#sql.page.all(topic, after, through, limit + 1);
       const items = rows.slice(0, limit).map((row) => toDeadLetter<T>(row));
       const last = items.at(-1);
       return rows.length > limit && last ? { items, next: last.id } : { items };
+    });
+  }
+
+  newestDeadLetterId(topic: Topic) {
+    return settle(() => {
+      const id = this.#sql.newestDeadLetter.get(topic);
+      return id === null || id === undefined ? null : String(id);
     });
   }
 

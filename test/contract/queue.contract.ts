@@ -336,6 +336,37 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         expect(batch).toEqual([expect.objectContaining({ key: 'broken', unreadable: true })]);
       });
 
+      it('names the newest dead letter, and lists none newer than it with through', async () => {
+        expect(await queue.newestDeadLetterId('requests')).toBeNull();
+        for (const key of ['d1', 'd2', 'd3']) await deadLetter(key);
+        const through = await queue.newestDeadLetterId('requests');
+        const [, , newest] = (await queue.listDeadLetters('requests', { limit: 10 })).items;
+        expect(through).toBe(newest?.id);
+        await deadLetter('after-1');
+        await deadLetter('after-2');
+        expect(await queue.newestDeadLetterId('callbacks')).toBeNull();
+        const bounded = async (limit: number) => {
+          const keys: string[] = [];
+          let after: string | undefined;
+          do {
+            const page = await queue.listDeadLetters('requests', {
+              limit,
+              through: through!,
+              ...(after === undefined ? {} : { after }),
+            });
+            keys.push(...page.items.map((item) => item.key));
+            after = page.next;
+          } while (after !== undefined && keys.length < 10);
+          return keys;
+        };
+        expect(await bounded(10)).toEqual(['d1', 'd2', 'd3']);
+        expect(await bounded(1)).toEqual(['d1', 'd2', 'd3']);
+        expect((await pageDeadLetters(queue, 'requests', 10)).keys).toHaveLength(5);
+        await expect(
+          queue.listDeadLetters('requests', { limit: 1, through: 'not-an-id' }),
+        ).rejects.toThrow(RangeError);
+      });
+
       it('pages dead letters with after, oldest first', async () => {
         const keys = ['d1', 'd2', 'd3', 'd4', 'd5'];
         for (const key of keys) await deadLetter(key);
