@@ -49,11 +49,15 @@ export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore
 }
 
 /**
- * A Redis queue partition holds at most this many times MAX_BACKLOG messages: far above what
- * the API admits (MAX_BACKLOG undecided requests in all partitions together), so the cap is
- * reached only when consumers are gone for long, and it bounds Redis's memory then.
+ * How many messages a Redis queue partition holds at most: ten times MAX_BACKLOG, and never
+ * fewer than a million. Far above the requests the API admits (MAX_BACKLOG undecided in all
+ * partitions together); the callbacks waiting out their retries (up to an hour of traffic to a
+ * receiver that is down) are bounded only by it. It bounds Redis's memory when consumers are
+ * gone for long.
  */
-export const QUEUE_LENGTH_PER_BACKLOG = 10;
+export function redisQueueCap(maxBacklog: number): number {
+  return Math.max(1_000_000, 10 * maxBacklog);
+}
 
 /**
  * Embedded mode: SQLite files in DATA_DIR. Distributed mode (REDIS_URL and DATABASE_URL):
@@ -70,7 +74,7 @@ export async function openAdapters(
       url: config.redisUrl,
       prefix: config.redisKeyPrefix,
       partitions: config.queuePartitions,
-      maxLength: QUEUE_LENGTH_PER_BACKLOG * config.maxBacklog,
+      maxLength: redisQueueCap(config.maxBacklog),
     });
     try {
       const store = await createPostgresStore({

@@ -5,6 +5,7 @@ import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './h
 import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { redisQueueCap } from '../src/adapters.js';
 
 describe('configuration', () => {
   it('uses the documented defaults', () => {
@@ -53,6 +54,12 @@ describe('configuration', () => {
     expect(
       loadConfig({ SESSION_RETENTION: '1d', DEAD_LETTER_RETENTION: '12h' }).sessionRetentionMs,
     ).toBe(86_400_000);
+  });
+
+  it('caps each Redis queue partition at ten times MAX_BACKLOG, never below a million', () => {
+    expect(redisQueueCap(loadConfig({}).maxBacklog)).toBe(1_000_000);
+    expect(redisQueueCap(loadConfig({ MAX_BACKLOG: '1000' }).maxBacklog)).toBe(1_000_000);
+    expect(redisQueueCap(loadConfig({ MAX_BACKLOG: '500000' }).maxBacklog)).toBe(5_000_000);
   });
 
   it('treats an empty variable as unset', () => {

@@ -4,8 +4,6 @@ import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, getSession, startBody } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
-import { openAdapters, QUEUE_LENGTH_PER_BACKLOG } from '../src/adapters.js';
-import { loadConfig } from '../src/config.js';
 import {
   DATABASE_URL,
   REDIS_URL,
@@ -147,21 +145,6 @@ describe.skipIf(!haveServers)(
       }
       return counts;
     }
-
-    it('caps each Redis queue partition at ten times MAX_BACKLOG, refusing rather than trimming', async () => {
-      const { queue, store } = await openAdapters(loadConfig({ ...env, MAX_BACKLOG: '2' }));
-      try {
-        // One station: one partition of the two.
-        const publish = (n: number) =>
-          queue.publish('callbacks', `r${n}`, { n }, { partitionKey: 'station-a' });
-        for (let n = 0; n < 2 * QUEUE_LENGTH_PER_BACKLOG; n++) await publish(n);
-        await expect(publish(99)).rejects.toMatchObject({ code: 'BACKLOG_FULL' });
-        expect(await queue.depth('callbacks')).toBe(2 * QUEUE_LENGTH_PER_BACKLOG);
-      } finally {
-        await queue.close();
-        await store.close();
-      }
-    });
 
     it('decides every acknowledged request exactly once and calls back, across two APIs and two workers', async () => {
       const { apis, workers } = await cluster();

@@ -59,7 +59,7 @@ export interface RedisQueue extends Queue {
 }
 
 const DEFAULT_PREFIX = 'chargegate';
-/** Chargegate passes ten times MAX_BACKLOG (`adapters.ts`); this is its value by default. */
+/** What Chargegate passes with the default MAX_BACKLOG (`redisQueueCap` in `adapters.ts`). */
 const DEFAULT_MAX_LENGTH = 1_000_000;
 /** A wait is cut at this, so a due time or lease end set by another process after we looked
  * is noticed this late at worst. Each wake costs one script call per partition. */
