@@ -281,6 +281,19 @@ describe.skipIf(!haveRedis)('Redis', () => {
       expect((await nextFrom(queue)).key).toBe('one');
     });
 
+    it('refuses a hand-off into a full partition and leaves the handled message as it was', async () => {
+      const queue = open({ maxLength: 1 });
+      await queue.publish('callbacks', 'earlier', {});
+      await queue.publish('requests', 'r1', {});
+      const request = await nextFrom(queue);
+      await expect(
+        queue.handOff('requests', request, { topic: 'callbacks', key: 'r1', payload: {} }),
+      ).rejects.toMatchObject({ code: 'BACKLOG_FULL' });
+      expect([await queue.depth('requests'), await queue.depth('callbacks')]).toEqual([1, 1]);
+      // Still leased to its receiver, which can hand it off once there is room.
+      expect(await queue.ack('requests', request)).toBe(true);
+    });
+
     it('wakes a receive waiting on one instance when another instance publishes', async () => {
       const [receiver, publisher] = [open(), open()];
       await receiver.receive('requests', { max: 1, leaseMs: 1_000, waitMs: 0 });

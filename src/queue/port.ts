@@ -121,11 +121,9 @@ export interface Queue {
 
   /**
    * Acks a handled message and publishes the message it leads to (a decided request's
-   * callback). An adapter that can do both in one atomic write does (with the lease lost,
-   * neither happens and it answers `false`), so a request never leaves two callback messages
-   * behind. One that cannot publishes first and acks after: a crash between the two, or a lease
-   * lost meanwhile, can then leave the next message published twice, never lost (handlers are
-   * idempotent by key).
+   * callback) in one atomic write, so a request never leaves two callback messages behind.
+   * `false` when the lease was lost (whoever holds the message now hands it off); a full queue
+   * for the next message refuses it as `publish` does. Either way, nothing changed.
    */
   handOff(topic: Topic, delivery: Delivery, next: NextMessage): Promise<boolean>;
 

@@ -6,8 +6,9 @@ import type { Topic } from './port.js';
  * The Redis queue's key layout and Lua scripts, with typed calls that pass each script its keys
  * and arguments in order. Each script runs atomically on the server, so a lease check and the
  * move it guards (ack, retry, dead letter) can never interleave with another client's receive.
- * Every script touches the keys of one partition only; they share the partition's hash tag, so
- * the scripts stay valid on Redis Cluster.
+ * Every script but the hand-off touches the keys of one partition only, which share the
+ * partition's hash tag; the hand-off touches two (of two topics), so it needs the standalone
+ * server the blocking read needs anyway.
  *
  * A stream entry holds `key`, `payload` (JSON text), `attempt` and `published_at`. A delayed
  * message is a sorted-set member (score: due time) that is the JSON array
@@ -134,6 +135,21 @@ return {out, firstScore(delayed), firstScore(leases), lastId, int(now)}
 /** ARGV: group, id, consumer, deliveries. */
 const ACK = `
 if not holds(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
+removeLive(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: the handled message's stream and leases, then the next message's stream and delayed
+ * set. ARGV: group, id, consumer, deliveries, maxLength, key, payload, publishedAt. Acks the
+ * handled message and appends the next one, or (lease lost, next partition full) neither.
+ */
+const HAND_OFF = `
+if not holds(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
+if redis.call('XLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[5]) then
+  return redis.error_reply('QUEUE_FULL the partition holds its maximum of ' .. ARGV[5] .. ' messages')
+end
+append(KEYS[3], ARGV[6], ARGV[7], '0', ARGV[8])
 removeLive(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1
 `;
@@ -274,6 +290,9 @@ const SCRIPTS = {
   chargegateForgetConsumer: { keys: ['stream'], body: FORGET_CONSUMER },
 } as const satisfies Record<string, { keys: readonly (keyof PartitionKeys)[]; body: string }>;
 
+/** Its keys come from two partitions, so it is defined apart from `SCRIPTS`. */
+const HAND_OFF_NAME = 'chargegateHandOff';
+
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 type ScriptedRedis = Redis & Record<ScriptName, ScriptCall>;
@@ -317,8 +336,9 @@ export function createScripts(redis: Redis) {
   for (const [name, script] of Object.entries(SCRIPTS)) {
     redis.defineCommand(name, { numberOfKeys: script.keys.length, lua: PRELUDE + script.body });
   }
+  redis.defineCommand(HAND_OFF_NAME, { numberOfKeys: 4, lua: PRELUDE + HAND_OFF });
   // defineCommand adds the methods at run time; this is the one place their types are stated.
-  const run = redis as ScriptedRedis;
+  const run = redis as ScriptedRedis & Record<typeof HAND_OFF_NAME, ScriptCall>;
   const call = (name: ScriptName, k: PartitionKeys, ...args: (string | number)[]) =>
     run[name](...SCRIPTS[name].keys.map((key) => k[key]), ...args);
   const done = (reply: unknown) => reply === 1;
@@ -340,6 +360,26 @@ export function createScripts(redis: Redis) {
     receive: async (k: PartitionKeys, consumer: string, max: number, leaseMs: number) =>
       parseRead(await call('chargegateReceive', k, GROUP, consumer, max, leaseMs, MOVE_BATCH)),
     ack: async (k: PartitionKeys, l: Lock) => done(await call('chargegateAck', k, ...lock(l))),
+    handOff: async (
+      from: PartitionKeys,
+      l: Lock,
+      to: PartitionKeys,
+      next: NewMessage,
+      maxLength: number,
+    ) =>
+      done(
+        await run[HAND_OFF_NAME](
+          from.stream,
+          from.leases,
+          to.stream,
+          to.delayed,
+          ...lock(l),
+          maxLength,
+          next.key,
+          next.payload,
+          next.publishedAt,
+        ),
+      ),
     putBack: async (k: PartitionKeys, l: Lock, counted: 0 | 1, delayMs: number) =>
       done(await call('chargegatePutBack', k, ...lock(l), counted, delayMs, randomUUID())),
     deadLetter: async (k: PartitionKeys, l: Lock, reason: string) =>

@@ -15,7 +15,7 @@ import type {
 } from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
 import { parsePayload, readPayload, toDelivery } from './payload.js';
-import type { Lock, PartitionKeys, QueueScripts } from './redis-scripts.js';
+import type { Lock, NewMessage, PartitionKeys, QueueScripts } from './redis-scripts.js';
 
 /**
  * The distributed-mode queue: Redis Streams with one consumer group (`workers`) per partition
@@ -91,6 +91,19 @@ function partitionOf(key: string, partitions: number): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return (hash >>> 0) % partitions;
+}
+
+/** A message as first stored. JSON.stringify(undefined) is undefined: null is stored instead. */
+function newMessage(key: string, payload: unknown): NewMessage {
+  return { key, payload: JSON.stringify(payload) ?? 'null', publishedAt: Date.now() };
+}
+
+/** A script's refusal of a write to a full partition, as the API's answer to it. */
+function backlogFull(topic: Topic) {
+  return (error: unknown): never => {
+    if (!(error instanceof Error && error.message.startsWith('QUEUE_FULL'))) throw error;
+    throw new AppError('BACKLOG_FULL', `${topic}: ${error.message}`, { cause: error });
+  };
 }
 
 function wholeMs(value: number): number {
@@ -204,14 +217,9 @@ class RedisQueueAdapter implements RedisQueue {
       topic,
       partitionOf(options?.partitionKey ?? key, this.#partitions.length),
     );
-    // JSON.stringify(undefined) is undefined: store null rather than fail the write.
-    const message = { key, payload: JSON.stringify(payload) ?? 'null', publishedAt: Date.now() };
-    try {
-      await this.#scripts.publish(keys, message, this.#maxLength, wholeMs(options?.delayMs ?? 0));
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('QUEUE_FULL'))) throw error;
-      throw new AppError('BACKLOG_FULL', `${topic}: ${error.message}`, { cause: error });
-    }
+    const message = newMessage(key, payload);
+    const delayMs = wholeMs(options?.delayMs ?? 0);
+    await this.#scripts.publish(keys, message, this.#maxLength, delayMs).catch(backlogFull(topic));
   }
 
   async receive<T>(topic: Topic, options: ReceiveOptions): Promise<Delivery<T>[]> {
@@ -289,9 +297,17 @@ class RedisQueueAdapter implements RedisQueue {
     return held !== null && (await this.#scripts.ack(held.keys, held.lock));
   }
 
+  /** One script: the lease is checked, the handled message acked and the next one appended
+   * together, or nothing happens. */
   async handOff(topic: Topic, delivery: Delivery, next: NextMessage) {
-    await this.publish(next.topic, next.key, next.payload, next);
-    return this.ack(topic, delivery);
+    const held = this.#held(topic, delivery);
+    if (held === null) return false;
+    const partition = partitionOf(next.partitionKey ?? next.key, this.#partitions.length);
+    const to = this.#keys(next.topic, partition);
+    const message = newMessage(next.key, next.payload);
+    return this.#scripts
+      .handOff(held.keys, held.lock, to, message, this.#maxLength)
+      .catch(backlogFull(next.topic));
   }
 
   retry(topic: Topic, delivery: Delivery, delayMs: number) {

@@ -209,8 +209,8 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
       status: decision,
       ...(decided.traceparent === undefined ? {} : { traceparent: decided.traceparent }),
     };
-    // The request leaves the queue as its callback enters it (in one write where the queue
-    // allows); a lost lease means another worker holds the request and hands it off instead.
+    // The request leaves the queue as its callback enters it, in one write; a lost lease means
+    // another worker holds the request and hands it off instead.
     const handedOff = await queue.handOff('requests', delivery, {
       topic: 'callbacks',
       key: message.request_id,
@@ -218,11 +218,8 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
       partitionKey: message.station_id,
     });
     if (!handedOff) {
-      // Its lease ran out while it was being handled: the worker holding it now hands it off.
-      logger.warn(
-        { request_id: message.request_id },
-        'request lease lost before its callback was queued',
-      );
+      // Its lease ran out while it was handled: the worker now holding it hands it off.
+      logger.warn({ request_id: message.request_id }, 'request lease lost before its hand-off');
     }
   }
 

@@ -207,19 +207,21 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
           attempt: 0,
         });
         expect(await queue.depth('callbacks')).toBe(1);
-        // Handed off already: the request is not acked twice.
+        // Handed off already: nothing happens a second time.
         expect(await queue.handOff('requests', request, next)).toBe(false);
+        expect(await queue.depth('callbacks')).toBe(1);
       });
 
-      it('refuses a stale hand-off: the message stays with the receiver that took it over', async () => {
+      it('refuses a stale hand-off: nothing is published, and the message stays with the receiver that took it over', async () => {
         await queue.publish('requests', 'k', {});
         const stale = await receiveOne(queue, SHORT_LEASE_MS);
         const current = await nextReady(queue);
         const next = { topic: 'callbacks' as const, key: 'k', payload: {} };
         expect(await queue.handOff('requests', stale, next)).toBe(false);
-        expect(await queue.depth('requests')).toBe(1);
+        // Neither acked nor published: one write, all or nothing.
+        expect([await queue.depth('requests'), await queue.depth('callbacks')]).toEqual([1, 0]);
         expect(await queue.handOff('requests', current, next)).toBe(true);
-        expect(await queue.depth('requests')).toBe(0);
+        expect([await queue.depth('requests'), await queue.depth('callbacks')]).toEqual([0, 1]);
       });
     });
 

@@ -111,10 +111,10 @@ function timelineOf(s) {
   }
   const final = {
     delivered: { at: cb.delivered_at, title: 'Delivered', tone: 'ok' },
-    // No attempt at all: its queued message could not be read (README, "Unreadable messages").
+    // No attempt at all: its queued message was set aside (README, "Unreadable messages").
     dead_lettered: cb.attempts > 0
       ? { at: cb.last_attempt_at, title: 'Dead-lettered: retries exhausted', tone: 'bad' }
-      : { at: null, title: 'Dead-lettered: its queued message could not be read', tone: 'bad' },
+      : { at: null, title: 'Dead-lettered: its queued message could not be handled', tone: 'bad' },
     gone: { at: cb.last_attempt_at, title: 'Gone: the receiver answered 410', tone: 'bad' },
     retrying: { at: cb.next_attempt_at, title: 'Next attempt scheduled', tone: 'wait' },
     pending: { at: null, title: 'Callback pending', tone: 'wait' },
