@@ -281,6 +281,36 @@ describe.skipIf(!haveRedis)('Redis', () => {
       expect((await nextFrom(queue)).key).toBe('one');
     });
 
+    it('bounds dead letters across partitions by id, ties of one entry id ordered by partition', async () => {
+      const queue = open({ partitions: 3 });
+      // Letters with equal entry ids in every partition, as Redis could give them in one ms.
+      for (const entryId of ['1000-0', '2000-0']) {
+        for (const partition of [0, 1, 2]) {
+          await admin.xadd(
+            `{${prefix}:callbacks:${partition}}:dead`,
+            entryId,
+            ...['key', `${entryId}/${partition}`, 'payload', '{}', 'attempt', '0'],
+            ...['published_at', '1', 'dead_lettered_at', '1', 'reason', 'test'],
+          );
+        }
+      }
+      expect(await queue.newestDeadLetterId('callbacks')).toBe('2000-0-2');
+      const keys: string[] = [];
+      let after: string | undefined;
+      do {
+        const page = await queue.listDeadLetters('callbacks', {
+          limit: 1,
+          through: '2000-0-1',
+          ...(after === undefined ? {} : { after }),
+        });
+        keys.push(...page.items.map((item) => item.key));
+        after = page.next;
+      } while (after !== undefined && keys.length < 10);
+      expect(keys).toEqual(['1000-0/0', '1000-0/1', '1000-0/2', '2000-0/0', '2000-0/1']);
+      const first = await queue.listDeadLetters('callbacks', { limit: 10, through: '1000-0-0' });
+      expect(first).toEqual({ items: [expect.objectContaining({ key: '1000-0/0' })] });
+    });
+
     it('refuses a hand-off into a full partition and leaves the handled message as it was', async () => {
       const queue = open({ maxLength: 1 });
       await queue.publish('callbacks', 'earlier', {});
