@@ -16,6 +16,11 @@ export function parsePayload<T>(text: string, key: string): T {
   return payload;
 }
 
+/** A payload as stored. JSON.stringify(undefined) is undefined: `null` is stored instead. */
+export function payloadText(payload: unknown): string {
+  return JSON.stringify(payload) ?? 'null';
+}
+
 /** The payload, or `undefined` (which no JSON text parses to) when the text is not JSON. */
 export function readPayload<T>(text: string): T | undefined {
   try {
@@ -26,7 +31,7 @@ export function readPayload<T>(text: string): T | undefined {
 }
 
 /** A leased message as read from storage, its payload still text. */
-export type RawDelivery = Omit<UnreadableDelivery, 'payload' | 'unreadable'> & { text: string };
+type RawDelivery = Omit<UnreadableDelivery, 'payload' | 'unreadable'> & { text: string };
 
 /**
  * A leased message as handed out. One whose payload is not JSON is handed out too, marked

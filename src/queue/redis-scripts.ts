@@ -50,6 +50,12 @@ local function holds(stream, group, id, consumer, deliveries)
   if type(pending) ~= 'table' or pending.err or #pending == 0 then return false end
   return pending[1][2] == consumer and tostring(pending[1][4]) == deliveries
 end
+-- A partition at its maximum refuses a new message (the adapter maps this to BACKLOG_FULL).
+local function refuseWhenFull(stream, delayed, maxLength)
+  if redis.call('XLEN', stream) + redis.call('ZCARD', delayed) >= tonumber(maxLength) then
+    return redis.error_reply('QUEUE_FULL the partition holds its maximum of ' .. maxLength .. ' messages')
+  end
+end
 -- XDEL on ack keeps only live messages in the stream: its length is the backlog.
 local function removeLive(stream, leases, group, id)
   redis.call('XACK', stream, group, id)
@@ -60,9 +66,8 @@ end
 
 /** ARGV: maxLength, delayMs, nonce, key, payload, publishedAt. */
 const PUBLISH = `
-if redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
-  return redis.error_reply('QUEUE_FULL the partition holds its maximum of ' .. ARGV[1] .. ' messages')
-end
+local full = refuseWhenFull(KEYS[1], KEYS[2], ARGV[1])
+if full then return full end
 local delay = tonumber(ARGV[2])
 if delay > 0 then
   redis.call('ZADD', KEYS[2], int(nowMs() + delay), cjson.encode({ARGV[3], ARGV[4], ARGV[5], '0', ARGV[6]}))
@@ -146,9 +151,8 @@ return 1
  */
 const HAND_OFF = `
 if not holds(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
-if redis.call('XLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[5]) then
-  return redis.error_reply('QUEUE_FULL the partition holds its maximum of ' .. ARGV[5] .. ' messages')
-end
+local full = refuseWhenFull(KEYS[3], KEYS[4], ARGV[5])
+if full then return full end
 append(KEYS[3], ARGV[6], ARGV[7], '0', ARGV[8])
 removeLive(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 return 1

@@ -14,7 +14,7 @@ import type {
   Topic,
 } from './port.js';
 import { asList, asText, createScripts, fieldsOf, partitionKeys } from './redis-scripts.js';
-import { parsePayload, readPayload, toDelivery } from './payload.js';
+import { parsePayload, payloadText, readPayload, toDelivery } from './payload.js';
 import type { Lock, NewMessage, PartitionKeys, QueueScripts } from './redis-scripts.js';
 
 /**
@@ -93,9 +93,9 @@ function partitionOf(key: string, partitions: number): number {
   return (hash >>> 0) % partitions;
 }
 
-/** A message as first stored. JSON.stringify(undefined) is undefined: null is stored instead. */
+/** A message as first stored. */
 function newMessage(key: string, payload: unknown): NewMessage {
-  return { key, payload: JSON.stringify(payload) ?? 'null', publishedAt: Date.now() };
+  return { key, payload: payloadText(payload), publishedAt: Date.now() };
 }
 
 /** A script's refusal of a write to a full partition, as the API's answer to it. */
@@ -111,13 +111,13 @@ function wholeMs(value: number): number {
 }
 
 /** Dead-letter order across partitions: by entry id (time), ties by partition. */
-function compareEntries(a: Entry, b: Entry): number {
+function compareEntries(a: Ref, b: Ref): number {
   const [aMs = 0, aSeq = 0] = a.entryId.split('-').map(Number);
   const [bMs = 0, bSeq = 0] = b.entryId.split('-').map(Number);
   return aMs - bMs || aSeq - bSeq || a.partition - b.partition;
 }
 
-/** A stored message, its payload as text (`readPayload` parses it). */
+/** A stored message, its payload as text (`toDelivery` and `toDeadLetter` read it). */
 function messageOf(fields: Map<string, string>) {
   return {
     key: fields.get('key') ?? '',
@@ -203,6 +203,11 @@ class RedisQueueAdapter implements RedisQueue {
     return partitionKeys(this.#prefix, topic, partition);
   }
 
+  /** The keys of the partition a message with this partition key goes to. */
+  #keysFor(topic: Topic, partitionKey: string): PartitionKeys {
+    return this.#keys(topic, partitionOf(partitionKey, this.#partitions.length));
+  }
+
   get #closed(): boolean {
     return this.#closing.signal.aborted;
   }
@@ -213,10 +218,7 @@ class RedisQueueAdapter implements RedisQueue {
     payload: unknown,
     options?: { delayMs?: number; partitionKey?: string },
   ) {
-    const keys = this.#keys(
-      topic,
-      partitionOf(options?.partitionKey ?? key, this.#partitions.length),
-    );
+    const keys = this.#keysFor(topic, options?.partitionKey ?? key);
     const message = newMessage(key, payload);
     const delayMs = wholeMs(options?.delayMs ?? 0);
     await this.#scripts.publish(keys, message, this.#maxLength, delayMs).catch(backlogFull(topic));
@@ -302,8 +304,7 @@ class RedisQueueAdapter implements RedisQueue {
   async handOff(topic: Topic, delivery: Delivery, next: NextMessage) {
     const held = this.#held(topic, delivery);
     if (held === null) return false;
-    const partition = partitionOf(next.partitionKey ?? next.key, this.#partitions.length);
-    const to = this.#keys(next.topic, partition);
+    const to = this.#keysFor(next.topic, next.partitionKey ?? next.key);
     const message = newMessage(next.key, next.payload);
     return this.#scripts
       .handOff(held.keys, held.lock, to, message, this.#maxLength)
@@ -368,16 +369,16 @@ class RedisQueueAdapter implements RedisQueue {
 
   async newestDeadLetterId(topic: Topic) {
     const newest = await Promise.all(
-      this.#partitions.map(async (partition) => {
+      this.#partitions.map(async (partition): Promise<Ref | null> => {
         const dead = this.#keys(topic, partition).dead;
         const [entry] = await this.#redis.xrevrange(dead, '+', '-', 'COUNT', 1);
-        return entry ? { entryId: entry[0], partition, fields: new Map<string, string>() } : null;
+        return entry ? { entryId: entry[0], partition } : null;
       }),
     );
-    const last = newest
-      .filter((entry): entry is Entry => entry !== null)
-      .sort(compareEntries)
-      .at(-1);
+    const last = newest.reduce<Ref | null>(
+      (max, ref) => (ref !== null && (max === null || compareEntries(ref, max) > 0) ? ref : max),
+      null,
+    );
     return last ? `${last.entryId}-${last.partition}` : null;
   }
 

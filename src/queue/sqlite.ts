@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
-import { readPayload, toDelivery } from './payload.js';
+import { payloadText, readPayload, toDelivery } from './payload.js';
 import type {
   DeadLetter,
   DeadLetterPage,
@@ -192,9 +192,7 @@ function prepareTransactions(db: Database.Database, sql: Statements) {
 
 /** A message as first stored. */
 function newRow(topic: Topic, key: string, payload: unknown): MessageRow & { topic: Topic } {
-  // JSON.stringify(undefined) is undefined: store null rather than fail the insert.
-  const text = JSON.stringify(payload) ?? 'null';
-  return { topic, key, payload: text, attempt: 0, published_at: Date.now() };
+  return { topic, key, payload: payloadText(payload), attempt: 0, published_at: Date.now() };
 }
 
 /** Ids are integers to SQLite; anything else names no message. */

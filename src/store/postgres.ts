@@ -230,16 +230,16 @@ type AttemptValues = [
   string | null,
 ];
 
-/** Rows sorted by request id (their first value): processes updating overlapping rows then
- * lock them in the same order, instead of deadlocking. */
-function inRequestOrder<T extends [string, ...unknown[]]>(rows: T[]): T[] {
-  return [...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-}
-
-/** One array per parameter: row `i` of the batch is element `i` of each. */
-function columns<T extends unknown[]>(rows: T[], width: number): unknown[][] {
-  const arrays: unknown[][] = Array.from({ length: width }, () => []);
-  for (const row of rows) row.forEach((value, column) => arrays[column]?.push(value));
+/**
+ * A batch's rows as one array per parameter, the rows in request-id order (each row's first
+ * value): the UPDATEs walk their `unnest` in that order, so processes updating overlapping rows
+ * lock them in the same order instead of deadlocking (a deadlock would still only make each
+ * call run alone).
+ */
+function requestColumns(rows: [string, ...unknown[]][]): unknown[][] {
+  const sorted = [...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const arrays: unknown[][] = Array.from({ length: rows[0]?.length ?? 0 }, () => []);
+  for (const row of sorted) row.forEach((value, column) => arrays[column]?.push(value));
   return arrays;
 }
 
@@ -255,18 +255,10 @@ class PostgresStore implements DecisionStore {
   constructor(pool: Pool, schema: string) {
     this.#pool = pool;
     this.#sql = statements(schema);
-    // Keyed by idempotency key: creates with one key never share a statement, the second
-    // runs once the first has committed and finds it.
+    // Two creates with one key may share a statement: ON CONFLICT DO NOTHING skips the second,
+    // which then finds the first once the statement has committed (`createSession`).
     this.#inserts = new TurnBatch<InsertValues, boolean>({
-      runBatch: async (rows) => {
-        const { rows: stored } = await this.#pool.query<{ request_id: string }>(
-          this.#sql.insert,
-          columns(rows, 7),
-        );
-        const storedIds = new Set(stored.map((row) => row.request_id));
-        return rows.map((row) => storedIds.has(row[0]));
-      },
-      keyOf: (row) => (row[5] === null ? `request ${row[0]}` : `key ${row[5]}`),
+      runBatch: (rows) => this.#applied(this.#sql.insert, rows),
     });
     this.#reads = new TurnBatch({
       runBatch: async (ids) => {
@@ -281,23 +273,23 @@ class PostgresStore implements DecisionStore {
     // Keyed by request: two calls for one request never share a statement (a multi-row UPDATE
     // touches a row once), the second runs once the first has settled and sees its outcome.
     this.#decisions = new TurnBatch<DecideValues, boolean>({
-      runBatch: async (batch) => {
-        const { rows: applied } = await this.#pool.query<{ request_id: string }>(
-          this.#sql.decide,
-          columns(inRequestOrder(batch), 5),
-        );
-        const appliedIds = new Set(applied.map((row) => row.request_id));
-        return batch.map((values) => appliedIds.has(values[0]));
-      },
+      runBatch: (batch) => this.#applied(this.#sql.decide, batch),
       keyOf: (values) => values[0],
     });
     this.#attempts = new TurnBatch<AttemptValues, void>({
       runBatch: async (batch) => {
-        await this.#pool.query(this.#sql.recordAttempts, columns(inRequestOrder(batch), 10));
+        await this.#pool.query(this.#sql.recordAttempts, requestColumns(batch));
         return batch.map(() => undefined);
       },
       keyOf: (values) => values[0],
     });
+  }
+
+  /** Runs a batched statement that returns the request ids it applied to: each row's outcome. */
+  async #applied(sql: string, batch: [string, ...unknown[]][]): Promise<boolean[]> {
+    const { rows } = await this.#pool.query<{ request_id: string }>(sql, requestColumns(batch));
+    const applied = new Set(rows.map((row) => row.request_id));
+    return batch.map((row) => applied.has(row[0]));
   }
 
   async createSession(session: NewSession): Promise<CreateSessionResult> {

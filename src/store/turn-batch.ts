@@ -44,8 +44,9 @@ export class TurnBatch<I, O> {
   }
 
   run(input: I): Promise<O> {
+    const key = this.#keyOf?.(input);
     return new Promise<O>((resolve, reject) => {
-      this.#pending.push({ input, resolve, reject });
+      this.#pending.push({ input, key, resolve, reject });
       this.#schedule();
     });
   }
@@ -71,14 +72,12 @@ export class TurnBatch<I, O> {
 
   /** The calls that may run now; one whose key is in flight waits behind it, in call order. */
   #admit(calls: Call<I, O>[]): Call<I, O>[] {
-    const keyOf = this.#keyOf;
-    if (keyOf === undefined) return calls;
     const now: Call<I, O>[] = [];
     for (const call of calls) {
-      const waiting = this.#busy.get(keyOf(call.input));
+      const waiting = call.key === undefined ? undefined : this.#busy.get(call.key);
       if (waiting) waiting.push(call);
       else {
-        this.#busy.set(keyOf(call.input), []);
+        if (call.key !== undefined) this.#busy.set(call.key, []);
         now.push(call);
       }
     }
@@ -87,10 +86,8 @@ export class TurnBatch<I, O> {
 
   /** After a chunk settled: the next call waiting on each of its keys may run. */
   #release(chunk: Call<I, O>[]): void {
-    const keyOf = this.#keyOf;
-    if (keyOf === undefined) return;
-    for (const call of chunk) {
-      const key = keyOf(call.input);
+    for (const { key } of chunk) {
+      if (key === undefined) continue;
       const next = this.#busy.get(key)?.shift();
       if (next === undefined) this.#busy.delete(key);
       else this.#ready.push(next);
@@ -149,6 +146,8 @@ const DEFAULT_MAX_BATCH = 500;
 
 interface Call<I, O> {
   input: I;
+  /** `keyOf(input)`, worked out once; undefined without `keyOf`. */
+  key: string | undefined;
   resolve: (output: O) => void;
   reject: (error: unknown) => void;
 }

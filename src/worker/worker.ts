@@ -40,8 +40,8 @@ function recheckInMs(age: number): number | null {
 /**
  * Messages handled at once per authorization permit (AUTH_MAX_IN_FLIGHT). A message keeps its
  * slot through the writes around its call (the decision, then the hand-off of its callback:
- * a group commit each), which under load last about as long as the call itself; with one message per permit
- * the permits would sit idle meanwhile, and the bench shows the permits are what bounds
+ * a group commit each), which under load last about as long as the call itself; with one
+ * message per permit the permits would sit idle meanwhile, and the bench shows the permits are what bounds
  * decisions (doubling AUTH_MAX_IN_FLIGHT took them from 2,921 to 3,403/s). With two, while one
  * message of a pair calls, the other writes. A waiting message waits for at most one call, so
  * the lease covers two.
@@ -176,10 +176,11 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     if (!session) {
       const age = now() - delivery.publishedAt;
       const recheckMs = recheckInMs(age);
-      if (age < FRESH_MESSAGE_MS) {
-        await queue.release('requests', delivery, FRESH_RECHECK_MS);
-      } else if (recheckMs !== null) {
-        await queue.retry('requests', delivery, recheckMs);
+      if (recheckMs !== null) {
+        // A fresh one is only late (not counted as an attempt); an older one may be an orphan.
+        await (age < FRESH_MESSAGE_MS
+          ? queue.release('requests', delivery, recheckMs)
+          : queue.retry('requests', delivery, recheckMs));
       } else {
         logger.warn(
           { request_id: message.request_id },
