@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetters } from '../src/callbacks/dead-letters.js';
 import type { CallbackMessage } from '../src/queue/messages.js';
@@ -9,6 +8,8 @@ import type { DecisionStore } from '../src/store/port.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { STATION } from './helpers/client.js';
 import { tempDir } from './helpers/service.js';
+import { damagePayload } from './helpers/sqlite-damage.js';
+import { overriding } from './helpers/override.js';
 
 describe('dead letters', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -60,9 +61,7 @@ describe('dead letters', () => {
     await callback('r3');
     const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
-    const db = new Database(join(dir.path, 'queue.db'));
-    db.prepare("UPDATE dead_letters SET payload = '{\"v\":1' WHERE key = 'r2'").run();
-    db.close();
+    damagePayload(join(dir.path, 'queue.db'), 'dead_letters', 'r2', '{"v":1');
 
     const deadLetters = lettersOn();
     const listed = await deadLetters.list({ limit: 10 });
@@ -114,13 +113,7 @@ describe('dead letters', () => {
       await queue.deadLetter(topic, again!, 'gave up again');
       return true;
     };
-    const failing = new Proxy(queue, {
-      get(target, property) {
-        if (property === 'replayDeadLetter') return replayAndFail;
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
+    const failing = overriding(queue, 'replayDeadLetter', replayAndFail);
     for (const skewMs of [-3_600_000, 3_600_000]) {
       const letters = createDeadLetters({
         queue: failing,
@@ -145,10 +138,10 @@ describe('dead letters', () => {
       const [delivery] = await queue.receive(topic, { max: 1, leaseMs: 60_000, waitMs: 0 });
       await queue.deadLetter(topic, delivery!, 'gave up');
     }
-    const fresh = createDeadLetters({ queue, store, retentionMs: 60_000 });
+    const fresh = lettersOn();
     expect(await fresh.purgeExpired()).toBe(0);
     const expiry = Date.now() + 60_001;
-    const later = createDeadLetters({ queue, store, retentionMs: 60_000, now: () => expiry });
+    const later = lettersOn(() => expiry);
     expect(await later.purgeExpired()).toBe(2);
     expect(await queue.deadLetterCount('requests')).toBe(0);
     expect(await queue.deadLetterCount('callbacks')).toBe(0);

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Agent } from 'undici';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
@@ -18,6 +17,7 @@ import { fakeResolver } from './helpers/resolver.js';
 import { tempDir } from './helpers/service.js';
 import { STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
+import { damagePayload } from './helpers/sqlite-damage.js';
 
 describe('callback dispatcher', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -141,9 +141,7 @@ describe('callback dispatcher', () => {
     servers.push(receiver);
     const broken = await decided(`${receiver.url}/hooks`);
     // A damaged row, as a foreign writer or a damaged file would leave it.
-    const db = new Database(join(dir.path, 'queue.db'));
-    db.prepare(`UPDATE messages SET payload = '{"v":1' WHERE key = ?`).run(broken);
-    db.close();
+    damagePayload(join(dir.path, 'queue.db'), 'messages', broken, '{"v":1');
     const good = await decided(`${receiver.url}/hooks`);
     start({ http: createGuardedAgent({ allowPrivateNetworks: true }) });
     await waitFor(async () => (await store.getSession(good))?.callback.state === 'delivered', {

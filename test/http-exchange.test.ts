@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exchange, splitUrl, type ExchangeRequest } from '../src/lib/http-exchange.js';
+import { waitFor } from './helpers/wait.js';
 
 type Script = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -164,18 +165,17 @@ describe('exchange', () => {
   });
 
   it('closes the connection of an answer it stopped reading', async () => {
-    let closed!: () => void;
-    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    let closed = false;
     const { server, agent } = await setUp({
       '/long': (_req, res) => {
-        res.on('close', closed);
+        res.on('close', () => (closed = true));
         res.writeHead(200);
         res.write('x'.repeat(2_000));
       },
     });
     const result = await exchange(agent, request(server.origin, '/long'));
     expect(result).toMatchObject({ cut: 'too_long' });
-    await connectionClosed;
+    await waitFor(() => closed, { timeoutMs: 2_000, message: 'the server side of it closed' });
   });
 
   it('waits past an interim 103 for the real answer', async () => {

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Webhook } from 'standardwebhooks';
 import { startScriptedServer, type RecordedRequest, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
+import { damagePayload } from './helpers/sqlite-damage.js';
 
 const SECRET_A = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const SECRET_B = 'whsec_' + Buffer.from('a second secret for rotation, 32b').toString('base64');
@@ -325,9 +325,7 @@ describe('dead letters', () => {
     const env = baseEnv(dir.path);
     const [id] = await deadLettered(1, env);
     // A damaged row, written beside the running service as a foreign writer would.
-    const db = new Database(join(dir.path, 'queue.db'));
-    db.prepare(`UPDATE dead_letters SET payload = '{"v":1' WHERE key = ?`).run(id);
-    db.close();
+    damagePayload(join(dir.path, 'queue.db'), 'dead_letters', id!, '{"v":1');
     const list = await call(service!.url, 'GET', '/admin/v1/dead-letters', { headers: auth });
     const [letter] = list.json()['items'] as { id: string; request_id: string }[];
     expect(letter).toMatchObject({ request_id: id, station_id: '', callback_url: '', status: '' });

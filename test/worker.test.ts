@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { messagesInFlight, startRequestWorker, ORPHAN_GRACE_MS } from '../src/worker/worker.js';
@@ -20,6 +19,8 @@ import { tempDir } from './helpers/service.js';
 import { STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { logSink } from './helpers/log-sink.js';
+import { damagePayload } from './helpers/sqlite-damage.js';
+import { overriding } from './helpers/override.js';
 
 describe('request worker', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -144,11 +145,12 @@ describe('request worker', () => {
     await queue.publish('requests', 'r-list', [message('r-list')]);
     // A damaged row, as a foreign writer or a damaged file would leave it.
     await queue.publish('requests', 'r-broken', null);
-    const db = new Database(join(dir.path, 'queue.db'));
-    db.prepare(
-      `UPDATE messages SET payload = '{"v":1,"driver_token":"WORKER-TEST-TOKEN' WHERE key = 'r-broken'`,
-    ).run();
-    db.close();
+    damagePayload(
+      join(dir.path, 'queue.db'),
+      'messages',
+      'r-broken',
+      '{"v":1,"driver_token":"WORKER-TEST-TOKEN',
+    );
     await queue.publish('requests', 'r-good', message('r-good'));
     start(undefined, store, createLogger('info', logs.stream));
 
@@ -254,18 +256,10 @@ describe('request worker', () => {
 /** The store, reporting each time the worker looks for a session and finds none. */
 function watchMisses(store: DecisionStore): { watched: DecisionStore; missed: () => number } {
   let missed = 0;
-  const watched = new Proxy(store, {
-    get(target, property) {
-      if (property === 'getSession') {
-        return async (id: string) => {
-          const found = await target.getSession(id);
-          if (found === null) missed += 1;
-          return found;
-        };
-      }
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-    },
+  const watched = overriding(store, 'getSession', async (id: string) => {
+    const found = await store.getSession(id);
+    if (found === null) missed += 1;
+    return found;
   });
   return { watched, missed: () => missed };
 }
