@@ -14,12 +14,12 @@ import type { RequestMessage } from '../src/queue/messages.js';
 import type { Queue } from '../src/queue/port.js';
 import type { DecisionStore } from '../src/store/port.js';
 import type { Consumer } from '../src/queue/consumer.js';
-import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
+import { startScriptedServer, type Reply, type ScriptedServer } from './helpers/http.js';
 import { tempDir } from './helpers/service.js';
 import { STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { logSink } from './helpers/log-sink.js';
-import { damagePayload } from './helpers/sqlite-damage.js';
+import { damagePayload, takeOverLease } from './helpers/sqlite-damage.js';
 import { overriding } from './helpers/override.js';
 
 describe('request worker', () => {
@@ -236,6 +236,36 @@ describe('request worker', () => {
       message: 'the orphan dead-lettered',
     });
     expect(await queue.depth('requests')).toBe(0);
+  });
+
+  it('hands off nothing when its lease was taken over during the call: the decision stays, no callback is queued, and it says so', async () => {
+    const logs = logSink();
+    let answer: (reply: Reply) => void = () => {};
+    acl.script = () => new Promise((resolve) => (answer = resolve));
+    await storeSession('r-taken');
+    await queue.publish('requests', 'r-taken', message('r-taken'));
+    start(undefined, store, createLogger('info', logs.stream));
+    await waitFor(() => acl.requests.length === 1, { timeoutMs: 2_000, message: 'the call' });
+
+    // Meanwhile its lease ran out and another worker holds the message now.
+    takeOverLease(join(dir.path, 'queue.db'), 'r-taken', 'another-worker');
+    answer({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'allowed', reason: 'active' }),
+    });
+
+    await waitFor(() => logs.lines.some((l) => l.includes('lease lost before its hand-off')), {
+      timeoutMs: 2_000,
+      message: 'the lost lease reported',
+    });
+    expect((await store.getSession('r-taken'))?.decision).toBe('allowed');
+    // The holder hands it off: from this worker, no second callback message.
+    expect(await queue.depth('callbacks')).toBe(0);
+    expect(await queue.depth('requests')).toBe(1);
+    const warning: unknown = JSON.parse(logs.lines.find((l) => l.includes('lease lost')) ?? '{}');
+    expect(warning).toMatchObject({ level: 40, request_id: 'r-taken' });
+    expect(JSON.stringify(warning)).not.toContain('WORKER-TEST-TOKEN');
   });
 
   it('holds two messages per permit, and with a rate limit no more than a timeout of calls', () => {

@@ -17,3 +17,19 @@ export function damagePayload(
     db.close();
   }
 }
+
+/**
+ * Gives the leased message with this key a lease of another holder in the SQLite queue file
+ * `file`, as another worker would hold it once this one's lease had run out.
+ */
+export function takeOverLease(file: string, key: string, lease: string): void {
+  const db = new Database(file);
+  try {
+    const { changes } = db
+      .prepare('UPDATE messages SET lease_token = ? WHERE key = ? AND lease_token IS NOT NULL')
+      .run(lease, key);
+    if (changes !== 1) throw new Error(`no leased message with key ${key}`);
+  } finally {
+    db.close();
+  }
+}
