@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { Mode } from './deployments.js';
 import type { AcceptRun } from './load.js';
 import type { CpuReport } from './procstat.js';
-import type { AcceptResult, BaselineResult, EndToEndResult } from './scenarios.js';
+import {
+  LOAD_GENERATOR,
+  type AcceptResult,
+  type BaselineResult,
+  type EndToEndResult,
+} from './scenarios.js';
 import { TARGETS, type Settings } from './settings.js';
 
 /** CPU that other processes may take during a window before its figures are flagged: the
@@ -128,6 +133,56 @@ export function evaluateTargets(
   ];
 }
 
+/** CPU per request in µs: the accepting event loop's, and all the server's (every thread and
+ * process of it, and in distributed mode Redis and PostgreSQL). */
+export interface CpuPerRequest {
+  eventLoop: number;
+  all: number;
+}
+
+/** µs of CPU per request from a window's % of one core and the requests served a second. */
+const usPerRequest = (cpuPercent: number, perSec: number) => (cpuPercent * 10_000) / perSec;
+
+/** The process that accepts (`start`, `api`, or a reference server): the first one watched. */
+function perRequest(cpu: CpuReport, perSec: number, includeGroups: boolean): CpuPerRequest {
+  const servers = cpu.processes.filter((p) => p.name !== LOAD_GENERATOR.name);
+  const groups = includeGroups ? cpu.groups.reduce((a, g) => a + g.cpuPercent, 0) : 0;
+  const all = servers.reduce((a, p) => a + p.cpuPercent, 0) + groups;
+  return {
+    eventLoop: usPerRequest(servers[0]?.mainThreadPercent ?? NaN, perSec),
+    all: usPerRequest(all, perSec),
+  };
+}
+
+/**
+ * What the accept target leaves the service, in CPU per accept, beside what each server spent.
+ * At `TARGETS.acceptRatio` × the baseline's rate, one event loop has a second divided by that
+ * rate per accept; the machine has its cores less the load generator's share, which costs per
+ * request what it cost in the baseline window. (A service's `all` includes whatever it decided
+ * meanwhile: the event loop is the accept path's own cost.)
+ */
+export function acceptBudget(
+  baseline: BaselineResult,
+  floor: BaselineResult,
+  results: ModeResults,
+  cores: number,
+) {
+  const targetPerSec = TARGETS.acceptRatio * baseline.run.perSec;
+  const generator = baseline.cpu.processes.find((p) => p.name === LOAD_GENERATOR.name);
+  const loadGeneratorUs = usPerRequest(generator?.cpuPercent ?? NaN, baseline.run.perSec);
+  const service = (r: AcceptResult) => perRequest(r.cpu, r.run.perSec, true);
+  return {
+    targetPerSec,
+    loadGeneratorUs,
+    oneEventLoopUs: 1e6 / targetPerSec,
+    machineUs: (cores * 1e6) / targetPerSec - loadGeneratorUs,
+    baseline: perRequest(baseline.cpu, baseline.run.perSec, false),
+    durableFloor: perRequest(floor.cpu, floor.run.perSec, false),
+    accept: service(results.accept),
+    acceptAuthHanging: service(results.acceptAuthHanging),
+  };
+}
+
 /** Connection strings without their passwords. */
 function redact(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
@@ -184,6 +239,7 @@ export function resultsDocument(run: {
       ...results.acceptAuthHanging,
       ratiosToBaseline: ratios(results.acceptAuthHanging.run, baseline.run),
     },
+    acceptBudget: acceptBudget(baseline, durableFloor, results, os.cpus().length),
     endToEnd: results.endToEnd,
     peakMemoryMiB: { ...memory, max: Math.max(...totals) },
     lost: results.accept.lost + results.acceptAuthHanging.lost + results.endToEnd.lost,

@@ -25,7 +25,7 @@ export interface Rig {
   body: string;
 }
 
-const LOAD_GENERATOR: Watched = { name: 'load generator (bench)', pid: process.pid };
+export const LOAD_GENERATOR: Watched = { name: 'load generator (bench)', pid: process.pid };
 
 function serviceProcesses(deployment: Deployment): Watched[] {
   return deployment.processes.map((p) => ({ name: `chargegate ${p.name}`, pid: p.pid }));

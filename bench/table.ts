@@ -1,6 +1,7 @@
 import type { AcceptRun, Drain } from './load.js';
 import type { CpuReport } from './procstat.js';
 import type { resultsDocument } from './report.js';
+import { TARGETS } from './settings.js';
 
 type Document = ReturnType<typeof resultsDocument>;
 
@@ -75,6 +76,27 @@ function acceptTable(doc: Document): string[] {
     `  (auth healthy: ${backlog(doc.accept)}; auth hanging: ${backlog(doc.acceptAuthHanging)})`,
     '  (durable floor: bare Fastify storing each body as one SQLite row, group-committed, before ' +
       'its 202: what durability alone costs)',
+  ];
+}
+
+/** CPU per accept beside what the accept target leaves for it (`acceptBudget`). */
+function budgetLines(doc: Document): string[] {
+  const b = doc.acceptBudget;
+  const widths = [30, 10, 8];
+  const row = (label: string, c: { eventLoop: number; all: number }) =>
+    columns([label, num(c.eventLoop, 1), num(c.all, 1)], widths);
+  return [
+    columns(['CPU per request, µs', 'event loop', 'all'], widths),
+    row('baseline (bare Fastify)', b.baseline),
+    row('durable floor (1 insert)', b.durableFloor),
+    row('service, auth healthy', b.accept),
+    row('service, auth hanging', b.acceptAuthHanging),
+    columns(['load generator', '', num(b.loadGeneratorUs, 1)], widths),
+    `  (event loop = the accepting thread; all = every thread and process of the server, the ` +
+      `service's worker threads deciding meanwhile included)`,
+    `  (${num(TARGETS.acceptRatio, 1)} x the baseline = ${int(b.targetPerSec)} accepts/s: ` +
+      `${num(b.oneEventLoopUs, 1)} µs of CPU per accept for one event loop, ` +
+      `${num(b.machineUs, 1)} µs for all ${doc.machine.cpuCount} cores less the load generator)`,
   ];
 }
 
@@ -209,6 +231,8 @@ export function renderTable(doc: Document, savedTo: string): string {
       .join(' ')}; everything else at its default`,
     '',
     ...acceptTable(doc),
+    '',
+    ...budgetLines(doc),
     '',
     ...endToEndLines(doc),
     '',
