@@ -6,6 +6,7 @@ import type { Mode } from './deployments.js';
 import type { AcceptRun } from './load.js';
 import type { CpuReport } from './procstat.js';
 import {
+  isServiceProcess,
   LOAD_GENERATOR,
   type AcceptResult,
   type BaselineResult,
@@ -143,10 +144,15 @@ export interface CpuPerRequest {
 /** µs of CPU per request from a window's % of one core and the requests served a second. */
 const usPerRequest = (cpuPercent: number, perSec: number) => (cpuPercent * 10_000) / perSec;
 
-/** The process that accepts (`start`, `api`, or a reference server): the first one watched. */
-function perRequest(cpu: CpuReport, perSec: number, includeGroups: boolean): CpuPerRequest {
-  const servers = cpu.processes.filter((p) => p.name !== LOAD_GENERATOR.name);
-  const groups = includeGroups ? cpu.groups.reduce((a, g) => a + g.cpuPercent, 0) : 0;
+/**
+ * `servers` are the server's processes, the accepting one first (`start` or `api`, or a
+ * reference server); the service's also count the servers in `groups` (Redis, PostgreSQL).
+ */
+function perRequest(cpu: CpuReport, perSec: number, service: boolean): CpuPerRequest {
+  const servers = cpu.processes.filter((p) =>
+    service ? isServiceProcess(p.name) : p.name !== LOAD_GENERATOR.name,
+  );
+  const groups = service ? cpu.groups.reduce((a, g) => a + g.cpuPercent, 0) : 0;
   const all = servers.reduce((a, p) => a + p.cpuPercent, 0) + groups;
   return {
     eventLoop: usPerRequest(servers[0]?.mainThreadPercent ?? NaN, perSec),

@@ -27,8 +27,18 @@ export interface Rig {
 
 export const LOAD_GENERATOR: Watched = { name: 'load generator (bench)', pid: process.pid };
 
+const SERVICE_PROCESS_PREFIX = 'chargegate ';
+
+/** Whether a watched process is one of the service's (not a stub or the load generator). */
+export function isServiceProcess(name: string): boolean {
+  return name.startsWith(SERVICE_PROCESS_PREFIX);
+}
+
 function serviceProcesses(deployment: Deployment): Watched[] {
-  return deployment.processes.map((p) => ({ name: `chargegate ${p.name}`, pid: p.pid }));
+  return deployment.processes.map((p) => ({
+    name: `${SERVICE_PROCESS_PREFIX}${p.name}`,
+    pid: p.pid,
+  }));
 }
 
 function watched(rig: Rig, deployment: Deployment): Watched[] {

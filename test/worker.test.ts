@@ -248,7 +248,7 @@ describe('request worker', () => {
     await waitFor(() => acl.requests.length === 1, { timeoutMs: 2_000, message: 'the call' });
 
     // Meanwhile its lease ran out and another worker holds the message now.
-    takeOverLease(join(dir.path, 'queue.db'), 'r-taken', 'another-worker');
+    takeOverLease(join(dir.path, 'queue.db'), 'requests', 'r-taken', 'another-worker');
     answer({
       status: 200,
       headers: { 'content-type': 'application/json' },

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { Topic } from '../../src/queue/port.js';
 
 /**
  * Replaces the stored payload of the queued messages (or dead letters) with this key in the
@@ -19,15 +20,17 @@ export function damagePayload(
 }
 
 /**
- * Gives the leased message with this key a lease of another holder in the SQLite queue file
- * `file`, as another worker would hold it once this one's lease had run out.
+ * Gives the leased message of `topic` with this key a lease of another holder in the SQLite
+ * queue file `file`, as another worker would hold it once this one's lease had run out.
  */
-export function takeOverLease(file: string, key: string, lease: string): void {
+export function takeOverLease(file: string, topic: Topic, key: string, lease: string): void {
   const db = new Database(file);
   try {
     const { changes } = db
-      .prepare('UPDATE messages SET lease_token = ? WHERE key = ? AND lease_token IS NOT NULL')
-      .run(lease, key);
+      .prepare(
+        'UPDATE messages SET lease_token = ? WHERE topic = ? AND key = ? AND lease_token IS NOT NULL',
+      )
+      .run(lease, topic, key);
     if (changes !== 1) throw new Error(`no leased message with key ${key}`);
   } finally {
     db.close();
