@@ -118,7 +118,8 @@ async function answersLive(url: string): Promise<boolean> {
 }
 
 /**
- * Spawns the built CLI (`node [nodeArgs] dist/cli.js <command>`) with exactly `env` plus PATH,
+ * Spawns the built CLI (`node [nodeArgs] dist/cli.js <command>`, through `nice -n <niceness>`
+ * when that is not 0) with exactly `env` plus PATH,
  * on a port the harness picks (`PORT`, or `WORKER_PORT` for a worker), and waits until
  * `/health/live` answers there: whatever `LOG_LEVEL` the run sets, no log line is needed. Its
  * log goes to a file, not a pipe, so the harness spends no CPU reading it while it loads the
@@ -130,10 +131,15 @@ export async function spawnChargegate(
   env: Record<string, string>,
   logFile: string,
   nodeArgs: readonly string[] = [],
+  niceness = 0,
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, CLI, command], {
+  const node = [process.execPath, ...nodeArgs, CLI, command];
+  // Through nice(1), so that every thread of the process starts at that priority.
+  const [file = process.execPath, ...args] =
+    niceness === 0 ? node : ['nice', '-n', String(niceness), ...node];
+  const child = spawn(file, args, {
     env: {
       PATH: process.env['PATH'] ?? '',
       ...env,

@@ -9,6 +9,9 @@ import type { Settings } from './settings.js';
 
 export type Mode = 'embedded' | 'distributed';
 
+/** The distributed worker's CPU priority on the shared machine (README, "Scaling each role"). */
+const WORKER_NICENESS = 10;
+
 /** One running Chargegate: the processes under load and the servers they depend on. */
 export interface Deployment {
   url: string;
@@ -93,12 +96,14 @@ export async function startDeployment(
     settings.profileDir === undefined
       ? []
       : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
-  const spawnRole = (role: 'api' | 'worker' | 'start') =>
-    spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs);
+  const spawnRole = (role: 'api' | 'worker' | 'start', niceness = 0) =>
+    spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs, niceness);
   try {
     if (distributed) {
       processes.push(await spawnRole('api'));
-      processes.push(await spawnRole('worker'));
+      // As the README advises when the roles share a machine (`start` does the same to its
+      // worker threads): accepting goes first, the durable backlog takes what is left.
+      processes.push(await spawnRole('worker', WORKER_NICENESS));
     } else {
       processes.push(await spawnRole('start'));
     }
@@ -119,7 +124,10 @@ export async function startDeployment(
 /** What the results file records of a mode's service settings (no temp paths, no secrets). */
 export function describeEnv(mode: Mode, settings: Settings): Record<string, string> {
   return {
-    command: mode === 'embedded' ? 'chargegate start' : 'chargegate api + chargegate worker',
+    command:
+      mode === 'embedded'
+        ? 'chargegate start'
+        : `chargegate api + nice -n ${WORKER_NICENESS} chargegate worker`,
     AUTH_SERVICE_URL: '<auth stub>',
     DATA_DIR: '<fresh temp dir per scenario>',
     LOG_LEVEL: settings.logLevel,
