@@ -5,7 +5,7 @@ import type { Queue } from './queue/port.js';
 import type { DecisionStore } from './store/port.js';
 import { createSqliteQueue } from './queue/sqlite.js';
 import { createSqliteStore } from './store/sqlite.js';
-import { createRedisQueue } from './queue/redis.js';
+import { createRedisQueue, DEFAULT_MAX_LENGTH } from './queue/redis.js';
 import { createPostgresStore } from './store/postgres.js';
 import { generateSecret } from './callbacks/signing.js';
 import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
@@ -56,7 +56,7 @@ export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore
  * gone for long.
  */
 export function redisQueueCap(maxBacklog: number): number {
-  return Math.max(1_000_000, 10 * maxBacklog);
+  return Math.max(DEFAULT_MAX_LENGTH, 10 * maxBacklog);
 }
 
 /**

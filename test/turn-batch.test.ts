@@ -40,7 +40,7 @@ describe('TurnBatch', () => {
     const outputs = await Promise.all([1, 2, 3, 4].map((n) => batch.run(n)));
     expect(outputs).toEqual([10, 20, 30, 40]);
     expect(batches).toEqual([[1, 2, 3]]);
-    // A chunk of one takes the single-call path.
+    // A chunk of one runs alone (a batch of one).
     expect(alone).toEqual([4]);
     expect(await Promise.all([batch.run(6), batch.run(7)])).toEqual([60, 70]);
     expect(batches).toEqual([
@@ -50,14 +50,27 @@ describe('TurnBatch', () => {
   });
 
   it('fails only the bad call when the server refuses the batch, running the others alone in order', async () => {
-    const { batch, alone } = recorder({ failBatchesWith: 2 });
+    const { batch, batches, alone } = recorder({ failBatchesWith: 2 });
     const results = await Promise.allSettled([1, 2, 3].map((n) => batch.run(n)));
+    expect(batches).toEqual([[1, 2, 3]]);
     expect(results).toEqual([
       { status: 'fulfilled', value: 10 },
       { status: 'rejected', reason: refused('bad input 2') },
       { status: 'fulfilled', value: 30 },
     ]);
     expect(alone).toEqual([1, 2, 3]);
+  });
+
+  it('fails every call of a batch, or a call alone, whose statement answered another count', async () => {
+    const short = new TurnBatch<number, number>({
+      runBatch: (inputs) => Promise.resolve(inputs.slice(1).map((n) => n * 10)),
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((n) => short.run(n)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain(
+      'a batch of 3 answered 2',
+    );
+    await expect(short.run(4)).rejects.toThrow('a batch of 1 answered 0');
   });
 
   it('never runs a batch again when its outcome is unknown (the connection dropped)', async () => {

@@ -1,4 +1,4 @@
-import type { Delivery, Queue, ReadableDelivery, Topic } from './port.js';
+import type { Delivery, Leased, Queue, ReadableDelivery, Topic } from './port.js';
 import type { Unfit } from './messages.js';
 import { UNREADABLE_PAYLOAD } from './payload.js';
 import { delay } from '../lib/time.js';
@@ -49,12 +49,12 @@ export function startConsumer<T>(options: {
   unfit: (payload: unknown) => Unfit | null;
   /**
    * Called before a message is dead-lettered as unreadable or unfit, to record that beside its
-   * session (its key is the request id; its payload is not to be read). It may answer a delay
+   * session (its key is the request id; its payload, which may hold a token, is not passed). It may answer a delay
    * instead: the message is then put back for that long, not dead-lettered (its session is
    * not stored yet). When it throws, the message stays leased and comes back when the lease
    * ends, so a message is never dead-lettered without its session saying so.
    */
-  beforeDeadLetter: (delivery: Delivery<T>) => Promise<number | null>;
+  beforeDeadLetter: (delivery: Leased) => Promise<number | null>;
   logger: ConsumerLogger;
 }): Consumer {
   const { queue, topic, concurrency, leaseMs, handle, logger } = options;

@@ -37,7 +37,8 @@ export const TOPICS: readonly Topic[] = ['requests', 'callbacks'];
 /** A message handed to a receiver: readable, or not (its stored payload is not JSON). */
 export type Delivery<T = unknown> = ReadableDelivery<T> | UnreadableDelivery;
 
-interface Leased {
+/** What every delivery carries besides its payload. */
+export interface Leased {
   /** Adapter-specific id of this message; pass it back to `ack`, `retry`, `deadLetter`. */
   readonly id: string;
   /** Business key (the request id); handlers are idempotent by it. */

@@ -294,8 +294,13 @@ const SCRIPTS = {
   chargegateForgetConsumer: { keys: ['stream'], body: FORGET_CONSUMER },
 } as const satisfies Record<string, { keys: readonly (keyof PartitionKeys)[]; body: string }>;
 
-/** Its keys come from two partitions, so it is defined apart from `SCRIPTS`. */
+/** Its keys come from two partitions, the message's then the next one's (in this order in its
+ * KEYS), so it is defined apart from `SCRIPTS`. */
 const HAND_OFF_NAME = 'chargegateHandOff';
+const HAND_OFF_KEYS = {
+  from: ['stream', 'leases'],
+  to: ['stream', 'delayed'],
+} as const satisfies Record<'from' | 'to', readonly (keyof PartitionKeys)[]>;
 
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
@@ -340,7 +345,10 @@ export function createScripts(redis: Redis) {
   for (const [name, script] of Object.entries(SCRIPTS)) {
     redis.defineCommand(name, { numberOfKeys: script.keys.length, lua: PRELUDE + script.body });
   }
-  redis.defineCommand(HAND_OFF_NAME, { numberOfKeys: 4, lua: PRELUDE + HAND_OFF });
+  redis.defineCommand(HAND_OFF_NAME, {
+    numberOfKeys: HAND_OFF_KEYS.from.length + HAND_OFF_KEYS.to.length,
+    lua: PRELUDE + HAND_OFF,
+  });
   // defineCommand adds the methods at run time; this is the one place their types are stated.
   const run = redis as ScriptedRedis & Record<typeof HAND_OFF_NAME, ScriptCall>;
   const call = (name: ScriptName, k: PartitionKeys, ...args: (string | number)[]) =>
@@ -373,10 +381,8 @@ export function createScripts(redis: Redis) {
     ) =>
       done(
         await run[HAND_OFF_NAME](
-          from.stream,
-          from.leases,
-          to.stream,
-          to.delayed,
+          ...HAND_OFF_KEYS.from.map((key) => from[key]),
+          ...HAND_OFF_KEYS.to.map((key) => to[key]),
           ...lock(l),
           maxLength,
           next.key,

@@ -59,8 +59,8 @@ export interface RedisQueue extends Queue {
 }
 
 const DEFAULT_PREFIX = 'chargegate';
-/** What Chargegate passes with the default MAX_BACKLOG (`redisQueueCap` in `adapters.ts`). */
-const DEFAULT_MAX_LENGTH = 1_000_000;
+/** A partition's cap when none is given, and the least `redisQueueCap` (`adapters.ts`) gives. */
+export const DEFAULT_MAX_LENGTH = 1_000_000;
 /** A wait is cut at this, so a due time or lease end set by another process after we looked
  * is noticed this late at worst. Each wake costs one script call per partition. */
 const MAX_BLOCK_MS = 500;
@@ -84,6 +84,19 @@ function parseRef(id: string, partitions: number): Ref | null {
   return match?.[1] !== undefined && partition < partitions
     ? { entryId: match[1], partition }
     : null;
+}
+
+/** The id `parseRef` reads: `<entry id>-<partition>`. */
+function refId(ref: Ref): string {
+  return `${ref.entryId}-${ref.partition}`;
+}
+
+/** A dead-letter page's cursor or bound as given, `null` when absent; a malformed one throws. */
+function pageRef(id: string | undefined, partitions: number, what: string): Ref | null {
+  if (id === undefined) return null;
+  const ref = parseRef(id, partitions);
+  if (ref === null) throw new RangeError(`Invalid dead-letter ${what}: ${id}`);
+  return ref;
 }
 
 /** FNV-1a: the same partition for a key in every process and release. */
@@ -130,7 +143,7 @@ function messageOf(fields: Map<string, string>) {
 function toDeadLetter<T>(topic: Topic, entry: Entry): DeadLetter<T> {
   const { text, ...message } = messageOf(entry.fields);
   return {
-    id: `${entry.entryId}-${entry.partition}`,
+    id: refId(entry),
     topic,
     ...message,
     payload: readPayload<T>(text) ?? null,
@@ -258,7 +271,7 @@ class RedisQueueAdapter implements RedisQueue {
       for (const { entryId, deliveries: times, fields } of read.entries) {
         deliveries.push(
           toDelivery<T>({
-            id: `${entryId}-${partition}`,
+            id: refId({ entryId, partition }),
             ...messageOf(fields),
             lease: `${times}:${this.consumerName}`,
           }),
@@ -336,14 +349,8 @@ class RedisQueueAdapter implements RedisQueue {
     page: { limit: number; after?: string; through?: string },
   ) {
     const partitions = this.#partitions.length;
-    const after = page.after === undefined ? null : parseRef(page.after, partitions);
-    if (page.after !== undefined && after === null) {
-      throw new RangeError(`Invalid dead-letter cursor: ${page.after}`);
-    }
-    const through = page.through === undefined ? null : parseRef(page.through, partitions);
-    if (page.through !== undefined && through === null) {
-      throw new RangeError(`Invalid dead-letter bound: ${page.through}`);
-    }
+    const after = pageRef(page.after, partitions, 'cursor');
+    const through = pageRef(page.through, partitions, 'bound');
     const limit = Math.max(0, Math.floor(page.limit));
     const pages = await Promise.all(
       this.#partitions.map(async (partition) => {
@@ -379,7 +386,7 @@ class RedisQueueAdapter implements RedisQueue {
       (max, ref) => (ref !== null && (max === null || compareEntries(ref, max) > 0) ? ref : max),
       null,
     );
-    return last ? `${last.entryId}-${last.partition}` : null;
+    return last ? refId(last) : null;
   }
 
   async getDeadLetter<T>(topic: Topic, deadLetterId: string) {

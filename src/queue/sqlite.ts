@@ -200,6 +200,15 @@ function parseId(id: string): number | null {
   return /^\d{1,15}$/.test(id) ? Number(id) : null;
 }
 
+/** A dead-letter page's cursor or bound as given, `absent` when not given; a malformed one
+ * throws. */
+function pageId(id: string | undefined, absent: number, what: string): number {
+  if (id === undefined) return absent;
+  const parsed = parseId(id);
+  if (parsed === null) throw new RangeError(`Invalid dead-letter ${what}: ${id}`);
+  return parsed;
+}
+
 function refOf(topic: Topic, delivery: Delivery): Ref | null {
   const id = parseId(delivery.id);
   return id === null ? null : { topic, id, lease: delivery.lease };
@@ -343,10 +352,8 @@ class SqliteQueueAdapter implements SqliteQueue {
 
   listDeadLetters<T>(topic: Topic, page: { limit: number; after?: string; through?: string }) {
     return settle((): DeadLetterPage<T> => {
-      const after = page.after === undefined ? 0 : parseId(page.after);
-      if (after === null) throw new RangeError(`Invalid dead-letter cursor: ${page.after}`);
-      const through = page.through === undefined ? Number.MAX_SAFE_INTEGER : parseId(page.through);
-      if (through === null) throw new RangeError(`Invalid dead-letter bound: ${page.through}`);
+      const after = pageId(page.after, 0, 'cursor');
+      const through = pageId(page.through, Number.MAX_SAFE_INTEGER, 'bound');
       const limit = Math.max(0, Math.floor(page.limit));
       // One extra row tells whether a next page exists without a second query.
       const rows = this.#sql.page.all(topic, after, through, limit + 1);

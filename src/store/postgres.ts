@@ -230,17 +230,20 @@ type AttemptValues = [
   string | null,
 ];
 
+/** A batch's rows as one array per parameter, in the rows' order. */
+function columns(rows: unknown[][]): unknown[][] {
+  const arrays: unknown[][] = Array.from({ length: rows[0]?.length ?? 0 }, () => []);
+  for (const row of rows) row.forEach((value, column) => arrays[column]?.push(value));
+  return arrays;
+}
+
 /**
- * A batch's rows as one array per parameter, the rows in request-id order (each row's first
- * value): the UPDATEs walk their `unnest` in that order, so processes updating overlapping rows
- * lock them in the same order instead of deadlocking (a deadlock would still only make each
- * call run alone).
+ * `columns`, the rows in request-id order (each row's first value), for the UPDATEs: processes
+ * updating overlapping rows then tend to lock them in the same order. Best effort (the plan
+ * decides the order rows are locked in); a deadlock only makes each call run alone.
  */
 function requestColumns(rows: [string, ...unknown[]][]): unknown[][] {
-  const sorted = [...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const arrays: unknown[][] = Array.from({ length: rows[0]?.length ?? 0 }, () => []);
-  for (const row of sorted) row.forEach((value, column) => arrays[column]?.push(value));
-  return arrays;
+  return columns([...rows].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
 }
 
 class PostgresStore implements DecisionStore {
@@ -255,10 +258,11 @@ class PostgresStore implements DecisionStore {
   constructor(pool: Pool, schema: string) {
     this.#pool = pool;
     this.#sql = statements(schema);
-    // Two creates with one key may share a statement: ON CONFLICT DO NOTHING skips the second,
-    // which then finds the first once the statement has committed (`createSession`).
+    // Two creates with one key may share a statement: ON CONFLICT DO NOTHING skips the second
+    // (the rows go in call order, so the earlier call wins), which then finds the first once the
+    // statement has committed (`createSession`).
     this.#inserts = new TurnBatch<InsertValues, boolean>({
-      runBatch: (rows) => this.#applied(this.#sql.insert, rows),
+      runBatch: (rows) => this.#applied(this.#sql.insert, rows, columns(rows)),
     });
     this.#reads = new TurnBatch({
       runBatch: async (ids) => {
@@ -273,7 +277,7 @@ class PostgresStore implements DecisionStore {
     // Keyed by request: two calls for one request never share a statement (a multi-row UPDATE
     // touches a row once), the second runs once the first has settled and sees its outcome.
     this.#decisions = new TurnBatch<DecideValues, boolean>({
-      runBatch: (batch) => this.#applied(this.#sql.decide, batch),
+      runBatch: (batch) => this.#applied(this.#sql.decide, batch, requestColumns(batch)),
       keyOf: (values) => values[0],
     });
     this.#attempts = new TurnBatch<AttemptValues, void>({
@@ -285,9 +289,14 @@ class PostgresStore implements DecisionStore {
     });
   }
 
-  /** Runs a batched statement that returns the request ids it applied to: each row's outcome. */
-  async #applied(sql: string, batch: [string, ...unknown[]][]): Promise<boolean[]> {
-    const { rows } = await this.#pool.query<{ request_id: string }>(sql, requestColumns(batch));
+  /** Runs a batched statement (`params`: the batch's columns) that returns the request ids it
+   * applied to: each row's outcome. */
+  async #applied(
+    sql: string,
+    batch: [string, ...unknown[]][],
+    params: unknown[][],
+  ): Promise<boolean[]> {
+    const { rows } = await this.#pool.query<{ request_id: string }>(sql, params);
     const applied = new Set(rows.map((row) => row.request_id));
     return batch.map((row) => applied.has(row[0]));
   }

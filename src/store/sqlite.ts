@@ -178,23 +178,11 @@ function prepareStatements(db: Database.Database) {
 type Statements = ReturnType<typeof prepareStatements>;
 
 /**
- * Writes run inside the group commit's IMMEDIATE transaction: the write lock is taken before the
- * first read, so a concurrent writer (another process) commits entirely before or after us.
- * One of several statements is a transaction function (a savepoint), so that it fails whole.
+ * The writes of several statements, each a transaction function (a savepoint inside the group
+ * commit's IMMEDIATE transaction), so that it fails whole.
  */
 function prepareTransactions(db: Database.Database, sql: Statements) {
   return {
-    // One write, atomic by itself, then a read: no savepoint needed. The only conflict ignored
-    // is the key's, and the write lock makes its winner visible here.
-    create: (row: NewSessionRow): CreateSessionResult => {
-      if (sql.insert.run(row).changes === 1) return { created: true };
-      const winner = row.idempotency_key === null ? undefined : sql.byKey.get(row.idempotency_key);
-      if (!winner) throw new Error(`Session ${row.request_id} was neither stored nor found`);
-      return {
-        created: false,
-        existing: { requestId: winner.request_id, requestHash: winner.request_hash },
-      };
-    },
     // The attempt is written only when the state moved, so a late duplicate leaves no trace.
     attempt: db.transaction((state: StateParams, attempt: CallbackAttempt) => {
       if (sql.countAttempt.run({ ...state, started_at: attempt.startedAt }).changes === 0) return;
@@ -273,7 +261,18 @@ class SqliteStore implements DecisionStore {
       idempotency_key: session.idempotencyKey ?? null,
       request_hash: session.requestHash ?? null,
     };
-    return this.#group.run(() => this.#tx.create(row));
+    // One write, atomic by itself, then a read: no savepoint needed. The only conflict ignored
+    // is the key's, and the group commit's write lock makes its winner visible here.
+    return this.#group.run((): CreateSessionResult => {
+      if (this.#sql.insert.run(row).changes === 1) return { created: true };
+      const key = row.idempotency_key;
+      const winner = key === null ? undefined : this.#sql.byKey.get(key);
+      if (!winner) throw new Error(`Session ${row.request_id} was neither stored nor found`);
+      return {
+        created: false,
+        existing: { requestId: winner.request_id, requestHash: winner.request_hash },
+      };
+    });
   }
 
   findByIdempotencyKey(key: string) {

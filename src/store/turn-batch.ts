@@ -102,7 +102,7 @@ export class TurnBatch<I, O> {
     }
     let outputs: O[];
     try {
-      outputs = await this.#runBatch(calls.map((call) => call.input));
+      outputs = await this.#outputsOf(calls);
     } catch (error) {
       if (refusedByServer(error)) await this.#runAlone(calls);
       else for (const call of calls) call.reject(error);
@@ -111,13 +111,21 @@ export class TurnBatch<I, O> {
     calls.forEach((call, index) => call.resolve(outputs[index] as O));
   }
 
+  /** The batch's outputs, one per call: a statement that answered another count is a bug. */
+  async #outputsOf(calls: Call<I, O>[]): Promise<O[]> {
+    const outputs = await this.#runBatch(calls.map((call) => call.input));
+    if (outputs.length !== calls.length) {
+      throw new Error(`a batch of ${calls.length} answered ${outputs.length}`);
+    }
+    return outputs;
+  }
+
   /** One after the other: in call order, and without flooding the connection pool. */
   async #runAlone(calls: Call<I, O>[]): Promise<void> {
     for (const call of calls) {
       try {
-        const outputs = await this.#runBatch([call.input]);
-        if (outputs.length !== 1) throw new Error(`a batch of one answered ${outputs.length}`);
-        call.resolve(outputs[0] as O);
+        const [output] = await this.#outputsOf([call]);
+        call.resolve(output as O);
       } catch (error) {
         call.reject(error);
       }

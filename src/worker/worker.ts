@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Delivery, Queue, ReadableDelivery } from '../queue/port.js';
+import type { Leased, Queue, ReadableDelivery } from '../queue/port.js';
 import { unfitRequest, type CallbackMessage, type RequestMessage } from '../queue/messages.js';
 import {
   deadLettered,
@@ -30,11 +30,12 @@ const ORPHAN_RECHECK_MS = 1_000;
 const FRESH_MESSAGE_MS = 1_000;
 const FRESH_RECHECK_MS = 20;
 
-/** How long a message whose session is not stored (yet) waits before its next look; `null`
- * once it is an orphan (older than the grace period). */
-function recheckInMs(age: number): number | null {
-  if (age < FRESH_MESSAGE_MS) return FRESH_RECHECK_MS;
-  return age < ORPHAN_GRACE_MS ? ORPHAN_RECHECK_MS : null;
+/** When a message whose session is not stored (yet) is looked at again, and whether that
+ * counts as an attempt (not while it is fresh); `null` once it is an orphan (older than the
+ * grace period). */
+function recheckOf(age: number): { inMs: number; counted: boolean } | null {
+  if (age < FRESH_MESSAGE_MS) return { inMs: FRESH_RECHECK_MS, counted: false };
+  return age < ORPHAN_GRACE_MS ? { inMs: ORPHAN_RECHECK_MS, counted: true } : null;
 }
 
 /**
@@ -162,9 +163,9 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
    * after publishing): the message waits for it as `handle` would, and is set aside without
    * one only once it is an orphan.
    */
-  async function beforeDeadLetter(delivery: Delivery<RequestMessage>): Promise<number | null> {
+  async function beforeDeadLetter(delivery: Leased): Promise<number | null> {
     if ((await store.getSession(delivery.key)) === null) {
-      return recheckInMs(now() - delivery.publishedAt);
+      return recheckOf(now() - delivery.publishedAt)?.inMs ?? null;
     }
     await store.setCallbackState(delivery.key, deadLettered(now()));
     return null;
@@ -174,13 +175,12 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     const message = delivery.payload;
     const session = await store.getSession(message.request_id);
     if (!session) {
-      const age = now() - delivery.publishedAt;
-      const recheckMs = recheckInMs(age);
-      if (recheckMs !== null) {
+      const recheck = recheckOf(now() - delivery.publishedAt);
+      if (recheck !== null) {
         // A fresh one is only late (not counted as an attempt); an older one may be an orphan.
-        await (age < FRESH_MESSAGE_MS
-          ? queue.release('requests', delivery, recheckMs)
-          : queue.retry('requests', delivery, recheckMs));
+        await (recheck.counted
+          ? queue.retry('requests', delivery, recheck.inMs)
+          : queue.release('requests', delivery, recheck.inMs));
       } else {
         logger.warn(
           { request_id: message.request_id },

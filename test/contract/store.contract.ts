@@ -112,14 +112,19 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect((await store.getSession(two.requestId))?.idempotencyKey).toBeNull();
       });
 
-      it('lets exactly one of several concurrent creates with one key win', async () => {
-        const contenders = Array.from({ length: 8 }, () => newSession({ idempotencyKey: 'race' }));
+      it('lets the first of several concurrent creates with one key win, whatever the ids', async () => {
+        // Request ids in descending order: a store that reordered a batch by id would pick the last.
+        const contenders = Array.from({ length: 8 }, (_, i) =>
+          newSession({
+            requestId: `${(15 - i).toString(16).repeat(8)}-0000-4000-8000-000000000000`,
+            idempotencyKey: 'race',
+          }),
+        );
         const results = await Promise.all(contenders.map((s) => store.createSession(s)));
         const winners = contenders.filter((_, i) => results[i]?.created === true);
-        expect(winners).toHaveLength(1);
-        const winnerId = winners[0]?.requestId;
-        for (const result of results) {
-          if (!result.created) expect(result.existing.requestId).toBe(winnerId);
+        expect(winners.map((w) => w.requestId)).toEqual([contenders[0]?.requestId]);
+        for (const result of results.slice(1)) {
+          expect(result).toMatchObject({ existing: { requestId: contenders[0]?.requestId } });
         }
       });
     });
