@@ -135,10 +135,12 @@ export async function spawnChargegate(
 ): Promise<ServiceProcess> {
   const port = await freePort();
   const fd = openSync(logFile, 'a');
-  const node = [process.execPath, ...nodeArgs, CLI, command];
+  const node = [...nodeArgs, CLI, command];
   // Through nice(1), so that every thread of the process starts at that priority.
-  const [file = process.execPath, ...args] =
-    niceness === 0 ? node : ['nice', '-n', String(niceness), ...node];
+  const [file, args] =
+    niceness === 0
+      ? [process.execPath, node]
+      : ['nice', ['-n', String(niceness), process.execPath, ...node]];
   const child = spawn(file, args, {
     env: {
       PATH: process.env['PATH'] ?? '',

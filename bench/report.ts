@@ -245,7 +245,7 @@ export function resultsDocument(run: {
       ...results.acceptAuthHanging,
       ratiosToBaseline: ratios(results.acceptAuthHanging.run, baseline.run),
     },
-    acceptBudget: acceptBudget(baseline, durableFloor, results, os.cpus().length),
+    acceptBudget: acceptBudget(baseline, durableFloor, results, os.availableParallelism()),
     endToEnd: results.endToEnd,
     peakMemoryMiB: { ...memory, max: Math.max(...totals) },
     lost: results.accept.lost + results.acceptAuthHanging.lost + results.endToEnd.lost,

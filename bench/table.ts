@@ -93,7 +93,12 @@ function budgetLines(doc: Document): string[] {
     row('service, auth hanging', b.acceptAuthHanging),
     columns(['load generator', '', num(b.loadGeneratorUs, 1)], widths),
     `  (event loop = the accepting thread; all = every thread and process of the server, the ` +
-      `service's worker threads deciding meanwhile and Redis and PostgreSQL included, the stubs not)`,
+      `stubs not: ${
+        doc.mode === 'embedded'
+          ? "the worker threads' deciding meanwhile included"
+          : 'the worker process deciding meanwhile included, and every redis-server and ' +
+            'postgres process on the machine'
+      })`,
     `  (${num(TARGETS.acceptRatio, 1)} x the baseline = ${int(b.targetPerSec)} accepts/s: ` +
       `${num(b.oneEventLoopUs, 1)} µs of CPU per accept for one event loop, ` +
       `${num(b.machineUs, 1)} µs for all ${doc.machine.cpuCount} cores less the load generator)`,

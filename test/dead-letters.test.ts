@@ -61,7 +61,7 @@ describe('dead letters', () => {
     await callback('r3');
     const received = await queue.receive('callbacks', { max: 10, leaseMs: 60_000, waitMs: 0 });
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
-    damagePayload(join(dir.path, 'queue.db'), 'dead_letters', 'r2', '{"v":1');
+    damagePayload(join(dir.path, 'queue.db'), 'dead_letters', 'callbacks', 'r2', '{"v":1');
 
     const deadLetters = lettersOn();
     const listed = await deadLetters.list({ limit: 10 });
@@ -107,14 +107,17 @@ describe('dead letters', () => {
     for (const delivery of received) await queue.deadLetter('callbacks', delivery, 'gave up');
     // Each replayed callback fails again at once: its message is dead-lettered anew (a
     // receiver still down, with a short retry schedule).
+    let reason = '';
     const replayAndFail = async (topic: Topic, id: string) => {
       if (!(await queue.replayDeadLetter(topic, id))) return false;
       const [again] = await queue.receive(topic, { max: 1, leaseMs: 60_000, waitMs: 0 });
-      await queue.deadLetter(topic, again!, 'gave up again');
+      await queue.deadLetter(topic, again!, reason);
       return true;
     };
     const failing = overriding(queue, 'replayDeadLetter', replayAndFail);
     for (const skewMs of [-3_600_000, 3_600_000]) {
+      // Its own reason per round: the list shows that every letter was replayed in this one.
+      reason = `gave up again, clock ${skewMs} ms off`;
       const letters = createDeadLetters({
         queue: failing,
         store,
@@ -124,9 +127,9 @@ describe('dead letters', () => {
       expect(await letters.replayAll()).toBe(3);
       const { items } = await letters.list({ limit: 10 });
       expect(items.map((item) => [item.request_id, item.reason])).toEqual([
-        ['r1', 'gave up again'],
-        ['r2', 'gave up again'],
-        ['r3', 'gave up again'],
+        ['r1', reason],
+        ['r2', reason],
+        ['r3', reason],
       ]);
     }
   });

@@ -141,7 +141,7 @@ describe('callback dispatcher', () => {
     servers.push(receiver);
     const broken = await decided(`${receiver.url}/hooks`);
     // A damaged row, as a foreign writer or a damaged file would leave it.
-    damagePayload(join(dir.path, 'queue.db'), 'messages', broken, '{"v":1');
+    damagePayload(join(dir.path, 'queue.db'), 'messages', 'callbacks', broken, '{"v":1');
     const good = await decided(`${receiver.url}/hooks`);
     start({ http: createGuardedAgent({ allowPrivateNetworks: true }) });
     await waitFor(async () => (await store.getSession(good))?.callback.state === 'delivered', {

@@ -61,7 +61,8 @@ describe('the two HTTP callers and the limits on what they read', () => {
     });
   });
 
-  // The 4 KiB read cap itself is tested in http-exchange.test.ts (a body that never ends).
+  // Stopping at a read cap is tested in http-exchange.test.ts (a body that never ends); the
+  // deliverer's cap is 4 KiB (`RESPONSE_READ_CAP_BYTES`), more than a snippet needs.
   it('keeps the first 256 characters of a long callback answer, the token redacted', async () => {
     const url = await start({ status: 500, body: `echo ${TOKEN} ${'x'.repeat(8 * 1024)}` });
     const result = await deliver(`${url}/hooks`);

@@ -21,7 +21,7 @@ queueContract('SQLite', () => {
   };
   const publishRaw = async (topic: Topic, key: string, text: string) => {
     await queue.publish(topic, key, null);
-    damagePayload(file, 'messages', key, text);
+    damagePayload(file, 'messages', topic, key, text);
   };
   return Promise.resolve({ queue, cleanup, publishRaw });
 });

@@ -325,7 +325,7 @@ describe('dead letters', () => {
     const env = baseEnv(dir.path);
     const [id] = await deadLettered(1, env);
     // A damaged row, written beside the running service as a foreign writer would.
-    damagePayload(join(dir.path, 'queue.db'), 'dead_letters', id!, '{"v":1');
+    damagePayload(join(dir.path, 'queue.db'), 'dead_letters', 'callbacks', id!, '{"v":1');
     const list = await call(service!.url, 'GET', '/admin/v1/dead-letters', { headers: auth });
     const [letter] = list.json()['items'] as { id: string; request_id: string }[];
     expect(letter).toMatchObject({ request_id: id, station_id: '', callback_url: '', status: '' });

@@ -95,12 +95,35 @@ describe('request worker', () => {
     });
   }
 
-  it('decides a message whose session is stored just after it within moments, not after a recheck interval', async () => {
+  /**
+   * Starts the worker and publishes `payload` under `key` with no session stored, as a message
+   * just ahead of the API's second write would be; returns once the worker has looked twice
+   * without finding the session (the second look shows the first kept the message). `expire()`
+   * then moves the worker's clock well past the orphan grace.
+   */
+  async function publishBeforeSession(
+    key: string,
+    payload: unknown,
+    logger?: ReturnType<typeof createLogger>,
+  ) {
+    let clock: number | undefined;
     const { watched, missed } = watchMisses(store);
-    start(undefined, watched);
-    await queue.publish('requests', 'r-late-session', message('r-late-session'));
-    // The worker has looked and found no session yet (the API's second write is late).
-    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    start(() => clock ?? Date.now(), watched, logger);
+    await queue.publish('requests', key, payload);
+    await waitFor(() => missed() > 1, {
+      timeoutMs: 2_000,
+      message: 'two looks without the session',
+    });
+    return {
+      expire: () => {
+        clock = Date.now() + ORPHAN_GRACE_MS + 1_000;
+      },
+    };
+  }
+
+  it('decides a message whose session is stored just after it within moments, not after a recheck interval', async () => {
+    // The API's second write is late.
+    await publishBeforeSession('r-late-session', message('r-late-session'));
     const stored = Date.now();
     await storeSession('r-late-session');
     const session = await waitFor(
@@ -117,15 +140,10 @@ describe('request worker', () => {
   });
 
   it('drops a message whose session never appears once the grace period has passed, without asking the service', async () => {
-    let clock = Date.now();
-    const { watched, missed } = watchMisses(store);
-    start(() => clock, watched);
-    await queue.publish('requests', 'r-orphan', message('r-orphan'));
     // The worker has looked, found no session, and kept the message (it is young).
-    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    const { expire } = await publishBeforeSession('r-orphan', message('r-orphan'));
     expect(await queue.depth('requests')).toBe(1);
-    // Well past the grace: the frozen clock was read a little before the publish.
-    clock += ORPHAN_GRACE_MS + 1_000;
+    expire();
     // The first look found it young and deferred it at most a second; the next one drops it.
     await waitFor(async () => (await queue.depth('requests')) === 0, {
       timeoutMs: 3_000,
@@ -148,6 +166,7 @@ describe('request worker', () => {
     damagePayload(
       join(dir.path, 'queue.db'),
       'messages',
+      'requests',
       'r-broken',
       '{"v":1,"driver_token":"WORKER-TEST-TOKEN',
     );
@@ -201,12 +220,10 @@ describe('request worker', () => {
   });
 
   it('sets aside a message that is not a request message once its session is stored, not before', async () => {
-    const { watched, missed } = watchMisses(store);
-    start(undefined, watched);
-    await queue.publish('requests', 'r-early', [message('r-early')]);
+    const logs = logSink();
     // The API stores the session just after publishing: the worker has looked, found none yet,
     // and kept the message rather than set it aside with nothing to record it against.
-    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    await publishBeforeSession('r-early', [message('r-early')], createLogger('info', logs.stream));
     expect(await queue.deadLetterCount('requests')).toBe(0);
     await storeSession('r-early');
     const session = await waitFor(
@@ -221,16 +238,13 @@ describe('request worker', () => {
       message: 'the message dead-lettered',
     });
     expect(acl.requests).toHaveLength(0);
+    expect(logs.lines.join('\n')).not.toContain('WORKER-TEST-TOKEN');
   });
 
   it('sets aside a message that is not a request message and whose session never appears once the grace period has passed', async () => {
-    let clock = Date.now();
-    const { watched, missed } = watchMisses(store);
-    start(() => clock, watched);
-    await queue.publish('requests', 'r-orphan', { v: 1 });
-    await waitFor(() => missed() > 0, { timeoutMs: 2_000, message: 'a look without the session' });
+    const { expire } = await publishBeforeSession('r-orphan', { v: 1 });
     expect(await queue.deadLetterCount('requests')).toBe(0);
-    clock += ORPHAN_GRACE_MS + 1_000;
+    expire();
     await waitFor(async () => (await queue.deadLetterCount('requests')) === 1, {
       timeoutMs: 3_000,
       message: 'the orphan dead-lettered',
@@ -265,7 +279,7 @@ describe('request worker', () => {
     expect(await queue.depth('requests')).toBe(1);
     const warning: unknown = JSON.parse(logs.lines.find((l) => l.includes('lease lost')) ?? '{}');
     expect(warning).toMatchObject({ level: 40, request_id: 'r-taken' });
-    expect(JSON.stringify(warning)).not.toContain('WORKER-TEST-TOKEN');
+    expect(logs.lines.join('\n')).not.toContain('WORKER-TEST-TOKEN');
   });
 
   it('holds two messages per permit, and with a rate limit no more than a timeout of calls', () => {

@@ -207,11 +207,13 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueFixtur
         );
         expect(await queue.depth('requests')).toBe(0);
         expect(await isEmptyNow(queue)).toBe(true);
-        expect(await receiveOne(queue, LONG_LEASE_MS, 'callbacks')).toMatchObject({
-          key: 'r1',
-          payload: { step: 'callback' },
-          attempt: 0,
+        // Without waiting: ready as soon as the hand-off has returned.
+        const [handedOff] = await queue.receive('callbacks', {
+          max: 1,
+          leaseMs: LONG_LEASE_MS,
+          waitMs: 0,
         });
+        expect(handedOff).toMatchObject({ key: 'r1', payload: { step: 'callback' }, attempt: 0 });
         expect(await queue.depth('callbacks')).toBe(1);
         // Handed off already: nothing happens a second time.
         expect(await queue.handOff('requests', request, next)).toBe(false);

@@ -1,5 +1,9 @@
 /** `target` with one property replaced; its methods stay bound to `target` (private fields). */
-export function overriding<T extends object>(target: T, property: keyof T, value: unknown): T {
+export function overriding<T extends object, K extends keyof T>(
+  target: T,
+  property: K,
+  value: T[K],
+): T {
   return new Proxy(target, {
     get(object, name) {
       if (name === property) return value;

@@ -2,18 +2,22 @@ import Database from 'better-sqlite3';
 import type { Topic } from '../../src/queue/port.js';
 
 /**
- * Replaces the stored payload of the queued messages (or dead letters) with this key in the
- * SQLite queue file `file`, as a damaged file or a foreign writer would leave it.
+ * Replaces the stored payload of the queued messages (or dead letters) of `topic` with this key
+ * in the SQLite queue file `file`, as a damaged file or a foreign writer would leave it.
  */
 export function damagePayload(
   file: string,
   table: 'messages' | 'dead_letters',
+  topic: Topic,
   key: string,
   text: string,
 ): void {
   const db = new Database(file);
   try {
-    db.prepare(`UPDATE ${table} SET payload = ? WHERE key = ?`).run(text, key);
+    const { changes } = db
+      .prepare(`UPDATE ${table} SET payload = ? WHERE topic = ? AND key = ?`)
+      .run(text, topic, key);
+    if (changes === 0) throw new Error(`no ${topic} row in ${table} with key ${key}`);
   } finally {
     db.close();
   }
