@@ -20,6 +20,8 @@ export interface Deployment {
   groups: string[];
   /** VmHWM of each process, read before it stops. */
   peakMemoryMiB(): Record<string, number>;
+  /** Starts the worker of a deployment started with `workerLater` (a no-op otherwise). */
+  startWorker(): Promise<void>;
   stop(): Promise<Record<string, LogSummary>>;
 }
 
@@ -52,12 +54,15 @@ async function dropDistributedState(
 
 /**
  * Starts a fresh deployment (its own data directory, or its own Redis key prefix and
- * PostgreSQL schema) so that no scenario inherits another's backlog or tables.
+ * PostgreSQL schema) so that no scenario inherits another's backlog or tables. With
+ * `workerLater`, in either mode, only `chargegate api` runs until `startWorker()` adds a
+ * `chargegate worker` on the same queue and store: accepting with nothing decided meanwhile.
  */
 export async function startDeployment(
   mode: Mode,
   settings: Settings,
   authUrl: string,
+  workerLater = false,
 ): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'chargegate-bench-'));
   // Also when the harness is interrupted (children.ts kills the processes first).
@@ -98,12 +103,15 @@ export async function startDeployment(
       : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
   const spawnRole = (role: 'api' | 'worker' | 'start', niceness = 0) =>
     spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs, niceness);
+  // As the README advises when the roles share a machine (`start` does the same to its worker
+  // threads): accepting goes first, the durable backlog takes what is left.
+  const startWorker = async () => {
+    processes.push(await spawnRole('worker', WORKER_NICENESS));
+  };
   try {
-    if (distributed) {
+    if (distributed || workerLater) {
       processes.push(await spawnRole('api'));
-      // As the README advises when the roles share a machine (`start` does the same to its
-      // worker threads): accepting goes first, the durable backlog takes what is left.
-      processes.push(await spawnRole('worker', WORKER_NICENESS));
+      if (!workerLater) await startWorker();
     } else {
       processes.push(await spawnRole('start'));
     }
@@ -117,6 +125,7 @@ export async function startDeployment(
     groups: distributed ? ['redis-server', 'postgres'] : [],
     peakMemoryMiB: () =>
       Object.fromEntries(processes.map((p) => [p.name, peakRssMiB(p.pid) ?? NaN])),
+    startWorker: workerLater ? startWorker : () => Promise.resolve(),
     stop,
   };
 }
@@ -128,6 +137,7 @@ export function describeEnv(mode: Mode, settings: Settings): Record<string, stri
       mode === 'embedded'
         ? 'chargegate start'
         : `chargegate api + nice -n ${WORKER_NICENESS} chargegate worker`,
+    apiAloneCommand: `chargegate api, then nice -n ${WORKER_NICENESS} chargegate worker to drain`,
     AUTH_SERVICE_URL: '<auth stub>',
     DATA_DIR: '<fresh temp dir per scenario>',
     LOG_LEVEL: settings.logLevel,

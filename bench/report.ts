@@ -24,6 +24,8 @@ export interface ModeResults {
   mode: Mode;
   accept: AcceptResult;
   acceptAuthHanging: AcceptResult;
+  /** `chargegate api` alone, its backlog decided after the window: the accept path's ceiling. */
+  acceptApiAlone: AcceptResult;
   endToEnd: EndToEndResult;
 }
 
@@ -86,13 +88,13 @@ export function evaluateTargets(
   results: ModeResults,
   baseline: BaselineResult,
 ): Target[] {
-  const { accept, acceptAuthHanging: hang, endToEnd: e2e } = results;
+  const { accept, acceptAuthHanging: hang, acceptApiAlone: alone, endToEnd: e2e } = results;
   const ratio = accept.run.perSec / baseline.run.perSec;
   const at50 = settings.connections === TARGETS.acceptConnections;
   const longEnough = e2e.seconds >= TARGETS.e2eSeconds;
   const e2eOk = e2e.duringLoadPerSec >= TARGETS.e2ePerSec && e2e.lost === 0;
-  const lost = accept.lost + hang.lost + e2e.lost;
-  const cutShort = [accept, hang, e2e].some((r) => !r.drain.complete && !r.drain.stalled);
+  const lost = accept.lost + hang.lost + alone.lost + e2e.lost;
+  const cutShort = [accept, hang, alone, e2e].some((r) => !r.drain.complete && !r.drain.stalled);
   const verdict = (ok: boolean, applies = true) => (!applies ? 'n/a' : ok ? 'pass' : 'fail');
   return [
     {
@@ -186,6 +188,7 @@ export function acceptBudget(
     durableFloor: perRequest(floor.cpu, floor.run.perSec, false),
     accept: service(results.accept),
     acceptAuthHanging: service(results.acceptAuthHanging),
+    acceptApiAlone: service(results.acceptApiAlone),
   };
 }
 
@@ -216,6 +219,7 @@ export function resultsDocument(run: {
   const memory = {
     accept: results.accept.peakMemoryMiB,
     acceptAuthHanging: results.acceptAuthHanging.peakMemoryMiB,
+    acceptApiAlone: results.acceptApiAlone.peakMemoryMiB,
     endToEnd: results.endToEnd.peakMemoryMiB,
   };
   const totals = Object.values(memory).map((m) => Object.values(m).reduce((a, b) => a + b, 0));
@@ -224,6 +228,7 @@ export function resultsDocument(run: {
     ['durable floor', durableFloor.cpu],
     ['accept, auth healthy', results.accept.cpu],
     ['accept, auth hanging', results.acceptAuthHanging.cpu],
+    ['accept, api alone', results.acceptApiAlone.cpu],
     ['end to end', results.endToEnd.cpu],
   ];
   return {
@@ -245,10 +250,18 @@ export function resultsDocument(run: {
       ...results.acceptAuthHanging,
       ratiosToBaseline: ratios(results.acceptAuthHanging.run, baseline.run),
     },
+    acceptApiAlone: {
+      ...results.acceptApiAlone,
+      ratiosToBaseline: ratios(results.acceptApiAlone.run, baseline.run),
+    },
     acceptBudget: acceptBudget(baseline, durableFloor, results, os.availableParallelism()),
     endToEnd: results.endToEnd,
     peakMemoryMiB: { ...memory, max: Math.max(...totals) },
-    lost: results.accept.lost + results.acceptAuthHanging.lost + results.endToEnd.lost,
+    lost:
+      results.accept.lost +
+      results.acceptAuthHanging.lost +
+      results.acceptApiAlone.lost +
+      results.endToEnd.lost,
     targets,
     contention: windows
       .filter(([, cpu]) => cpu.otherPercent > CONTENTION_PERCENT)

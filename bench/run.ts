@@ -6,14 +6,21 @@ import type { Mode } from './deployments.js';
 import { describeEnv } from './deployments.js';
 import { createCallbackLog, requestBody, type AcceptRun } from './load.js';
 import { evaluateTargets, resultsDocument, save, type ModeResults } from './report.js';
-import { benchAccept, benchBaseline, benchEndToEnd, type Rig } from './scenarios.js';
+import {
+  benchAccept,
+  benchAcceptApiAlone,
+  benchBaseline,
+  benchEndToEnd,
+  type Rig,
+} from './scenarios.js';
 import { loadSettings } from './settings.js';
 import type { StubMessage } from './stubs.js';
 import { renderTable } from './table.js';
 
 /**
- * `npm run bench`: the baseline and the durable floor (`baseline.ts`), then each mode's scenarios (accept with the authorization
- * service healthy, accept with it hanging, end to end), one at a time, each against a fresh
+ * `npm run bench`: the baseline and the durable floor (`baseline.ts`), then each mode's scenarios
+ * (accept with the authorization service healthy, accept with it hanging, accept by the api
+ * alone with nothing decided meanwhile, end to end), one at a time, each against a fresh
  * service. Prints a table per mode and saves bench/results/<ISO date>-<mode>.json. Exits 1 if
  * any acknowledged request never got its callback; missed targets are reported, not fatal.
  *
@@ -55,13 +62,16 @@ async function benchMode(rig: Rig, mode: Mode): Promise<ModeResults> {
   progress(`${mode}: accept, auth hanging (${settings.acceptSeconds} s)`);
   const acceptAuthHanging = await benchAccept(rig, mode, true);
   done(acceptAuthHanging);
+  progress(`${mode}: accept, api alone, nothing decided meanwhile (${settings.acceptSeconds} s)`);
+  const acceptApiAlone = await benchAcceptApiAlone(rig, mode);
+  done(acceptApiAlone);
   progress(`${mode}: end to end (${settings.e2eSeconds} s at ${settings.e2eRate}/s)`);
   const endToEnd = await benchEndToEnd(rig, mode);
   progress(
     `  ${Math.round(endToEnd.duringLoadPerSec)} decisions/s during the load, ` +
       `p99 ${endToEnd.latency.p99Ms.toFixed(2)} ms, lost ${endToEnd.lost}`,
   );
-  return { mode, accept, acceptAuthHanging, endToEnd };
+  return { mode, accept, acceptAuthHanging, acceptApiAlone, endToEnd };
 }
 
 async function main(): Promise<number> {

@@ -125,47 +125,84 @@ async function warmDeployment(rig: Rig, mode: Mode): Promise<Deployment> {
   return deployment;
 }
 
+/** A closed-loop accept window against `deployment`, measured. */
+async function acceptWindow(rig: Rig, deployment: Deployment) {
+  const { settings, callbacks } = rig;
+  const before = { duplicates: callbacks.duplicates, authCalls: await authCalls(rig) };
+  const cpu = startCpuWindow(
+    watched(rig, deployment),
+    deployment.groups,
+    serviceProcesses(deployment),
+  );
+  const { run, ids } = await runAccept(
+    deployment.url,
+    rig.body,
+    settings.connections,
+    settings.acceptSeconds,
+  );
+  return { run, ids, cpu: cpu.stop(), loadEnd: monoMs(), before };
+}
+
+/** Waits for the callbacks `owed` after an accept window, then stops the deployment. */
+async function acceptResult(
+  rig: Rig,
+  deployment: Deployment,
+  window: Awaited<ReturnType<typeof acceptWindow>>,
+  owed: string[],
+): Promise<AcceptResult> {
+  const { callbacks } = rig;
+  const { loadEnd, before } = window;
+  const drained = await awaitCallbacks(rig, owed);
+  const afterLoad = owed
+    .map((id) => callbacks.arrivals.get(id))
+    .filter((t): t is number => t !== undefined && t > loadEnd);
+  const lastArrival = afterLoad.reduce((a, b) => Math.max(a, b), loadEnd);
+  return {
+    run: window.run,
+    lost: owed.filter((id) => !callbacks.arrivals.has(id)).length,
+    backlogAtLoadEnd: afterLoad.length,
+    drainPerSec: afterLoad.length / ((lastArrival - loadEnd) / 1000 || 1),
+    drain: drained,
+    duplicates: callbacks.duplicates - before.duplicates,
+    authCalls: (await authCalls(rig)) - before.authCalls,
+    cpu: window.cpu,
+    peakMemoryMiB: deployment.peakMemoryMiB(),
+    logs: await deployment.stop(),
+  };
+}
+
 /** Scenario (a), or (b) with `authHangs`: closed-loop accept load against the service. */
 export async function benchAccept(rig: Rig, mode: Mode, authHangs: boolean): Promise<AcceptResult> {
-  const { settings, callbacks } = rig;
   const deployment = await warmDeployment(rig, mode);
   try {
     if (authHangs) await rig.auth.command({ type: 'mode', mode: 'hang' });
-    const [duplicatesBefore, authBefore] = [callbacks.duplicates, await authCalls(rig)];
-    const cpu = startCpuWindow(
-      watched(rig, deployment),
-      deployment.groups,
-      serviceProcesses(deployment),
-    );
-    const { run, ids } = await runAccept(
-      deployment.url,
-      rig.body,
-      settings.connections,
-      settings.acceptSeconds,
-    );
-    const cpuReport = cpu.stop();
-    const loadEnd = monoMs();
+    const window = await acceptWindow(rig, deployment);
     // Healthy again: what hung times out, the circuit closes, and the backlog drains.
     await rig.auth.command({ type: 'mode', mode: 'healthy' });
-    const drained = await awaitCallbacks(rig, ids);
-    const afterLoad = ids
-      .map((id) => callbacks.arrivals.get(id))
-      .filter((t): t is number => t !== undefined && t > loadEnd);
-    const lastArrival = afterLoad.reduce((a, b) => Math.max(a, b), loadEnd);
-    return {
-      run,
-      lost: ids.filter((id) => !callbacks.arrivals.has(id)).length,
-      backlogAtLoadEnd: afterLoad.length,
-      drainPerSec: afterLoad.length / ((lastArrival - loadEnd) / 1000 || 1),
-      drain: drained,
-      duplicates: callbacks.duplicates - duplicatesBefore,
-      authCalls: (await authCalls(rig)) - authBefore,
-      cpu: cpuReport,
-      peakMemoryMiB: deployment.peakMemoryMiB(),
-      logs: await deployment.stop(),
-    };
+    return await acceptResult(rig, deployment, window, window.ids);
   } catch (error) {
     await rig.auth.command({ type: 'mode', mode: 'healthy' });
+    await deployment.stop();
+    throw error;
+  }
+}
+
+/**
+ * Scenario (a'), the accept path's own ceiling: closed-loop accept load against `chargegate api`
+ * alone, nothing decided meanwhile (an api process whose workers run elsewhere); then a
+ * `chargegate worker` decides the backlog, warm-up included, so "lost" still means no callback.
+ */
+export async function benchAcceptApiAlone(rig: Rig, mode: Mode): Promise<AcceptResult> {
+  const { settings } = rig;
+  const authUrl = `${rig.auth.url}/api/v1/authorize`;
+  const deployment = await startDeployment(mode, settings, authUrl, true);
+  try {
+    const { connections, warmupSeconds } = settings;
+    const warm = await runAccept(deployment.url, rig.body, connections, warmupSeconds);
+    const window = await acceptWindow(rig, deployment);
+    await deployment.startWorker();
+    return await acceptResult(rig, deployment, window, [...warm.ids, ...window.ids]);
+  } catch (error) {
     await deployment.stop();
     throw error;
   }

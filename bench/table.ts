@@ -58,12 +58,13 @@ function acceptTable(doc: Document): string[] {
   const widths = [30, 9, 6, 7, 6, 7, 6, 8, 7, 5];
   const header = ['Accept: POST -> 202', 'req/s', 'x base', 'p50 ms', 'x base', 'p99 ms'];
   header.push('x base', 'non-2xx', 'errors', 'lost');
-  const { accept, acceptAuthHanging: hang, durableFloor: floor } = doc;
+  const { accept, acceptAuthHanging: hang, acceptApiAlone: alone, durableFloor: floor } = doc;
   const rows = [
     acceptRow('baseline (bare Fastify)', doc.baseline.run, { perSec: 1, p50: 1, p99: 1 }, '-'),
     acceptRow('durable floor (1 insert)', floor.run, floor.ratiosToBaseline, '-'),
     acceptRow('service, auth healthy', accept.run, accept.ratiosToBaseline, int(accept.lost)),
     acceptRow('service, auth hanging', hang.run, hang.ratiosToBaseline, int(hang.lost)),
+    acceptRow('api alone, nothing decided', alone.run, alone.ratiosToBaseline, int(alone.lost)),
   ];
   const backlog = (r: Document['accept']) =>
     `${int(r.backlogAtLoadEnd)} undecided at load end, drained at ${int(r.drainPerSec)}/s, ` +
@@ -74,6 +75,9 @@ function acceptTable(doc: Document): string[] {
     `  (${doc.settings.connections} connections, ${doc.baseline.run.seconds} s each, one after ` +
       `the other; x base = ratio to the baseline: more throughput above 1, more latency above 1)`,
     `  (auth healthy: ${backlog(doc.accept)}; auth hanging: ${backlog(doc.acceptAuthHanging)})`,
+    `  (api alone: chargegate api and no worker during the window, the accept path's ceiling; ` +
+      `then a worker decided the ${int(alone.backlogAtLoadEnd)} accepted, warm-up included, ` +
+      `at ${int(alone.drainPerSec)}/s, ${drainState(alone.drain)})`,
     '  (durable floor: bare Fastify storing each body as one SQLite row, group-committed, before ' +
       'its 202: what durability alone costs)',
   ];
@@ -91,13 +95,14 @@ function budgetLines(doc: Document): string[] {
     row('durable floor (1 insert)', b.durableFloor),
     row('service, auth healthy', b.accept),
     row('service, auth hanging', b.acceptAuthHanging),
+    row('api alone, nothing decided', b.acceptApiAlone),
     columns(['load generator', '', num(b.loadGeneratorUs, 1)], widths),
     `  (event loop = the accepting thread; all = every thread and process of the server, the ` +
       `stubs not: ${
         doc.mode === 'embedded'
-          ? "the worker threads' deciding meanwhile included"
-          : 'the worker process deciding meanwhile included, and every redis-server and ' +
-            'postgres process on the machine'
+          ? "the worker threads' deciding meanwhile included; api alone: its one process"
+          : 'the worker process deciding meanwhile included (api alone: none), and every ' +
+            'redis-server and postgres process on the machine'
       })`,
     `  (${num(TARGETS.acceptRatio, 1)} x the baseline = ${int(b.targetPerSec)} accepts/s: ` +
       `${num(b.oneEventLoopUs, 1)} µs of CPU per accept for one event loop, ` +
@@ -131,6 +136,7 @@ function memoryLines(doc: Document): string[] {
     'Peak memory (VmHWM of each service process, fresh process per scenario)',
     line('accept, auth healthy', doc.peakMemoryMiB.accept),
     line('accept, auth hanging', doc.peakMemoryMiB.acceptAuthHanging),
+    line('accept, api alone', doc.peakMemoryMiB.acceptApiAlone),
     line('end to end', doc.peakMemoryMiB.endToEnd),
   ];
 }
@@ -160,6 +166,7 @@ function cpuLines(doc: Document): string[] {
   add('durable floor', doc.durableFloor.cpu);
   add('accept, auth healthy', doc.accept.cpu);
   add('accept, auth hanging', doc.acceptAuthHanging.cpu);
+  add('accept, api alone', doc.acceptApiAlone.cpu);
   add('end to end', doc.endToEnd.cpu);
   lines.push(
     '  (main th = the event loop thread running; main wait = it was ready but waited for a ' +
@@ -178,6 +185,7 @@ function threadStateLines(doc: Document): string[] {
   for (const [scenario, cpu] of [
     ['accept, auth healthy', doc.accept.cpu],
     ['accept, auth hanging', doc.acceptAuthHanging.cpu],
+    ['accept, api alone', doc.acceptApiAlone.cpu],
     ['end to end', doc.endToEnd.cpu],
   ] as const) {
     for (const { name, states } of cpu.processes) {
@@ -197,6 +205,7 @@ function logLines(doc: Document): string[] {
   const scenarios = [
     ['accept, auth healthy', doc.accept.logs],
     ['accept, auth hanging', doc.acceptAuthHanging.logs],
+    ['accept, api alone', doc.acceptApiAlone.logs],
     ['end to end', doc.endToEnd.logs],
   ] as const;
   const all = scenarios.flatMap(([, logs]) => Object.values(logs));
