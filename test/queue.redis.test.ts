@@ -176,8 +176,10 @@ describe.skipIf(!haveRedis)('Redis', () => {
           ...(await a.receive('requests', { max: 10, leaseMs: LONG_LEASE_MS, waitMs: 0 })),
         );
       }
+      // Long enough that none is due before the check below, however slow the machine.
+      const delayMs = 2_000;
       const retriedAt = Date.now();
-      for (const delivery of first) expect(await a.retry('requests', delivery, 300)).toBe(true);
+      for (const delivery of first) expect(await a.retry('requests', delivery, delayMs)).toBe(true);
 
       /** Stream entries (ready or leased) and delayed members, read in one MULTI. */
       const places = async () => {
@@ -213,11 +215,11 @@ describe.skipIf(!haveRedis)('Redis', () => {
           await Promise.all([take(a), take(b)]);
           return back.size === keys.length;
         },
-        { timeoutMs: 5_000, message: 'every retried message back' },
+        { timeoutMs: delayMs + 10_000, message: 'every retried message back' },
       );
       watching = false;
       await watcher;
-      expect(Date.now() - retriedAt).toBeGreaterThanOrEqual(300);
+      expect(Date.now() - retriedAt).toBeGreaterThanOrEqual(delayMs);
       expect([...back.values()].filter((copies) => copies.length !== 1)).toEqual([]);
       expect([...back.values()].flat().every((delivery) => delivery.attempt === 1)).toBe(true);
       expect(Math.max(...sums)).toBe(keys.length);

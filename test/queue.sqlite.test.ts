@@ -119,6 +119,94 @@ describe('SQLite queue file', () => {
     expect(await open().depth('requests')).toBe(1);
   });
 
+  it('migrates a file of schema 1, keeping every message, lease and dead letter', async () => {
+    // Schema 1 as it shipped: AUTOINCREMENT ids and an age index on messages.
+    const raw = new Database(file);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(`
+      CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+        key TEXT NOT NULL, payload TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,
+        published_at INTEGER NOT NULL, available_at INTEGER NOT NULL, lease_until INTEGER,
+        lease_token TEXT) STRICT;
+      CREATE INDEX messages_ready ON messages (topic, available_at, id);
+      CREATE INDEX messages_age ON messages (topic, published_at);
+      CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+        key TEXT NOT NULL, payload TEXT NOT NULL, attempt INTEGER NOT NULL,
+        published_at INTEGER NOT NULL, dead_lettered_at INTEGER NOT NULL, reason TEXT NOT NULL)
+        STRICT;
+      CREATE INDEX dead_letters_page ON dead_letters (topic, id);
+      CREATE INDEX dead_letters_age ON dead_letters (topic, dead_lettered_at);
+    `);
+    const now = Date.now();
+    const insert = raw.prepare(
+      `INSERT INTO messages (id, topic, key, payload, attempt, published_at, available_at,
+         lease_until, lease_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    insert.run(40, 'callbacks', 'cb', '{"n":0}', 2, now - 9_000, now, null, null);
+    insert.run(41, 'requests', 'ready', '{"n":1}', 1, now - 5_000, now - 1_000, null, null);
+    const leaseUntil = now + 60_000;
+    insert.run(42, 'requests', 'leased', '{"n":2}', 0, now - 4_000, leaseUntil, leaseUntil, 'L');
+    insert.run(43, 'requests', 'later', '{"n":3}', 0, now - 3_000, now + 60_000, null, null);
+    raw
+      .prepare(
+        `INSERT INTO dead_letters (id, topic, key, payload, attempt, published_at,
+           dead_lettered_at, reason) VALUES (?, 'callbacks', ?, '{}', 5, ?, ?, 'gone')`,
+      )
+      .run(9, 'dead', now - 8_000, now - 7_000);
+    raw.pragma('user_version = 1');
+    raw.close();
+
+    const queue = open();
+    const migrated = new Database(file, { readonly: true });
+    const objects = migrated
+      .prepare<[], { name: string; sql: string }>(
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'messages'",
+      )
+      .all();
+    const sequences = migrated.prepare('SELECT name, seq FROM sqlite_sequence').all();
+    const version = migrated.pragma('user_version', { simple: true });
+    migrated.close();
+    expect(version).toBe(2);
+    expect(objects.map((o) => o.name).sort()).toEqual(['messages', 'messages_ready']);
+    expect(objects.find((o) => o.name === 'messages')?.sql).not.toMatch(/AUTOINCREMENT/);
+    expect(sequences).toEqual([{ name: 'dead_letters', seq: 9 }]);
+
+    expect(await queue.depth('requests')).toBe(3);
+    expect(await queue.depth('callbacks')).toBe(1);
+    // The oldest of each topic by its own publish time, not the other topic's.
+    const requestsAge = await queue.oldestAgeMs('requests');
+    expect(requestsAge).toBeGreaterThanOrEqual(5_000);
+    expect(requestsAge).toBeLessThanOrEqual(Date.now() - now + 5_000);
+    expect(await queue.oldestAgeMs('callbacks')).toBeGreaterThanOrEqual(9_000);
+
+    const lease = { max: 9, leaseMs: 60_000, waitMs: 0 };
+    const [ready, ...more] = await queue.receive('requests', lease);
+    expect(more).toEqual([]);
+    expect(ready).toMatchObject({
+      id: '41',
+      key: 'ready',
+      payload: { n: 1 },
+      attempt: 1,
+      publishedAt: now - 5_000,
+    });
+    // A delivery leased before the upgrade still acks, and only with its own lease.
+    const leased = { id: '42', key: 'leased', attempt: 0, publishedAt: now - 4_000, payload: {} };
+    expect(await queue.ack('requests', { ...leased, lease: 'other' })).toBe(false);
+    expect(await queue.ack('requests', { ...leased, lease: 'L' })).toBe(true);
+
+    // A new message's id follows the largest copied one.
+    await queue.publish('requests', 'new', {});
+    const [added, ...others] = await queue.receive('requests', lease);
+    expect(others).toEqual([]);
+    expect(added).toMatchObject({ key: 'new', id: '44' });
+    if (!added) throw new Error('expected the new message');
+    await queue.deadLetter('requests', added, 'test');
+
+    const page = await queue.listDeadLetters('callbacks', { limit: 9 });
+    expect(page.items).toMatchObject([{ id: '9', key: 'dead', attempt: 5, reason: 'gone' }]);
+    expect(await queue.newestDeadLetterId('requests')).toBe('10');
+  });
+
   it('refuses a file written by a newer schema version', () => {
     const raw = new Database(file);
     raw.pragma('user_version = 99');

@@ -18,14 +18,18 @@ export function settle<T>(work: () => T): Promise<T> {
  * Opens (creating if needed) a SQLite database for one of the embedded adapters: WAL, so readers
  * never block the writer; `synchronous` NORMAL by default (a commit survives a process crash)
  * or FULL (it also survives power loss, at the cost of an fsync per commit). The schema is
- * created in an immediate transaction, so two processes opening a fresh file do it one after
- * the other, and a file written by a newer release is refused rather than misread.
+ * created, and a file of an earlier schema migrated, in one immediate transaction, so two
+ * processes opening a file do it one after the other and a crash leaves the file as it was; a
+ * file written by a newer release is refused rather than misread.
  */
 export function openSqlite(options: {
   file: string;
   synchronous: Synchronous;
   schema: string;
   schemaVersion: number;
+  /** SQL that takes a file of schema version `n` (the key) to `n + 1`, run before `schema`
+   * (whose statements are all `IF NOT EXISTS`). A new file (version 0) needs none. */
+  migrations?: Readonly<Record<number, string>>;
   /** What the file holds, for the error message ("queue", "store"). */
   kind: string;
   foreignKeys?: boolean;
@@ -47,6 +51,14 @@ export function openSqlite(options: {
         throw new Error(
           `${file} has ${options.kind} schema ${version}; this release knows ${schemaVersion}`,
         );
+      }
+      // Version 0 is a new file: the schema creates it as it is now.
+      for (let from = version; from > 0 && from < schemaVersion; from += 1) {
+        const migration = options.migrations?.[from];
+        if (migration === undefined) {
+          throw new Error(`${file}: no migration from ${options.kind} schema ${from}`);
+        }
+        db.exec(migration);
       }
       db.exec(options.schema);
       db.pragma(`user_version = ${schemaVersion}`);

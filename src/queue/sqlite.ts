@@ -45,12 +45,9 @@ export interface SqliteQueue extends Queue {
 const DEFAULT_POLL_INTERVAL_MS = 25;
 
 /** Bumped with every schema change; a newer file is refused rather than misread. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
-// AUTOINCREMENT: ids are never reused, so a stale delivery id or page cursor names nothing.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS messages (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+const MESSAGE_COLUMNS = `
   topic TEXT NOT NULL,
   key TEXT NOT NULL,
   payload TEXT NOT NULL,
@@ -58,10 +55,19 @@ CREATE TABLE IF NOT EXISTS messages (
   published_at INTEGER NOT NULL,
   available_at INTEGER NOT NULL,
   lease_until INTEGER,
-  lease_token TEXT
+  lease_token TEXT`;
+
+// A message's rowid is one more than the largest in the table when it is published, so ids
+// follow publish order; one may be reused once the newest message is gone, but every write to a
+// message also names its lease token, so a stale delivery never touches a newer message.
+// Dead letters keep AUTOINCREMENT: an id there is a page cursor, and must never name another.
+// A message costs the table and one index: no AUTOINCREMENT counter, and no age index (the
+// oldest message is the one with the smallest id).
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY,${MESSAGE_COLUMNS}
 ) STRICT;
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (topic, available_at, id);
-CREATE INDEX IF NOT EXISTS messages_age ON messages (topic, published_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   topic TEXT NOT NULL,
@@ -75,6 +81,21 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_page ON dead_letters (topic, id);
 CREATE INDEX IF NOT EXISTS dead_letters_age ON dead_letters (topic, dead_lettered_at);
 `;
+
+const MIGRATIONS: Record<number, string> = {
+  // 1 → 2: messages without AUTOINCREMENT and the age index. Copied row for row, ids and leases
+  // included, so a delivery in flight during the upgrade still acks. The SCHEMA makes the index.
+  1: `
+CREATE TABLE messages_2 (
+  id INTEGER PRIMARY KEY,${MESSAGE_COLUMNS}
+) STRICT;
+INSERT INTO messages_2 SELECT id, topic, key, payload, attempt, published_at, available_at,
+  lease_until, lease_token FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_2 RENAME TO messages;
+DELETE FROM sqlite_sequence WHERE name = 'messages';
+`,
+};
 
 type MessageRow = { key: string; payload: string; attempt: number; published_at: number };
 type DeadLetterRow = MessageRow & { id: number; topic: Topic; dead_lettered_at: number };
@@ -99,6 +120,7 @@ function openDatabase(file: string, synchronous: Synchronous): Database.Database
     synchronous,
     schema: SCHEMA,
     schemaVersion: SCHEMA_VERSION,
+    migrations: MIGRATIONS,
     kind: 'queue',
     // Messages carry raw driver tokens; once acked, their bytes must not linger in free pages.
     secureDelete: true,
@@ -157,8 +179,13 @@ function prepareStatements(db: Database.Database) {
     ),
     depth: count('messages'),
     deadLetterCount: count('dead_letters'),
+    // Ids follow publish order (see SCHEMA), so the first row of the topic in rowid order is its
+    // oldest, give or take a publish that waited for another process's lock; read in rowid
+    // order, which stops at that row, instead of sorting the topic's index range.
     oldest: db
-      .prepare<[Topic], number | null>('SELECT MIN(published_at) FROM messages WHERE topic = ?')
+      .prepare<[Topic], number>(
+        'SELECT published_at FROM messages NOT INDEXED WHERE topic = ? ORDER BY id LIMIT 1',
+      )
       .pluck(),
     ping: db.prepare('SELECT 1'),
   };
@@ -401,8 +428,8 @@ class SqliteQueueAdapter implements SqliteQueue {
 
   oldestAgeMs(topic: Topic) {
     return settle(() => {
-      const oldest = this.#sql.oldest.get(topic) ?? null;
-      return oldest === null ? 0 : Math.max(0, Date.now() - oldest);
+      const oldest = this.#sql.oldest.get(topic);
+      return oldest === undefined ? 0 : Math.max(0, Date.now() - oldest);
     });
   }
 
