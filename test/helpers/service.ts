@@ -73,13 +73,15 @@ export async function spawnService(
   }[expected];
   await waitFor(
     () => {
-      if (exitedEarly) throw new Error(`process exited during start-up:\n${text}`);
+      if (exitedEarly) throw new Error('process exited during start-up');
       return logs().some((l) => l['msg'] === message);
     },
     { timeoutMs: options.timeoutMs ?? 15_000, message: `"${message}" from chargegate ${command}` },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
-    throw error;
+    // What it printed tells a slow start from a stuck one.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`${reason}; its output:\n${text.slice(-4_000)}`);
   });
   const urlOf = (msg: string) =>
     logs().find((l) => l['msg'] === msg)?.['url'] as string | undefined;
