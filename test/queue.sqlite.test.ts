@@ -8,6 +8,7 @@ import type { SqliteQueue, SqliteQueueOptions } from '../src/queue/sqlite.js';
 import type { Topic } from '../src/queue/port.js';
 import { queueContract } from './contract/queue.contract.js';
 import { damagePayload } from './helpers/sqlite-damage.js';
+import { waitFor } from './helpers/wait.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'chargegate-queue-'));
 
@@ -119,6 +120,35 @@ describe('SQLite queue file', () => {
     expect(await open().depth('requests')).toBe(1);
   });
 
+  it('reuses the id of an acked newest message, and a stale delivery never touches the new one', async () => {
+    const queue = open();
+    const lease = { max: 1, leaseMs: 60_000, waitMs: 0 };
+    await queue.publish('requests', 'first', { n: 1 });
+    const [first] = await queue.receive('requests', lease);
+    if (!first) throw new Error('expected the first message');
+    expect(await queue.ack('requests', first)).toBe(true);
+    await queue.publish('requests', 'second', { n: 2 });
+    const [second] = await queue.receive('requests', { ...lease, leaseMs: 1 });
+    // Leased for 1 ms, then ready again: the stale delivery meets the row leased or not.
+    expect(second).toMatchObject({ id: first.id, key: 'second' });
+    const next = { topic: 'callbacks' as const, key: 'first', payload: {} };
+    expect(await queue.ack('requests', first)).toBe(false);
+    expect(await queue.retry('requests', first, 0)).toBe(false);
+    expect(await queue.release('requests', first, 0)).toBe(false);
+    expect(await queue.deadLetter('requests', first, 'stale')).toBe(false);
+    expect(await queue.handOff('requests', first, next)).toBe(false);
+    const [again] = await waitFor(
+      async () => {
+        const batch = await queue.receive('requests', lease);
+        return batch.length > 0 && batch;
+      },
+      { message: 'the second message, its lease over' },
+    );
+    expect(again).toMatchObject({ id: first.id, key: 'second', payload: { n: 2 }, attempt: 0 });
+    expect(await queue.depth('callbacks')).toBe(0);
+    expect(await queue.deadLetterCount('requests')).toBe(0);
+  });
+
   it('migrates a file of schema 1, keeping every message, lease and dead letter', async () => {
     // Schema 1 as it shipped: AUTOINCREMENT ids and an age index on messages.
     const raw = new Database(file);
@@ -168,7 +198,9 @@ describe('SQLite queue file', () => {
     migrated.close();
     expect(version).toBe(2);
     expect(objects.map((o) => o.name).sort()).toEqual(['messages', 'messages_ready']);
-    expect(objects.find((o) => o.name === 'messages')?.sql).not.toMatch(/AUTOINCREMENT/);
+    const table = objects.find((o) => o.name === 'messages')?.sql;
+    expect(table).not.toMatch(/AUTOINCREMENT/);
+    expect(table).toMatch(/\) STRICT$/);
     expect(sequences).toEqual([{ name: 'dead_letters', seq: 9 }]);
 
     expect(await queue.depth('requests')).toBe(3);

@@ -47,16 +47,6 @@ const DEFAULT_POLL_INTERVAL_MS = 25;
 /** Bumped with every schema change; a newer file is refused rather than misread. */
 const SCHEMA_VERSION = 2;
 
-const MESSAGE_COLUMNS = `
-  topic TEXT NOT NULL,
-  key TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  published_at INTEGER NOT NULL,
-  available_at INTEGER NOT NULL,
-  lease_until INTEGER,
-  lease_token TEXT`;
-
 // A message's rowid is one more than the largest in the table when it is published, so ids
 // follow publish order; one may be reused once the newest message is gone, but every write to a
 // message also names its lease token, so a stale delivery never touches a newer message.
@@ -65,7 +55,15 @@ const MESSAGE_COLUMNS = `
 // oldest message is the one with the smallest id).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
-  id INTEGER PRIMARY KEY,${MESSAGE_COLUMNS}
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL,
+  key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  published_at INTEGER NOT NULL,
+  available_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  lease_token TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (topic, available_at, id);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -82,12 +80,22 @@ CREATE INDEX IF NOT EXISTS dead_letters_page ON dead_letters (topic, id);
 CREATE INDEX IF NOT EXISTS dead_letters_age ON dead_letters (topic, dead_lettered_at);
 `;
 
+// Each step is written out as it ran, not built from SCHEMA: a later schema must not change
+// what an earlier step does.
 const MIGRATIONS: Record<number, string> = {
   // 1 → 2: messages without AUTOINCREMENT and the age index. Copied row for row, ids and leases
-  // included, so a delivery in flight during the upgrade still acks. The SCHEMA makes the index.
+  // included, so a delivery in flight during the upgrade still acks. SCHEMA makes the index.
   1: `
 CREATE TABLE messages_2 (
-  id INTEGER PRIMARY KEY,${MESSAGE_COLUMNS}
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL,
+  key TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  published_at INTEGER NOT NULL,
+  available_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  lease_token TEXT
 ) STRICT;
 INSERT INTO messages_2 SELECT id, topic, key, payload, attempt, published_at, available_at,
   lease_until, lease_token FROM messages;
@@ -179,12 +187,12 @@ function prepareStatements(db: Database.Database) {
     ),
     depth: count('messages'),
     deadLetterCount: count('dead_letters'),
-    // Ids follow publish order (see SCHEMA), so the first row of the topic in rowid order is its
-    // oldest, give or take a publish that waited for another process's lock; read in rowid
-    // order, which stops at that row, instead of sorting the topic's index range.
+    // Ids follow publish order (see SCHEMA), so the topic's smallest id is its oldest message,
+    // give or take a publish that waited for another process's lock. MIN(id) reads the topic's
+    // range of the ready index (which holds the id), as `depth` does: never another topic's.
     oldest: db
       .prepare<[Topic], number>(
-        'SELECT published_at FROM messages NOT INDEXED WHERE topic = ? ORDER BY id LIMIT 1',
+        'SELECT published_at FROM messages WHERE id = (SELECT MIN(id) FROM messages WHERE topic = ?)',
       )
       .pluck(),
     ping: db.prepare('SELECT 1'),
