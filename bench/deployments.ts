@@ -12,6 +12,9 @@ export type Mode = 'embedded' | 'distributed';
 /** The distributed worker's CPU priority on the shared machine (README, "Scaling each role"). */
 const WORKER_NICENESS = 10;
 
+/** `MAX_BACKLOG` where nothing is decided during the window: the largest the service takes. */
+const UNBOUNDED_BACKLOG = 100_000_000;
+
 /** One running Chargegate: the processes under load and the servers they depend on. */
 export interface Deployment {
   url: string;
@@ -20,8 +23,8 @@ export interface Deployment {
   groups: string[];
   /** VmHWM of each process, read before it stops. */
   peakMemoryMiB(): Record<string, number>;
-  /** Starts the worker of a deployment started with `workerLater` (a no-op otherwise). */
-  startWorker(): Promise<void>;
+  /** Present on a deployment started with `workerLater`: starts its worker. */
+  startWorker?: () => Promise<void>;
   stop(): Promise<Record<string, LogSummary>>;
 }
 
@@ -56,19 +59,21 @@ async function dropDistributedState(
  * Starts a fresh deployment (its own data directory, or its own Redis key prefix and
  * PostgreSQL schema) so that no scenario inherits another's backlog or tables. With
  * `workerLater`, in either mode, only `chargegate api` runs until `startWorker()` adds a
- * `chargegate worker` on the same queue and store: accepting with nothing decided meanwhile.
+ * `chargegate worker` on the same queue and store: accepting with nothing decided meanwhile,
+ * the backlog bound lifted so that every request of the window is accepted.
  */
 export async function startDeployment(
   mode: Mode,
   settings: Settings,
   authUrl: string,
-  workerLater = false,
+  { workerLater = false }: { workerLater?: boolean } = {},
 ): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'chargegate-bench-'));
   // Also when the harness is interrupted (children.ts kills the processes first).
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   process.on('exit', removeDir);
   const env: Record<string, string> = serviceEnv(settings, authUrl, dir);
+  if (workerLater) env['MAX_BACKLOG'] = String(UNBOUNDED_BACKLOG);
   const suffix = randomBytes(4).toString('hex');
   const prefix = `cgbench-${suffix}`;
   const schema = `cgbench_${suffix}`;
@@ -125,7 +130,7 @@ export async function startDeployment(
     groups: distributed ? ['redis-server', 'postgres'] : [],
     peakMemoryMiB: () =>
       Object.fromEntries(processes.map((p) => [p.name, peakRssMiB(p.pid) ?? NaN])),
-    startWorker: workerLater ? startWorker : () => Promise.resolve(),
+    ...(workerLater ? { startWorker } : {}),
     stop,
   };
 }
@@ -137,7 +142,9 @@ export function describeEnv(mode: Mode, settings: Settings): Record<string, stri
       mode === 'embedded'
         ? 'chargegate start'
         : `chargegate api + nice -n ${WORKER_NICENESS} chargegate worker`,
-    apiAloneCommand: `chargegate api, then nice -n ${WORKER_NICENESS} chargegate worker to drain`,
+    apiAloneCommand:
+      `chargegate api (MAX_BACKLOG=${UNBOUNDED_BACKLOG}), ` +
+      `then nice -n ${WORKER_NICENESS} chargegate worker to drain`,
     AUTH_SERVICE_URL: '<auth stub>',
     DATA_DIR: '<fresh temp dir per scenario>',
     LOG_LEVEL: settings.logLevel,

@@ -29,6 +29,12 @@ export interface ModeResults {
   endToEnd: EndToEndResult;
 }
 
+/** Acknowledged requests of every scenario that got no callback after its drain. */
+function lostOf(results: ModeResults): number {
+  const { accept, acceptAuthHanging, acceptApiAlone, endToEnd } = results;
+  return accept.lost + acceptAuthHanging.lost + acceptApiAlone.lost + endToEnd.lost;
+}
+
 export interface Target {
   description: string;
   measured: string;
@@ -93,7 +99,7 @@ export function evaluateTargets(
   const at50 = settings.connections === TARGETS.acceptConnections;
   const longEnough = e2e.seconds >= TARGETS.e2eSeconds;
   const e2eOk = e2e.duringLoadPerSec >= TARGETS.e2ePerSec && e2e.lost === 0;
-  const lost = accept.lost + hang.lost + alone.lost + e2e.lost;
+  const lost = lostOf(results);
   const cutShort = [accept, hang, alone, e2e].some((r) => !r.drain.complete && !r.drain.stalled);
   const verdict = (ok: boolean, applies = true) => (!applies ? 'n/a' : ok ? 'pass' : 'fail');
   return [
@@ -257,11 +263,7 @@ export function resultsDocument(run: {
     acceptBudget: acceptBudget(baseline, durableFloor, results, os.availableParallelism()),
     endToEnd: results.endToEnd,
     peakMemoryMiB: { ...memory, max: Math.max(...totals) },
-    lost:
-      results.accept.lost +
-      results.acceptAuthHanging.lost +
-      results.acceptApiAlone.lost +
-      results.endToEnd.lost,
+    lost: lostOf(results),
     targets,
     contention: windows
       .filter(([, cpu]) => cpu.otherPercent > CONTENTION_PERCENT)

@@ -107,10 +107,12 @@ export interface AcceptResult extends Common {
   drainPerSec: number;
 }
 
+const authorizeUrl = (rig: Rig) => `${rig.auth.url}/api/v1/authorize`;
+
 /** A fresh deployment, warmed up with the same load, whose warm-up callbacks all arrived. */
 async function warmDeployment(rig: Rig, mode: Mode): Promise<Deployment> {
   const { settings } = rig;
-  const deployment = await startDeployment(mode, settings, `${rig.auth.url}/api/v1/authorize`);
+  const deployment = await startDeployment(mode, settings, authorizeUrl(rig));
   const warm = await runAccept(
     deployment.url,
     rig.body,
@@ -125,10 +127,18 @@ async function warmDeployment(rig: Rig, mode: Mode): Promise<Deployment> {
   return deployment;
 }
 
-/** A closed-loop accept window against `deployment`, measured. */
-async function acceptWindow(rig: Rig, deployment: Deployment) {
+/** A measured closed-loop accept window, and the counters as they were before it. */
+interface AcceptWindow {
+  run: AcceptRun;
+  ids: string[];
+  cpu: CpuReport;
+  loadEnd: number;
+  countsBefore: { duplicates: number; authCalls: number };
+}
+
+async function acceptWindow(rig: Rig, deployment: Deployment): Promise<AcceptWindow> {
   const { settings, callbacks } = rig;
-  const before = { duplicates: callbacks.duplicates, authCalls: await authCalls(rig) };
+  const countsBefore = { duplicates: callbacks.duplicates, authCalls: await authCalls(rig) };
   const cpu = startCpuWindow(
     watched(rig, deployment),
     deployment.groups,
@@ -140,31 +150,35 @@ async function acceptWindow(rig: Rig, deployment: Deployment) {
     settings.connections,
     settings.acceptSeconds,
   );
-  return { run, ids, cpu: cpu.stop(), loadEnd: monoMs(), before };
+  return { run, ids, cpu: cpu.stop(), loadEnd: monoMs(), countsBefore };
 }
 
-/** Waits for the callbacks `owed` after an accept window, then stops the deployment. */
-async function acceptResult(
+/**
+ * Waits for the callbacks `owed` after an accept window, then stops the deployment. The drain
+ * rate counts from `drainFrom` (the window's end, or when a worker started after it).
+ */
+async function drainAndStop(
   rig: Rig,
   deployment: Deployment,
-  window: Awaited<ReturnType<typeof acceptWindow>>,
+  window: AcceptWindow,
   owed: string[],
+  drainFrom = window.loadEnd,
 ): Promise<AcceptResult> {
   const { callbacks } = rig;
-  const { loadEnd, before } = window;
+  const { loadEnd, countsBefore } = window;
   const drained = await awaitCallbacks(rig, owed);
   const afterLoad = owed
     .map((id) => callbacks.arrivals.get(id))
     .filter((t): t is number => t !== undefined && t > loadEnd);
-  const lastArrival = afterLoad.reduce((a, b) => Math.max(a, b), loadEnd);
+  const lastArrival = afterLoad.reduce((a, b) => Math.max(a, b), drainFrom);
   return {
     run: window.run,
     lost: owed.filter((id) => !callbacks.arrivals.has(id)).length,
     backlogAtLoadEnd: afterLoad.length,
-    drainPerSec: afterLoad.length / ((lastArrival - loadEnd) / 1000 || 1),
+    drainPerSec: afterLoad.length / ((lastArrival - drainFrom) / 1000 || 1),
     drain: drained,
-    duplicates: callbacks.duplicates - before.duplicates,
-    authCalls: (await authCalls(rig)) - before.authCalls,
+    duplicates: callbacks.duplicates - countsBefore.duplicates,
+    authCalls: (await authCalls(rig)) - countsBefore.authCalls,
     cpu: window.cpu,
     peakMemoryMiB: deployment.peakMemoryMiB(),
     logs: await deployment.stop(),
@@ -179,7 +193,7 @@ export async function benchAccept(rig: Rig, mode: Mode, authHangs: boolean): Pro
     const window = await acceptWindow(rig, deployment);
     // Healthy again: what hung times out, the circuit closes, and the backlog drains.
     await rig.auth.command({ type: 'mode', mode: 'healthy' });
-    return await acceptResult(rig, deployment, window, window.ids);
+    return await drainAndStop(rig, deployment, window, window.ids);
   } catch (error) {
     await rig.auth.command({ type: 'mode', mode: 'healthy' });
     await deployment.stop();
@@ -189,19 +203,22 @@ export async function benchAccept(rig: Rig, mode: Mode, authHangs: boolean): Pro
 
 /**
  * Scenario (a'), the accept path's own ceiling: closed-loop accept load against `chargegate api`
- * alone, nothing decided meanwhile (an api process whose workers run elsewhere); then a
- * `chargegate worker` decides the backlog, warm-up included, so "lost" still means no callback.
+ * alone, nothing decided meanwhile (an api process whose workers run elsewhere), its backlog
+ * unbounded. Then a `chargegate worker` decides the backlog, warm-up included, so "lost" still
+ * means no callback. Its window starts on the warm-up's backlog, which the others have decided.
  */
 export async function benchAcceptApiAlone(rig: Rig, mode: Mode): Promise<AcceptResult> {
   const { settings } = rig;
-  const authUrl = `${rig.auth.url}/api/v1/authorize`;
-  const deployment = await startDeployment(mode, settings, authUrl, true);
+  const deployment = await startDeployment(mode, settings, authorizeUrl(rig), {
+    workerLater: true,
+  });
   try {
     const { connections, warmupSeconds } = settings;
     const warm = await runAccept(deployment.url, rig.body, connections, warmupSeconds);
     const window = await acceptWindow(rig, deployment);
-    await deployment.startWorker();
-    return await acceptResult(rig, deployment, window, [...warm.ids, ...window.ids]);
+    await deployment.startWorker?.();
+    const owed = [...warm.ids, ...window.ids];
+    return await drainAndStop(rig, deployment, window, owed, monoMs());
   } catch (error) {
     await deployment.stop();
     throw error;

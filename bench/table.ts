@@ -75,9 +75,10 @@ function acceptTable(doc: Document): string[] {
     `  (${doc.settings.connections} connections, ${doc.baseline.run.seconds} s each, one after ` +
       `the other; x base = ratio to the baseline: more throughput above 1, more latency above 1)`,
     `  (auth healthy: ${backlog(doc.accept)}; auth hanging: ${backlog(doc.acceptAuthHanging)})`,
-    `  (api alone: chargegate api and no worker during the window, the accept path's ceiling; ` +
-      `then a worker decided the ${int(alone.backlogAtLoadEnd)} accepted, warm-up included, ` +
-      `at ${int(alone.drainPerSec)}/s, ${drainState(alone.drain)})`,
+    `  (api alone: chargegate api with no worker and no backlog bound during the window, which ` +
+      `starts on the warm-up's backlog: the accept path's ceiling; then a worker started and ` +
+      `decided the ${int(alone.backlogAtLoadEnd)} accepted, warm-up included, at ` +
+      `${int(alone.drainPerSec)}/s, ${drainState(alone.drain)})`,
     '  (durable floor: bare Fastify storing each body as one SQLite row, group-committed, before ' +
       'its 202: what durability alone costs)',
   ];
@@ -137,6 +138,7 @@ function memoryLines(doc: Document): string[] {
     line('accept, auth healthy', doc.peakMemoryMiB.accept),
     line('accept, auth hanging', doc.peakMemoryMiB.acceptAuthHanging),
     line('accept, api alone', doc.peakMemoryMiB.acceptApiAlone),
+    '  (api alone: the worker is started after the window, to decide its backlog)',
     line('end to end', doc.peakMemoryMiB.endToEnd),
   ];
 }
