@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { openSqlite } from '../src/lib/sqlite.js';
 
 /**
- * The SQLite queue's schema 2 against schema 1, in one process, interleaved: the same
- * statements as `src/queue/sqlite.ts` (publish, lease, ack) on each file, in the group sizes the
- * service sees, with a standing backlog of delayed messages so that the indexes are not trivial.
+ * The SQLite queue's schema 2 against schema 1, in one process, interleaved: statements shaped
+ * like those of `src/queue/sqlite.ts` (publish, lease, ack) on each file, in plain transactions
+ * of the group size the service's group commit sees, with a standing backlog of delayed
+ * messages so that the indexes are not trivial.
  * Prints µs of wall time per message and the ratio of schema 2 to schema 1 for:
  * - an accept's share: inserting a message and committing it;
  * - a message's life: inserting, leasing and acking it, each in its own transaction.
@@ -118,7 +119,13 @@ function lifeRound(q: QueueFile, round: number): number {
   });
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? NaN;
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? NaN)
+    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
+}
 
 function compare(label: string, files: [QueueFile, QueueFile], round: typeof insertRound) {
   const [one, two] = files;
