@@ -171,7 +171,12 @@ describe.skipIf(!havePostgres)('PostgreSQL', () => {
         this: pg.Pool,
         ...args: unknown[]
       ) {
-        texts.push(String(args[0]));
+        const first = args[0];
+        texts.push(
+          typeof first === 'object' && first !== null
+            ? String((first as { text?: unknown }).text)
+            : String(first),
+        );
         return original.apply(this, args);
       });
       try {

@@ -92,6 +92,8 @@ async function step(client: PoolClient, options: MigrateOptions): Promise<number
   const schema = pg.escapeIdentifier(options.schema);
   const history = `${schema}.${pg.escapeIdentifier(options.table)}`;
   await client.query('BEGIN');
+  // A migration may rewrite a large table: the pool's statement timeout is for serving.
+  await client.query('SET LOCAL statement_timeout = 0');
   // Every migration set takes the schema's lock first: sets with different keys (the decision
   // store, the ACL) may start at once on a schema that does not exist yet, and only one may
   // create it. The same order everywhere (schema, then set) cannot deadlock.
@@ -162,13 +164,22 @@ export async function migrate(pool: Pool, options: MigrateOptions): Promise<Migr
 /** A connection that never comes fails `/health/ready` after this, instead of hanging it. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
+/** Idle time before TCP keepalive probes start on a pooled connection. */
+const KEEP_ALIVE_DELAY_MS = 10_000;
+
 /**
  * Opens a pool and applies a migration set: what every PostgreSQL adapter does at start.
  * Rejects, leaving no connection open, when the server is unreachable or was migrated by a
  * newer release.
  */
 export async function openMigratedPool(
-  options: MigrateOptions & { url: string; poolSize: number; applicationName: string },
+  options: MigrateOptions & {
+    url: string;
+    poolSize: number;
+    applicationName: string;
+    /** The server cancels a statement that runs longer (`statement_timeout`); unset: never. */
+    statementTimeoutMs?: number;
+  },
 ): Promise<Pool> {
   const max = options.poolSize;
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`Pool size ${max} is not positive`);
@@ -177,6 +188,13 @@ export async function openMigratedPool(
     max,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     application_name: options.applicationName,
+    // A server or path that has died without closing the connection is found by the kernel
+    // within a minute or so, instead of a connection that hangs until the OS gives up (hours).
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEP_ALIVE_DELAY_MS,
+    ...(options.statementTimeoutMs === undefined
+      ? {}
+      : { statement_timeout: options.statementTimeoutMs }),
   });
   // An idle connection dropped by the server is reported here; unhandled, the event would crash
   // the process. The pool has already discarded it, and the next call reconnects or rejects.

@@ -53,6 +53,25 @@ export interface NewSession {
   idempotencyKey?: string;
   /** Keyed hash of the request body, to tell a replay from a reused key. */
   requestHash?: string;
+  /**
+   * ms since epoch: the session is stored only by a write that runs no later than this, else
+   * `createSession` rejects with `SessionTooLateError` and nothing is stored. The API gives up
+   * on a request at this point and answers `503`; a write held up in a stalled server or
+   * network and run after it must not store a request whose client was refused.
+   */
+  acceptBy?: number;
+}
+
+/** `createSession` ran after the session's `acceptBy`: nothing was stored. */
+export class SessionTooLateError extends Error {
+  constructor(readonly requestId: string) {
+    super(`Session ${requestId} was not stored: its write ran after the accept deadline`);
+    this.name = 'SessionTooLateError';
+  }
+}
+
+export function tooLate(requestId: string): SessionTooLateError {
+  return new SessionTooLateError(requestId);
 }
 
 export interface CallbackAttempt {

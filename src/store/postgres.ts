@@ -15,6 +15,7 @@ import type {
   SessionRecord,
 } from './port.js';
 import { FINISHED, STICKY } from './sql.js';
+import { tooLate } from './port.js';
 
 /**
  * The distributed-mode decision store: PostgreSQL, shared by any number of API and worker
@@ -35,6 +36,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Most connections this process holds open at once. */
   poolSize?: number;
+  /** A statement not answered within this fails here, and the server cancels it too. */
+  statementTimeoutMs?: number;
 }
 
 const DEFAULT_SCHEMA = 'public';
@@ -49,6 +52,10 @@ const STORE_MIGRATION_LOCK_KEY = 0x43475354;
 /** A key's winner can be deleted (by hand: the port never deletes) between our conflicting
  * insert and our read of it; then the key is free and one more insert settles it. */
 const CREATE_ROUNDS = 3;
+/** Without a configured timeout a statement still fails after this rather than hang. */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+/** How often the server's clock is compared with ours (see `acceptBy`). */
+const CLOCK_CHECK_MS = 60_000;
 
 /** pg returns `bigint` columns as strings, since they may exceed 2^53. */
 type Int8 = string;
@@ -108,8 +115,14 @@ function statements(schema: string) {
     // so a duplicate request id still fails loudly.
     insert: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
         accepted_at, idempotency_key, request_hash)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-        $6::text[], $7::text[])
+      SELECT request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
+        request_hash
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+        $7::text[], $8::float8[])
+        AS v (request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
+          request_hash, accept_by)
+      WHERE v.accept_by IS NULL
+        OR extract(epoch FROM clock_timestamp()) * 1000 <= v.accept_by
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING request_id`,
     byKey: `SELECT request_id, request_hash FROM ${sessions} WHERE idempotency_key = $1`,
@@ -218,7 +231,16 @@ function moveParams(
 }
 
 /** A row of `insert`, `decide`: their parameter arrays' order. */
-type InsertValues = [string, string, string, string, number, string | null, string | null];
+type InsertValues = [
+  string,
+  string,
+  string,
+  string,
+  number,
+  string | null,
+  string | null,
+  number | null,
+];
 type DecideValues = [string, string, string, number | null, number];
 type AttemptValues = [
   ...ReturnType<typeof moveParams>,
@@ -248,6 +270,10 @@ function requestColumns(rows: [string, ...unknown[]][]): unknown[][] {
 
 class PostgresStore implements DecisionStore {
   readonly #pool: Pool;
+  readonly #timeoutMs: number;
+  /** The server's clock minus ours, in ms, as last measured. */
+  #clockOffsetMs = 0;
+  readonly #clockCheck: NodeJS.Timeout;
   readonly #sql: Statements;
   readonly #inserts: TurnBatch<InsertValues, boolean>;
   readonly #reads: TurnBatch<string, SessionRecord | null>;
@@ -255,8 +281,13 @@ class PostgresStore implements DecisionStore {
   readonly #attempts: TurnBatch<AttemptValues, void>;
   #closed = false;
 
-  constructor(pool: Pool, schema: string) {
+  constructor(pool: Pool, schema: string, timeoutMs: number) {
     this.#pool = pool;
+    this.#timeoutMs = timeoutMs;
+    this.#clockCheck = setInterval(() => {
+      this.checkClock().catch(() => {}); // the last offset stays; the next check tries again
+    }, CLOCK_CHECK_MS);
+    this.#clockCheck.unref();
     this.#sql = statements(schema);
     // Two creates with one key may share a statement: ON CONFLICT DO NOTHING skips the second
     // (the rows go in call order, so the earlier call wins), which then finds the first once the
@@ -266,7 +297,7 @@ class PostgresStore implements DecisionStore {
     });
     this.#reads = new TurnBatch({
       runBatch: async (ids) => {
-        const { rows } = await this.#pool.query<SessionRow>(this.#sql.get, [ids]);
+        const { rows } = await this.#query<SessionRow>(this.#sql.get, [ids]);
         const byId = new Map(rows.map((row) => [row.request_id, row]));
         return ids.map((id) => {
           const row = byId.get(id);
@@ -282,11 +313,37 @@ class PostgresStore implements DecisionStore {
     });
     this.#attempts = new TurnBatch<AttemptValues, void>({
       runBatch: async (batch) => {
-        await this.#pool.query(this.#sql.recordAttempts, requestColumns(batch));
+        await this.#query(this.#sql.recordAttempts, requestColumns(batch));
         return batch.map(() => undefined);
       },
       keyOf: (values) => values[0],
     });
+  }
+
+  /**
+   * Every statement goes through here, with the timeout: a server that has stopped answering
+   * (paused, or a network path that black-holes) fails the call instead of hanging it, and
+   * the pool drops the connection that timed out.
+   */
+  #query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    // `query_timeout` per query is read by pg's client, though its types omit it.
+    const config: pg.QueryConfig = { text, values };
+    return this.#pool.query<R>(Object.assign(config, { query_timeout: this.#timeoutMs }));
+  }
+
+  /** Measures the server's clock against ours (half the round trip is the uncertainty). */
+  async checkClock(): Promise<void> {
+    const before = Date.now();
+    const { rows } = await this.#query<{ now: number }>(
+      'SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now',
+      [],
+    );
+    const after = Date.now();
+    const server = Number(rows[0]?.now);
+    if (Number.isFinite(server)) this.#clockOffsetMs = server - (before + after) / 2;
   }
 
   /** Runs a batched statement (`params`: the batch's columns) that returns the request ids it
@@ -296,13 +353,14 @@ class PostgresStore implements DecisionStore {
     batch: [string, ...unknown[]][],
     params: unknown[][],
   ): Promise<boolean[]> {
-    const { rows } = await this.#pool.query<{ request_id: string }>(sql, params);
+    const { rows } = await this.#query<{ request_id: string }>(sql, params);
     const applied = new Set(rows.map((row) => row.request_id));
     return batch.map((row) => applied.has(row[0]));
   }
 
   async createSession(session: NewSession): Promise<CreateSessionResult> {
     const key = session.idempotencyKey;
+    const { acceptBy } = session;
     const values: InsertValues = [
       session.requestId,
       session.stationId,
@@ -311,20 +369,23 @@ class PostgresStore implements DecisionStore {
       session.acceptedAt,
       key ?? null,
       session.requestHash ?? null,
+      // On the server's clock: the statement itself refuses to store a session it runs after.
+      acceptBy === undefined ? null : acceptBy + this.#clockOffsetMs,
     ];
     for (let round = 0; round < CREATE_ROUNDS; round += 1) {
       if (await this.#inserts.run(values)) return { created: true };
+      // The conflicting insert waited for the winner to commit, so this new statement sees it.
+      const existing = key === undefined ? null : await this.findByIdempotencyKey(key);
+      if (existing) return { created: false, existing };
+      if (acceptBy !== undefined && Date.now() > acceptBy) throw tooLate(session.requestId);
       // Without a key no conflict is ignored: the insert stored the session or rejected.
       if (key === undefined) break;
-      // The conflicting insert waited for the winner to commit, so this new statement sees it.
-      const existing = await this.findByIdempotencyKey(key);
-      if (existing) return { created: false, existing };
     }
     throw new Error(`Session ${session.requestId} was neither stored nor found`);
   }
 
   async findByIdempotencyKey(key: string) {
-    const { rows } = await this.#pool.query<KeyRow>(this.#sql.byKey, [key]);
+    const { rows } = await this.#query<KeyRow>(this.#sql.byKey, [key]);
     const row = rows[0];
     return row ? { requestId: row.request_id, requestHash: row.request_hash } : null;
   }
@@ -334,7 +395,7 @@ class PostgresStore implements DecisionStore {
   }
 
   async listCallbackAttempts(requestId: string) {
-    const { rows } = await this.#pool.query<AttemptRow>(this.#sql.attempts, [requestId]);
+    const { rows } = await this.#query<AttemptRow>(this.#sql.attempts, [requestId]);
     return rows.map(toAttempt);
   }
 
@@ -361,22 +422,23 @@ class PostgresStore implements DecisionStore {
   }
 
   async setCallbackState(requestId: string, update: CallbackStateUpdate) {
-    await this.#pool.query(this.#sql.setState, moveParams(requestId, update));
+    await this.#query(this.#sql.setState, moveParams(requestId, update));
   }
 
   async purgeFinishedSessions(before: number, limit: number) {
-    const result = await this.#pool.query(this.#sql.purge, [uuidv7Floor(before), before, limit]);
+    const result = await this.#query(this.#sql.purge, [uuidv7Floor(before), before, limit]);
     return result.rowCount ?? 0;
   }
 
   async ping() {
     if (this.#closed) throw new Error('The PostgreSQL store is closed');
-    await this.#pool.query('SELECT 1');
+    await this.#query('SELECT 1', []);
   }
 
   async close() {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#clockCheck);
     await this.#pool.end();
   }
 }
@@ -388,6 +450,7 @@ class PostgresStore implements DecisionStore {
  */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<DecisionStore> {
   const schema = options.schema ?? DEFAULT_SCHEMA;
+  const timeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   const pool = await openMigratedPool({
     url: options.url,
     poolSize: options.poolSize ?? DEFAULT_POOL_SIZE,
@@ -396,6 +459,14 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     table: STORE_MIGRATIONS_TABLE,
     migrations: STORE_MIGRATIONS,
     lockKey: STORE_MIGRATION_LOCK_KEY,
+    statementTimeoutMs: timeoutMs,
   });
-  return new PostgresStore(pool, schema);
+  const store = new PostgresStore(pool, schema, timeoutMs);
+  try {
+    await store.checkClock();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
 }

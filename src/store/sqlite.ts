@@ -14,6 +14,7 @@ import type {
   SessionRecord,
 } from './port.js';
 import { FINISHED, STICKY } from './sql.js';
+import { tooLate } from './port.js';
 
 /**
  * The embedded-mode decision store: one SQLite file in WAL mode. The port's guarantees are
@@ -263,7 +264,10 @@ class SqliteStore implements DecisionStore {
     };
     // One write, atomic by itself, then a read: no savepoint needed. The only conflict ignored
     // is the key's, and the group commit's write lock makes its winner visible here.
+    const { acceptBy } = session;
     return this.#group.run((): CreateSessionResult => {
+      // Checked inside the write, as late as it can be: the commit follows within the turn.
+      if (acceptBy !== undefined && Date.now() > acceptBy) throw tooLate(session.requestId);
       if (this.#sql.insert.run(row).changes === 1) return { created: true };
       const key = row.idempotency_key;
       const winner = key === null ? undefined : this.#sql.byKey.get(key);

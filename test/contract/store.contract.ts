@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CallbackAttempt, DecisionStore, NewSession } from '../../src/store/port.js';
+import {
+  SessionTooLateError,
+  type CallbackAttempt,
+  type DecisionStore,
+  type NewSession,
+} from '../../src/store/port.js';
 import { uuidv7 } from '../../src/lib/ids.js';
 
 /**
@@ -79,6 +84,23 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           },
         });
         expect(await store.listCallbackAttempts(session.requestId)).toEqual([]);
+      });
+
+      it('stores a session whose write runs before its accept deadline', async () => {
+        const session = newSession({ acceptBy: Date.now() + 60_000 });
+        expect(await store.createSession(session)).toEqual({ created: true });
+        expect((await store.getSession(session.requestId))?.decision).toBe('pending');
+      });
+
+      it('refuses, storing nothing, a session whose write runs after its accept deadline', async () => {
+        for (const session of [
+          newSession({ acceptBy: Date.now() - 1_000 }),
+          newSession({ acceptBy: Date.now() - 1_000, idempotencyKey: 'late', requestHash: 'h' }),
+        ]) {
+          await expect(store.createSession(session)).rejects.toBeInstanceOf(SessionTooLateError);
+          expect(await store.getSession(session.requestId)).toBeNull();
+        }
+        expect(await store.findByIdempotencyKey('late')).toBeNull();
       });
 
       it('returns null for an unknown request id', async () => {
