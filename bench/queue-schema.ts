@@ -2,36 +2,37 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite } from '../src/lib/sqlite.js';
+import type { Topic } from '../src/queue/port.js';
+import { prepareQueueStatements, QUEUE_SCHEMA } from '../src/queue/sqlite.js';
+import { percentile } from './load.js';
 
 /**
- * The SQLite queue's schema 2 against schema 1, in one process, interleaved: statements shaped
- * like those of `src/queue/sqlite.ts` (publish, lease, ack) on each file, in plain transactions
- * of the group size the service's group commit sees, with a standing backlog of delayed
- * messages so that the indexes are not trivial.
- * Prints µs of wall time per message and the ratio of schema 2 to schema 1 for:
+ * The SQLite queue's schema 2 against schema 1, in one process, interleaved: the service's own
+ * statements (publish, lease, ack, from `src/queue/sqlite.ts`) on a file of each schema, in
+ * plain transactions of the group size the service's group commit sees, with a standing backlog
+ * of delayed messages so that the indexes are not trivial. Prints µs of wall time per message
+ * and the ratio of schema 2 to schema 1 for:
  * - an accept's share: inserting a message and committing it;
  * - a message's life: inserting, leasing and acking it, each in its own transaction.
  *
  * Run: `npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/bench/queue-schema.js`
  */
 
-const COLUMNS = `topic TEXT NOT NULL, key TEXT NOT NULL, payload TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0, published_at INTEGER NOT NULL,
-  available_at INTEGER NOT NULL, lease_until INTEGER, lease_token TEXT`;
-
-const SCHEMAS = {
-  // Schema 1 as it shipped.
-  1: `CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, ${COLUMNS}) STRICT;
-      CREATE INDEX IF NOT EXISTS messages_ready ON messages (topic, available_at, id);
-      CREATE INDEX IF NOT EXISTS messages_age ON messages (topic, published_at);`,
-  2: `CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, ${COLUMNS}) STRICT;
-      CREATE INDEX IF NOT EXISTS messages_ready ON messages (topic, available_at, id);`,
-} as const;
+/** Schema 1 as it shipped: this schema's messages with AUTOINCREMENT and an age index. */
+function schemaOne(): string {
+  const withCounter = QUEUE_SCHEMA.replace(
+    'CREATE TABLE IF NOT EXISTS messages (\n  id INTEGER PRIMARY KEY,',
+    'CREATE TABLE IF NOT EXISTS messages (\n  id INTEGER PRIMARY KEY AUTOINCREMENT,',
+  );
+  if (withCounter === QUEUE_SCHEMA) throw new Error('the messages table is not as expected');
+  return `${withCounter}\nCREATE INDEX IF NOT EXISTS messages_age ON messages (topic, published_at);`;
+}
 
 /** Messages per transaction, about what a loaded accepting thread's group commit carries. */
 const GROUP = 12;
 const MESSAGES_PER_ROUND = 24_000;
-const ROUNDS = 8;
+/** Odd, so that the median is a round's own figure. */
+const ROUNDS = 9;
 const STANDING_BACKLOG = 2_000;
 
 const PAYLOAD = JSON.stringify({
@@ -47,33 +48,27 @@ function openQueueFile(dir: string, version: 1 | 2) {
   const db = openSqlite({
     file: join(dir, `queue-${version}.db`),
     synchronous: 'normal',
-    schema: SCHEMAS[version],
-    schemaVersion: 1,
+    schema: version === 1 ? schemaOne() : QUEUE_SCHEMA,
+    schemaVersion: version,
     kind: 'queue',
     secureDelete: true,
   });
-  const publish = db.prepare<[string, string, number, number]>(
-    `INSERT INTO messages (topic, key, payload, attempt, published_at, available_at)
-     VALUES (?, ?, '${PAYLOAD}', 0, ?, ?)`,
-  );
-  const lease = db.prepare<
-    { topic: string; now: number; max: number; until: number; lease: string },
-    { id: number }
-  >(
-    `UPDATE messages SET available_at = @until, lease_until = @until, lease_token = @lease
-     WHERE id IN (SELECT id FROM messages WHERE topic = @topic AND available_at <= @now
-                  ORDER BY available_at, id LIMIT @max)
-     RETURNING id`,
-  );
-  const ack = db.prepare<[number, string, string]>(
-    'DELETE FROM messages WHERE id = ? AND topic = ? AND lease_token = ?',
-  );
+  const sql = prepareQueueStatements(db);
+  const publish = (topic: Topic, key: string, at: number, availableAt = at) =>
+    sql.publish.run({
+      topic,
+      key,
+      payload: PAYLOAD,
+      attempt: 0,
+      published_at: at,
+      available_at: availableAt,
+    });
   const removeKeys = db.prepare<[string]>('DELETE FROM messages WHERE key LIKE ?');
   const now = Date.now();
   db.transaction(() => {
-    for (let i = 0; i < STANDING_BACKLOG; i += 1) publish.run('callbacks', `c${i}`, now, now + 1e9);
+    for (let i = 0; i < STANDING_BACKLOG; i += 1) publish('callbacks', `c${i}`, now, now + 1e9);
   })();
-  return { db, publish, lease, ack, removeKeys };
+  return { db, sql, publish, removeKeys };
 }
 
 type QueueFile = ReturnType<typeof openQueueFile>;
@@ -90,8 +85,7 @@ function insertRound(q: QueueFile, round: number): number {
     for (let i = 0; i < MESSAGES_PER_ROUND; i += GROUP) {
       const now = Date.now();
       q.db.transaction(() => {
-        for (let j = 0; j < GROUP; j += 1)
-          q.publish.run('requests', `i${round}-${i + j}`, now, now);
+        for (let j = 0; j < GROUP; j += 1) q.publish('requests', `i${round}-${i + j}`, now);
       })();
     }
   });
@@ -106,25 +100,22 @@ function lifeRound(q: QueueFile, round: number): number {
       const now = Date.now();
       const lease = `L${round}-${i}`;
       q.db.transaction(() => {
-        for (let j = 0; j < GROUP; j += 1)
-          q.publish.run('requests', `l${round}-${i + j}`, now, now);
+        for (let j = 0; j < GROUP; j += 1) q.publish('requests', `l${round}-${i + j}`, now);
       })();
       const leased = q.db.transaction(() =>
-        q.lease.all({ topic: 'requests', now: now + 1, max: GROUP, until: now + 60_000, lease }),
+        q.sql.lease.all({
+          topic: 'requests',
+          now: now + 1,
+          max: GROUP,
+          until: now + 60_000,
+          lease,
+        }),
       )();
       q.db.transaction(() => {
-        for (const { id } of leased) q.ack.run(id, 'requests', lease);
+        for (const { id } of leased) q.sql.ack.run({ topic: 'requests', id, lease });
       })();
     }
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? NaN)
-    : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2;
 }
 
 function compare(label: string, files: [QueueFile, QueueFile], round: typeof insertRound) {
@@ -137,7 +128,7 @@ function compare(label: string, files: [QueueFile, QueueFile], round: typeof ins
     const order = r % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const);
     for (const k of order) times[k].push(round(files[k], r));
   }
-  const [a, b] = [median(times[0]), median(times[1])];
+  const [a, b] = [percentile(times[0], 0.5), percentile(times[1], 0.5)];
   const pairs = times[0].map((t, i) => ((times[1][i] ?? NaN) / t).toFixed(2)).join(' ');
   process.stdout.write(
     `${label.padEnd(32)} schema 1 ${a.toFixed(1).padStart(6)} µs  schema 2 ${b.toFixed(1).padStart(6)} µs` +

@@ -49,7 +49,7 @@ export function deadLettersOf(config: Config, queue: Queue, store: DecisionStore
 }
 
 /**
- * How many messages a Redis queue partition holds at most: ten times MAX_BACKLOG, and never
+ * How many messages a queue (a Redis partition, the embedded queue's topic) holds at most: ten times MAX_BACKLOG, and never
  * fewer than a million. Far above the requests the API admits (MAX_BACKLOG undecided in all
  * partitions together); the callbacks waiting out their retries (up to an hour of traffic to a
  * receiver that is down) are bounded only by it. It bounds Redis's memory when consumers are
@@ -75,11 +75,13 @@ export async function openAdapters(
       prefix: config.redisKeyPrefix,
       partitions: config.queuePartitions,
       maxLength: redisQueueCap(config.maxBacklog),
+      commandTimeoutMs: config.redisCommandTimeoutMs,
     });
     try {
       const store = await createPostgresStore({
         url: config.databaseUrl,
         schema: config.databaseSchema,
+        statementTimeoutMs: config.databaseStatementTimeoutMs,
       });
       return { queue, store };
     } catch (error) {
@@ -92,6 +94,7 @@ export async function openAdapters(
     queue: createSqliteQueue({
       file: join(dir, FILES.queue),
       synchronous: config.sqliteSynchronous,
+      maxLength: redisQueueCap(config.maxBacklog),
     }),
     store: createSqliteStore({
       file: join(dir, FILES.store),

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -34,22 +34,37 @@ interface SchemaOptions {
 function applySchema(db: Database.Database, options: SchemaOptions): boolean {
   const { file, kind, schemaVersion } = options;
   const version = Number(db.pragma('user_version', { simple: true }));
-  if (!Number.isInteger(version) || version < 0 || version > schemaVersion) {
+  if (version < 0 || version > schemaVersion) {
     throw new Error(`${file} has ${kind} schema ${version}; this release knows ${schemaVersion}`);
   }
-  const migrating = version > 0 && version < schemaVersion;
-  if (migrating) {
-    for (let from = version; from < schemaVersion; from += 1) {
-      const migration = options.migrations?.[from];
-      if (migration === undefined) {
-        throw new Error(`${file}: no migration from ${kind} schema ${from}`);
-      }
-      db.exec(migration);
+  // Version 0 is a new file: the schema creates it as it is now.
+  const first = version === 0 ? schemaVersion : version;
+  for (let from = first; from < schemaVersion; from += 1) {
+    const migration = options.migrations?.[from];
+    if (migration === undefined) {
+      throw new Error(`${file}: no migration from ${kind} schema ${from}`);
     }
+    db.exec(migration);
   }
   db.exec(options.schema);
   db.pragma(`user_version = ${schemaVersion}`);
-  return migrating;
+  return first < schemaVersion;
+}
+
+/**
+ * The database's folder (DATA_DIR) becomes owner-only (0700) and the file, with its WAL and
+ * shared-memory files, owner-only (0600): they hold token hashes and, in the queue, raw driver
+ * tokens. SQLite creates the WAL and shared-memory files with the database file's mode, so the
+ * file is created here first; an older installation's modes are narrowed at every start.
+ */
+function makePrivate(file: string): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path)) chmodSync(path, 0o600);
+  }
 }
 
 /**
@@ -69,7 +84,7 @@ export function openSqlite(
   },
 ): Database.Database {
   const { file } = options;
-  mkdirSync(dirname(file), { recursive: true });
+  makePrivate(file);
   const db = new Database(file);
   try {
     // Opening waits longer for the lock than a write does: another process may be migrating.

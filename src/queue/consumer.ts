@@ -49,9 +49,9 @@ export function startConsumer<T>(options: {
   unfit: (payload: unknown) => Unfit | null;
   /**
    * Called before a message is dead-lettered as unreadable or unfit, to record that beside its
-   * session (its key is the request id; its payload, which may hold a token, is not passed). It may answer a delay
-   * instead: the message is then put back for that long, not dead-lettered (its session is
-   * not stored yet). When it throws, the message stays leased and comes back when the lease
+   * session (its key is the request id; its payload, which may hold a token, is not passed).
+   * It may answer a delay instead: the message is then put back for that long, not
+   * dead-lettered (its session is not stored yet). When it throws, the message stays leased and comes back when the lease
    * ends, so a message is never dead-lettered without its session saying so.
    */
   beforeDeadLetter: (delivery: Leased) => Promise<number | null>;

@@ -52,6 +52,8 @@ export interface RedisQueueOptions {
   maxLength?: number;
   /** This process's consumer name in the groups; must be unique among live processes. */
   consumerName?: string;
+  /** A command not answered within this fails (the blocking read: past its block time). */
+  commandTimeoutMs?: number;
 }
 
 export interface RedisQueue extends Queue {
@@ -70,6 +72,10 @@ const FALLBACK_POLL_MS = 50;
 /** Rides through a failover of a few hundred ms, yet fails fast enough for a 503. */
 const MAX_RETRIES_PER_REQUEST = 3;
 const CLOSE_TIMEOUT_MS = 1_000;
+/** Without a configured timeout a command still fails after this rather than hang. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+/** Idle time before TCP keepalive probes start, so a dead peer is found without traffic. */
+const KEEP_ALIVE_DELAY_MS = 10_000;
 
 /** Ids handed out (deliveries and dead letters) are `<stream entry id>-<partition>`. */
 type Ref = { entryId: string; partition: number };
@@ -157,7 +163,11 @@ class BlockingConnections {
   readonly #idle: Redis[] = [];
   readonly #all = new Set<Redis>();
   #closed = false;
-  constructor(readonly source: Redis) {}
+  constructor(
+    readonly source: Redis,
+    /** A blocked read answers within its block time; this much more means a stall. */
+    readonly commandTimeoutMs: number,
+  ) {}
 
   /** Null when closed or all in use: the caller then waits without Redis. */
   acquire(): Redis | null {
@@ -165,7 +175,10 @@ class BlockingConnections {
     const idle = this.#idle.pop();
     if (idle !== undefined || this.#all.size >= MAX_BLOCKING_CONNECTIONS) return idle ?? null;
     // One blocking command at a time per connection: nothing to pipeline.
-    const connection = this.source.duplicate({ enableAutoPipelining: false });
+    const connection = this.source.duplicate({
+      enableAutoPipelining: false,
+      commandTimeout: MAX_BLOCK_MS + this.commandTimeoutMs,
+    });
     connection.on('error', () => {}); // failures surface as rejected commands
     this.#all.add(connection);
     return connection;
@@ -203,13 +216,18 @@ class RedisQueueAdapter implements RedisQueue {
     this.#maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
     // Auto-pipelining: the commands of one event-loop turn (the publishes of concurrent
     // requests, a batch's acks) travel in one write and one reply read, not one round trip each.
+    // A stalled server (paused, or a network path that drops everything) fails commands after
+    // the timeout instead of hanging the API and the workers; keepalive finds a dead peer.
+    const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     this.#redis = new Redis(options.url, {
       maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
       enableAutoPipelining: true,
+      commandTimeout: commandTimeoutMs,
+      keepAlive: KEEP_ALIVE_DELAY_MS,
     });
     this.#redis.on('error', () => {}); // failures surface as rejected commands; ioredis reconnects
     this.#scripts = createScripts(this.#redis);
-    this.#blocking = new BlockingConnections(this.#redis);
+    this.#blocking = new BlockingConnections(this.#redis, commandTimeoutMs);
   }
 
   #keys(topic: Topic, partition: number): PartitionKeys {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
+import { AppError } from '../errors.js';
 import { payloadText, readPayload, toDelivery } from './payload.js';
 import type {
   DeadLetter,
@@ -34,6 +35,8 @@ export interface SqliteQueueOptions {
   synchronous?: 'normal' | 'full';
   /** How soon a waiting `receive` notices messages published by another process. */
   pollIntervalMs?: number;
+  /** Most messages one topic holds before publishes fail with `BACKLOG_FULL`; unset: no cap. */
+  maxLength?: number;
 }
 
 export interface SqliteQueue extends Queue {
@@ -43,6 +46,10 @@ export interface SqliteQueue extends Queue {
 /** Cross-process publishes are seen within this; each tick costs one indexed read per waiting
  * receiver, negligible next to an authorization call. Same-process publishes wake at once. */
 const DEFAULT_POLL_INTERVAL_MS = 25;
+
+/** A topic's size is counted at most this often for its cap; in between, publishes add to
+ * the last count. The cap may be overshot by what other processes publish meanwhile. */
+const CAP_RECOUNT_MS = 1_000;
 
 /** Bumped with every schema change; a newer file is refused rather than misread. */
 const SCHEMA_VERSION = 2;
@@ -284,9 +291,12 @@ class SqliteQueueAdapter implements SqliteQueue {
   readonly #group: GroupCommit;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Waiters();
+  readonly #maxLength: number | undefined;
+  readonly #sizes = new Map<Topic, { count: number; at: number }>();
   #closed = false;
 
   constructor(options: SqliteQueueOptions) {
+    this.#maxLength = options.maxLength;
     this.file = options.file;
     this.#db = openDatabase(options.file, options.synchronous ?? 'normal');
     this.#sql = prepareStatements(this.#db);
@@ -298,6 +308,7 @@ class SqliteQueueAdapter implements SqliteQueue {
   async publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }) {
     const row = newRow(topic, key, payload);
     const delayMs = Math.max(0, options?.delayMs ?? 0);
+    this.#makeRoom(topic);
     await this.#group.run(() =>
       this.#sql.publish.run({ ...row, available_at: row.published_at + delayMs }),
     );
@@ -306,10 +317,34 @@ class SqliteQueueAdapter implements SqliteQueue {
     if (delayMs === 0) setImmediate(() => this.#waiters.notify(topic));
   }
 
+  /**
+   * Counts a message about to be published, or throws `BACKLOG_FULL` when its topic is at the
+   * cap (as the Redis queue does): the embedded queue's memory and disk stay bounded when the
+   * callbacks of a receiver that is down pile up.
+   */
+  #makeRoom(topic: Topic): void {
+    const cap = this.#maxLength;
+    if (cap === undefined) return;
+    const now = performance.now();
+    let size = this.#sizes.get(topic);
+    if (size === undefined || now - size.at > CAP_RECOUNT_MS) {
+      size = { count: this.#sql.depth.get(topic) ?? 0, at: now };
+      this.#sizes.set(topic, size);
+    }
+    if (size.count >= cap) {
+      throw new AppError(
+        'BACKLOG_FULL',
+        `${topic}: the queue holds its maximum of ${cap} messages`,
+      );
+    }
+    size.count += 1;
+  }
+
   async handOff(topic: Topic, delivery: Delivery, next: NextMessage) {
     const ref = refOf(topic, delivery);
     if (ref === null) return false;
     const row = newRow(next.topic, next.key, next.payload);
+    this.#makeRoom(next.topic);
     const done = await this.#group.run(() => this.#tx.handOff(ref, row));
     if (done) this.#waiters.notify(next.topic);
     return done;
@@ -458,6 +493,9 @@ class SqliteQueueAdapter implements SqliteQueue {
     });
   }
 }
+
+/** For `bench/queue-schema.ts`, which times these statements on this schema and the last. */
+export { SCHEMA as QUEUE_SCHEMA, prepareStatements as prepareQueueStatements };
 
 export function createSqliteQueue(options: SqliteQueueOptions): SqliteQueue {
   return new SqliteQueueAdapter(options);
