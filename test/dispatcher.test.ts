@@ -163,21 +163,31 @@ describe('callback dispatcher', () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
-  it('refuses a host name that resolves to a private address (DNS rebinding) and records why', async () => {
+  it('refuses a host name that resolves to a private address (DNS rebinding), recorded as a name that does not resolve', async () => {
     const receiver = await startScriptedServer(() => ({ status: 200 }));
     servers.push(receiver);
     const resolver = fakeResolver({ 'rebind.test': ['127.0.0.1'] });
     start({ http: createGuardedAgent({ allowPrivateNetworks: false, lookup: resolver.lookup }) });
-    const id = await decided(`http://rebind.test:${receiver.port}/hook`);
-    const session = await waitFor(async () => {
-      const s = await store.getSession(id);
-      return s?.callback.state === 'retrying' && s;
-    });
-    expect(session.callback.attempts).toBe(1);
-    expect(await store.listCallbackAttempts(id)).toMatchObject([
-      { attempt: 1, statusCode: null, error: 'CALLBACK_ADDRESS_FORBIDDEN' },
+    const internal = await decided(`http://rebind.test:${receiver.port}/hook`);
+    const missing = await decided(`http://missing.test:${receiver.port}/hook`);
+    for (const id of [internal, missing]) {
+      const session = await waitFor(async () => {
+        const s = await store.getSession(id);
+        return s?.callback.state === 'retrying' && s;
+      });
+      expect(session.callback.attempts).toBe(1);
+    }
+    // One error for both: the history is no oracle for which internal names exist.
+    const [seenInternal, seenMissing] = await Promise.all(
+      [internal, missing].map((id) => store.listCallbackAttempts(id)),
+    );
+    expect(seenInternal).toMatchObject([
+      { attempt: 1, statusCode: null, error: 'CALLBACK_UNREACHABLE' },
     ]);
-    expect(resolver.asked).toContain('rebind.test');
+    expect(seenMissing).toMatchObject([
+      { attempt: 1, statusCode: null, error: 'CALLBACK_UNREACHABLE' },
+    ]);
+    expect(resolver.asked).toEqual(expect.arrayContaining(['rebind.test', 'missing.test']));
     expect(receiver.requests).toHaveLength(0);
   });
 
@@ -214,6 +224,37 @@ describe('callback dispatcher', () => {
         timeoutMs: timeoutMs / 2,
         message: `callback ${id} recorded as delivered`,
       });
+  });
+
+  it('keeps delivering to a healthy host while several hanging hosts each hold their share', async () => {
+    // Regression: the cap was per host only, so a few hanging hosts together took every slot
+    // (four took all 128) and a healthy callback waited for their timeouts.
+    const hangingA = await startScriptedServer(() => 'hang');
+    const hangingB = await startScriptedServer(() => 'hang');
+    const healthy = await startScriptedServer(() => ({ status: 204 }));
+    servers.push(hangingA, hangingB, healthy);
+    const timeoutMs = 5_000;
+    start({
+      http: createGuardedAgent({ allowPrivateNetworks: true, maxPerHost: 4 }),
+      timeoutMs,
+      concurrency: 8,
+      maxPerHost: 4,
+    });
+    for (let i = 0; i < 12; i += 1) {
+      await decided(`${hangingA.url}/slow`);
+      await decided(`${hangingB.url}/slow`);
+    }
+    await waitFor(() => hangingA.inFlight + hangingB.inFlight >= 6, {
+      message: 'the hanging hosts to hold their slots',
+    });
+    const publishedAt = Date.now();
+    const id = await decided(`${healthy.url}/fast`);
+    await waitFor(async () => (await store.getSession(id))?.callback.state === 'delivered', {
+      timeoutMs: timeoutMs / 2,
+      message: 'the healthy callback delivered before any hanging attempt timed out',
+    });
+    expect(Date.now() - publishedAt).toBeLessThan(timeoutMs);
+    expect(hangingA.inFlight + hangingB.inFlight).toBeLessThanOrEqual(6);
   });
 
   it('delivers a backlog to one busy host without cycling it through the queue', async () => {

@@ -61,6 +61,15 @@ describe('the two HTTP callers and the limits on what they read', () => {
     });
   });
 
+  it('strips control and invisible reordering characters (bidi overrides too) from a reason', async () => {
+    const reason = 'ok\u202e\u2066evil\u2069\u200b\u0007\u009b\ufeff-done';
+    const url = await start({ status: 200, body: JSON.stringify({ status: 'allowed', reason }) });
+    expect(await client(url).authorize(input)).toMatchObject({
+      decision: 'allowed',
+      reason: 'okevil-done',
+    });
+  });
+
   // Stopping at a read cap is tested in http-exchange.test.ts (a body that never ends); the
   // deliverer's cap is 4 KiB (`RESPONSE_READ_CAP_BYTES`), more than a snippet needs.
   it('keeps the first 256 characters of a long callback answer, the token redacted', async () => {

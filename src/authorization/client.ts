@@ -152,12 +152,21 @@ function interpret(text: string, latencyMs: number, token: string): Authorizatio
   return { decision: status as AclStatus, reason: cleanReason(reason, status, token), latencyMs };
 }
 
-/** A reason is shown, logged, traced and stored: never with a token the service echoed in it. */
+/**
+ * Control characters: C0, DEL, C1, and the invisible format characters that reorder or hide
+ * text (bidirectional overrides, isolates and marks, zero-width characters, the BOM), which
+ * could make a reason read differently in a console, a log viewer or a terminal.
+ */
+const CONTROL_CHARACTERS =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/** A reason is shown, logged, traced and stored: never with a token the service echoed in it,
+ * nor with characters that change how the text around it reads. */
 function cleanReason(reason: unknown, fallback: string, token: string): string {
   if (typeof reason !== 'string') return fallback;
   const clean = reason
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(CONTROL_CHARACTERS, '')
     .replaceAll(token, CENSOR)
     .trim()
     .slice(0, MAX_REASON_LENGTH);

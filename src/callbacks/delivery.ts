@@ -15,6 +15,8 @@ export interface AttemptResult {
   /** The receiver's Retry-After on 429/503, clamped; null otherwise. */
   retryAfterMs: number | null;
   responseSnippet: string | null;
+  /** For the log only, never stored or shown: what lies behind `error` (e.g. `private`). */
+  cause?: string;
 }
 
 /** Only a snippet of the receiver's answer is kept; reading more would let a receiver make us
@@ -47,7 +49,7 @@ export async function attemptDelivery(options: {
   try {
     target = splitUrl(options.url);
   } catch (error) {
-    return failed(errorCode(error), 0);
+    return failed(error, 0);
   }
   const result = await exchange(options.dispatcher, {
     ...target,
@@ -65,7 +67,9 @@ export async function attemptDelivery(options: {
   });
   const durationMs = Math.round(performance.now() - started);
   if (!result.answered) {
-    return failed(result.timedOut ? 'CALLBACK_TIMEOUT' : errorCode(result.error), durationMs);
+    return result.timedOut
+      ? { ...failed(null, durationMs), error: 'CALLBACK_TIMEOUT' }
+      : failed(result.error, durationMs);
   }
   // A body cut short (too long, the timeout, the network) still leaves a useful snippet: the
   // status decides the outcome.
@@ -83,20 +87,28 @@ export async function attemptDelivery(options: {
   };
 }
 
-function failed(error: string, durationMs: number): AttemptResult {
+function failed(error: unknown, durationMs: number): AttemptResult {
+  const { code, reason } = (error ?? {}) as { code?: unknown; reason?: unknown };
   return {
     outcome: 'failed',
     statusCode: null,
-    error,
+    error: errorCode(error),
     durationMs,
     retryAfterMs: null,
     responseSnippet: null,
+    ...(typeof code === 'string'
+      ? { cause: typeof reason === 'string' ? `${code}:${reason}` : code }
+      : {}),
   };
 }
 
-/** Errors already carrying one of our codes (the SSRF guard's) keep it; others are network. */
+/**
+ * Errors already carrying one of our codes (the SSRF guard's) keep it; others are network.
+ * A name that resolved to a non-public address reads as one that does not resolve (ssrf.ts).
+ */
 function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
+  const { code, phase } = (error ?? {}) as { code?: unknown; phase?: unknown };
+  if (phase === 'lookup') return 'CALLBACK_UNREACHABLE';
   if (typeof code === 'string' && code.startsWith('CALLBACK_')) return code;
   return 'CALLBACK_UNREACHABLE';
 }

@@ -62,10 +62,11 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
   const { queue, store, logger, retryScheduleMs } = options;
   const now = options.now ?? Date.now;
   const tracer = options.tracer ?? trace.getTracer('chargegate');
-  const hosts = new HostLimiter(options.maxPerHost, {
-    minDeferMs: BUSY_HOST_MIN_DEFER_MS,
-    maxDeferMs: options.timeoutMs,
-  });
+  const hosts = new HostLimiter(
+    options.maxPerHost,
+    { minDeferMs: BUSY_HOST_MIN_DEFER_MS, maxDeferMs: options.timeoutMs },
+    options.concurrency,
+  );
 
   async function handle(delivery: ReadableDelivery<CallbackMessage>): Promise<void> {
     const session = await store.getSession(delivery.payload.request_id);
@@ -88,13 +89,13 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       return;
     }
     const startedAt = now();
-    let result: AttemptResult;
+    let result: AttemptResult | undefined;
     try {
       result = await exchange(delivery.payload, session);
     } finally {
       // The slot bounds connections to the host: it is given back as soon as the HTTP exchange
       // ends, not after the writes that record it.
-      hosts.release(host, slot, performance.now());
+      hosts.release(host, slot, performance.now(), result?.error === 'CALLBACK_TIMEOUT');
     }
     await record(delivery, session, startedAt, result);
   }
@@ -160,6 +161,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       attempt: attempt.attempt,
       status_code: result.statusCode,
       error: result.error,
+      ...(result.cause === undefined ? {} : { cause: result.cause }),
       duration_ms: result.durationMs,
     };
     if (result.outcome !== 'failed') {

@@ -1,4 +1,5 @@
-import { lookup as systemLookup, type LookupAddress } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
+import { createDnsLookup } from './resolver.js';
 import { isIP, isIPv4, isIPv6, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 
@@ -146,8 +147,11 @@ export function classifyAddress(ip: string): AddressVerdict {
  */
 export function checkCallbackUrl(
   url: URL,
-  options: { allowPrivateNetworks: boolean },
+  options: { allowPrivateNetworks: boolean; requireHttps?: boolean },
 ): string | null {
+  if (options.requireHttps === true && url.protocol !== 'https:') {
+    return 'must be an https URL (CALLBACK_REQUIRE_HTTPS is set)';
+  }
   if (options.allowPrivateNetworks) return null;
   return hostVerdict(url.hostname).allowed ? null : NON_PUBLIC_MESSAGE;
 }
@@ -192,7 +196,7 @@ export function guardLookup(resolve: LookupFunction = defaultLookup): LookupFunc
       if (first === undefined) return callback(notFound(hostname), []);
       for (const { address } of addresses) {
         const verdict = classifyAddress(address);
-        if (!verdict.allowed) return callback(forbidden(verdict), []);
+        if (!verdict.allowed) return callback(forbidden(verdict, 'lookup'), []);
       }
       if (options.all) callback(null, addresses);
       else callback(null, first.address, first.family);
@@ -200,8 +204,8 @@ export function guardLookup(resolve: LookupFunction = defaultLookup): LookupFunc
   };
 }
 
-const defaultLookup: LookupFunction = (hostname, options, callback) =>
-  systemLookup(hostname, options, callback);
+/** Callbacks resolve names off libuv's thread pool (see `resolver.ts`). */
+const defaultLookup: LookupFunction = createDnsLookup().lookup;
 
 function guardConnector(connect: buildConnector.connector): buildConnector.connector {
   return (options, callback) => {
@@ -307,10 +311,19 @@ function ipv6Value(text: string): bigint {
   return groups.reduce((value, group) => (value << 16n) | BigInt(parseInt(group, 16)), 0n);
 }
 
-function forbidden(verdict: AddressVerdict): Error {
+/**
+ * `phase: 'lookup'` marks a name that resolved to a non-public address: its attempt is recorded
+ * as `CALLBACK_UNREACHABLE`, as a name that does not resolve is, so that the request's history
+ * is no oracle for which internal names exist (the log keeps the reason).
+ */
+function forbidden(verdict: AddressVerdict, phase: 'lookup' | 'connect' = 'connect'): Error {
   // The reason, not the address: attempt errors may be shown to clients.
   const message = `callback address refused: ${verdict.reason ?? 'not public'}`;
-  return Object.assign(new Error(message), { code: FORBIDDEN_CODE, reason: verdict.reason });
+  return Object.assign(new Error(message), {
+    code: FORBIDDEN_CODE,
+    reason: verdict.reason,
+    phase,
+  });
 }
 
 function notFound(hostname: string): Error {
