@@ -35,6 +35,9 @@ LOG_LEVEL, …); the README lists them all with their defaults.
 
 Signals: SIGTERM or SIGINT stops accepting, finishes in-flight work and exits 0.`;
 
+/** How far past SHUTDOWN_TIMEOUT_MS a stopping process may run before it exits regardless. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
 /** The configuration, or `null` after printing every bad variable. */
 function configOrExit(): Config | null {
   try {
@@ -104,6 +107,15 @@ async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       logger.info({ signal }, 'stopping: no new requests, finishing in-flight work');
+      // Every part stops within SHUTDOWN_TIMEOUT_MS by itself; this is the backstop, so that
+      // nothing (a client, a stalled backend) can keep the process past it for long.
+      setTimeout(() => {
+        logger.error(
+          { shutdown_timeout_ms: config.shutdownTimeoutMs },
+          'shutdown did not finish in time: exiting without waiting',
+        );
+        resolve(1);
+      }, config.shutdownTimeoutMs + SHUTDOWN_GRACE_MS).unref();
       running.close().then(
         () => {
           logger.info('stopped');

@@ -51,6 +51,28 @@ export const DEFAULT_AUTH_CIRCUIT_OPEN_MS = 10_000;
 /** Time SIGTERM gives in-flight work before the process exits anyway. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 15_000;
 
+/** A client must have sent its whole request (headers and body, at most 16 KiB) within this:
+ * ample for any real client, short enough that a slow-drip client cannot hold a socket. */
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 20_000;
+
+/** Open connections to the public API, in all and per client address. The per-address bound is
+ * far above what a backend's connection pool (or a load balancer's) keeps open, yet stops one
+ * host from taking them all. */
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT = 1_000;
+
+/** A POST is stored within this or refused with 503; a write that lands later is not stored.
+ * Leaves the answer within 2 s even when the queue or store has stopped answering. */
+export const DEFAULT_ACCEPT_TIMEOUT_MS = 1_500;
+
+/** A Redis command that has not answered in this long fails: Redis answers in microseconds, so
+ * this is only ever reached when the server or the network has stalled. */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2_000;
+
+/** A PostgreSQL statement that has not answered in this long fails (client side, and on the
+ * server as `statement_timeout`). The slowest statement is a purge of 1,000 rows. */
+export const DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS = 5_000;
+
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -146,10 +168,23 @@ const schema = z.object({
   CALLBACK_MAX_IN_FLIGHT: integer(1, 10_000).default(DEFAULT_CALLBACK_MAX_IN_FLIGHT),
   CALLBACK_MAX_PER_HOST: integer(1, 10_000).default(DEFAULT_CALLBACK_MAX_PER_HOST),
   CALLBACK_ALLOW_PRIVATE_NETWORKS: booleanText.default(false),
+  CALLBACK_REQUIRE_HTTPS: booleanText.default(false),
   DEAD_LETTER_RETENTION: duration.prefault(DEFAULT_DEAD_LETTER_RETENTION),
   SESSION_RETENTION: duration.prefault(DEFAULT_SESSION_RETENTION),
   MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+  HTTP_REQUEST_TIMEOUT_MS: integer(1_000, 600_000).default(DEFAULT_HTTP_REQUEST_TIMEOUT_MS),
+  HTTP_MAX_CONNECTIONS: integer(1, 1_000_000).default(DEFAULT_HTTP_MAX_CONNECTIONS),
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: integer(1, 1_000_000).default(
+    DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT,
+  ),
+  API_RATE_LIMIT_PER_SEC: integer(1, 1_000_000).optional(),
+  ACCEPT_TIMEOUT_MS: integer(100, 60_000).default(DEFAULT_ACCEPT_TIMEOUT_MS),
+  REDIS_COMMAND_TIMEOUT_MS: integer(100, 600_000).default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
+  DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000).default(
+    DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+  ),
+  METRICS_PORT: integer(0, 65535).optional(),
   QUEUE_PARTITIONS: integer(1, 1_024).default(1),
   REDIS_KEY_PREFIX: z
     .string()
@@ -168,6 +203,7 @@ const schema = z.object({
     .enum(['auto', 'true', 'false'], { message: 'expected auto, true or false' })
     .default('auto'),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  ACL_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('chargegate'),
@@ -209,12 +245,28 @@ export interface Config {
     maxInFlight: number;
     maxPerHost: number;
     allowPrivateNetworks: boolean;
+    /** Refuse `http:` callback URLs (the production setting: tokens travel encrypted). */
+    requireHttps: boolean;
     deadLetterRetentionMs: number;
   };
   /** Finished sessions older than this are deleted (`store/port.ts`). */
   sessionRetentionMs: number;
   maxBacklog: number;
   shutdownTimeoutMs: number;
+  http: {
+    /** The whole request (headers and body) must arrive within this. */
+    requestTimeoutMs: number;
+    maxConnections: number;
+    maxConnectionsPerClient: number;
+    /** Requests a second per client (address); unset: no limit. */
+    rateLimitPerSec: number | undefined;
+    /** Where `/metrics` is served instead of the public port; unset: on the public port. */
+    metricsPort: number | undefined;
+  };
+  /** A POST is stored within this or answered 503, and then never stored. */
+  acceptTimeoutMs: number;
+  redisCommandTimeoutMs: number;
+  databaseStatementTimeoutMs: number;
   /** Redis Streams per topic in distributed mode; each partition has its own lease and
    * delayed sets, so leasing work is spread over smaller structures. */
   queuePartitions: number;
@@ -227,6 +279,8 @@ export interface Config {
   /** `start`: run the worker role in worker threads (`auto`: when there is more than one core). */
   workerThread: 'auto' | 'true' | 'false';
   adminToken: string | undefined;
+  /** The reference ACL service's admin API; unset: ADMIN_TOKEN, as before it existed. */
+  aclAdminToken: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   tracing: {
     /** Where spans are POSTed (OTLP/HTTP); unset: tracing off. */
@@ -321,17 +375,29 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       maxInFlight: e.CALLBACK_MAX_IN_FLIGHT,
       maxPerHost: e.CALLBACK_MAX_PER_HOST,
       allowPrivateNetworks: e.CALLBACK_ALLOW_PRIVATE_NETWORKS,
+      requireHttps: e.CALLBACK_REQUIRE_HTTPS,
       deadLetterRetentionMs: e.DEAD_LETTER_RETENTION,
     },
     sessionRetentionMs: e.SESSION_RETENTION,
     maxBacklog: e.MAX_BACKLOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerClient: e.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+      rateLimitPerSec: e.API_RATE_LIMIT_PER_SEC,
+      metricsPort: e.METRICS_PORT,
+    },
+    acceptTimeoutMs: e.ACCEPT_TIMEOUT_MS,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     queuePartitions: e.QUEUE_PARTITIONS,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     databaseSchema: e.DATABASE_SCHEMA,
     sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
     workerThread: e.WORKER_THREAD,
     adminToken: e.ADMIN_TOKEN,
+    aclAdminToken: e.ACL_ADMIN_TOKEN ?? e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     tracing: {
       // The standard OTLP variables: the traces endpoint as is, the base one plus /v1/traces.

@@ -14,12 +14,18 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_INVALID: 'The Idempotency-Key header is empty, too long or not printable ASCII.',
   BACKLOG_FULL: 'The backlog of undecided requests is at its bound; retry after Retry-After.',
   SESSION_NOT_FOUND: 'No charging session request has this id.',
-  STORE_UNAVAILABLE: 'The decision store or queue failed; the request was not accepted.',
+  ROUTE_NOT_FOUND: 'No route has this method and path.',
+  RATE_LIMITED: 'The client sent more requests than its rate limit; retry after Retry-After.',
+  ADMIN_TOO_MANY_FAILURES:
+    'Too many failed admin authentications from this address; retry after Retry-After.',
+  STORE_UNAVAILABLE:
+    'The decision store or queue failed or did not answer in time; the request was not accepted and will not be stored later.',
   INTERNAL_ERROR: 'An unexpected error; the details are in the log under the same request id.',
   CALLBACK_TIMEOUT: 'The callback receiver did not answer within CALLBACK_TIMEOUT_MS.',
-  CALLBACK_UNREACHABLE: 'The callback receiver could not be connected to.',
+  CALLBACK_UNREACHABLE:
+    'The callback receiver could not be connected to, or its host name does not resolve to a public address.',
   CALLBACK_ADDRESS_FORBIDDEN:
-    'The callback URL points to (or its host name resolves to) a loopback, private or otherwise non-public address.',
+    'The callback URL is an IP address that is loopback, private or otherwise non-public, or the connection reached such an address.',
   CALLBACK_DEAD_LETTERED:
     'The callback retry schedule is exhausted; the callback is a dead letter.',
   ADMIN_UNAUTHORIZED: 'An admin endpoint was called without the right bearer ADMIN_TOKEN.',

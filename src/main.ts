@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.js';
 import { buildApi } from './api/server.js';
+import { startMetricsServer } from './api/metrics-server.js';
 import { startWorkerRole, type WorkerPart } from './worker/role.js';
 import { createMetrics, mergedMetrics, type MetricsJson } from './lib/metrics.js';
 import { startWorkerThread } from './worker/thread-host.js';
@@ -25,6 +26,8 @@ export interface Running {
   apiUrl?: string;
   /** Where the reference authorization service listens, when this process runs it. */
   authServiceUrl?: string;
+  /** Where `/metrics` listens, when METRICS_PORT gives it a port of its own. */
+  metricsUrl?: string;
   /** Graceful stop: no new requests, in-flight work finished, connections closed. */
   close(): Promise<void>;
 }
@@ -48,8 +51,9 @@ export async function startChargegate(
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     // Reverse start order: the API stops taking requests before the workers stop, and the
-    // reference service outlives the workers that call it.
-    for (const step of closers.reverse()) {
+    // reference service outlives the workers that call it. (A copy: a second call runs them
+    // in the same order.)
+    for (const step of [...closers].reverse()) {
       try {
         await step();
       } catch (error) {
@@ -142,7 +146,21 @@ export async function startChargegate(
         logger: logger.child({ role: 'api' }),
         maxBacklog: config.maxBacklog,
         checkCallbackUrl: (url) =>
-          checkCallbackUrl(url, { allowPrivateNetworks: config.callbacks.allowPrivateNetworks }),
+          checkCallbackUrl(url, {
+            allowPrivateNetworks: config.callbacks.allowPrivateNetworks,
+            requireHttps: config.callbacks.requireHttps,
+          }),
+        limits: {
+          requestTimeoutMs: config.http.requestTimeoutMs,
+          maxConnections: config.http.maxConnections,
+          maxConnectionsPerClient: config.http.maxConnectionsPerClient,
+          acceptTimeoutMs: config.acceptTimeoutMs,
+          shutdownTimeoutMs: config.shutdownTimeoutMs,
+          ...(config.http.rateLimitPerSec === undefined
+            ? {}
+            : { rateLimitPerSec: config.http.rateLimitPerSec }),
+        },
+        serveMetrics: config.http.metricsPort === undefined,
         ...(config.adminToken === undefined
           ? {}
           : {
@@ -163,6 +181,18 @@ export async function startChargegate(
       await app.listen({ port: config.port, host: config.host });
       closers.push(() => app.close());
       running.apiUrl = listenUrl(app);
+      if (config.http.metricsPort !== undefined) {
+        const server = await startMetricsServer({
+          port: config.http.metricsPort,
+          host: config.host,
+          metrics,
+          ...(metricsJson === undefined ? {} : { metricsJson }),
+          logger: logger.child({ role: 'metrics' }),
+        });
+        closers.push(() => server.close());
+        running.metricsUrl = listenUrl(server);
+        logger.info({ url: running.metricsUrl }, 'metrics listening');
+      }
       logger.info(
         { url: running.apiUrl, data_dir: resolve(config.dataDir) },
         'public API listening',

@@ -215,6 +215,36 @@ describe('public API', () => {
     expect(await queue.depth('requests')).toBe(1);
   });
 
+  it("never tells another request's id in the 422, nor lets another receiver's client claim or probe a key", async () => {
+    const headers = { 'idempotency-key': 'guessable-1' };
+    const mine = await call(url, 'POST', PATH, {
+      body: startBody({}, 'https://app.example/cb'),
+      headers,
+    });
+    const mineId = mine.json()['request_id'] as string;
+    // Same key and receiver, another body: refused, without naming the first request.
+    const reused = await call(url, 'POST', PATH, {
+      body: startBody({ driver_token: 'another-token-entirely-0002' }, 'https://app.example/cb'),
+      headers,
+    });
+    expect(reused.status).toBe(422);
+    expect(reused.text).not.toContain(mineId);
+    // Another receiver's client with the same key: its own request, neither blocked nor a replay.
+    const other = await call(url, 'POST', PATH, {
+      body: startBody({ driver_token: 'another-token-entirely-0003' }, 'https://evil.example/cb'),
+      headers,
+    });
+    expect(other.status).toBe(202);
+    expect(other.json()['request_id']).not.toBe(mineId);
+    expect(other.headers['idempotent-replayed']).toBeUndefined();
+    // And the key still replays for its owner.
+    const replay = await call(url, 'POST', PATH, {
+      body: startBody({}, 'https://app.example/cb'),
+      headers,
+    });
+    expect(replay.json()['request_id']).toBe(mineId);
+  });
+
   it('refuses an Idempotency-Key that is too long or not printable', async () => {
     const answer = await call(url, 'POST', PATH, {
       body: startBody(),
@@ -237,10 +267,23 @@ describe('public API', () => {
   });
 
   it('answers 404 problems for unknown and malformed request ids', async () => {
-    for (const id of ['01234567-89ab-7def-8123-456789abcdef', 'nope', '../../etc']) {
+    for (const id of ['01234567-89ab-7def-8123-456789abcdef', 'nope']) {
       const answer = await call(url, 'GET', `${PATH}/${id}`);
       expect(answer.status, id).toBe(404);
       expect(answer.json()['code']).toBe('SESSION_NOT_FOUND');
+    }
+  });
+
+  it('answers an unknown route with a 404 problem of its own, not a missing session', async () => {
+    for (const [method, path] of [
+      ['POST', '/api/v1/reservations'],
+      ['GET', `${PATH}/../../etc`],
+      ['GET', '/nowhere'],
+    ] as const) {
+      const answer = await call(url, method, path, method === 'POST' ? { body: {} } : {});
+      expect(answer.status, path).toBe(404);
+      expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(answer.json()).toMatchObject({ code: 'ROUTE_NOT_FOUND', status: 404 });
     }
   });
 

@@ -68,13 +68,15 @@ describe('callback retries', () => {
     receiver = await startScriptedServer((_, index) =>
       index < 2 ? { status: 500, body: 'down for maintenance' } : { status: 200 },
     );
+    const operator = 'operator-token-0123456789';
     service = await spawnService('start', {
       ...baseEnv(dir.path),
       CALLBACK_RETRY_SCHEDULE: '100ms,100ms,100ms',
+      ADMIN_TOKEN: operator,
     });
     const id = await startSession(service.url, startBody({}, receiver.url));
     const session = await waitFor(async () => {
-      const s = await getSession(service!.url, id);
+      const s = await getSession(service!.url, id, operator);
       return (s['callback'] as { state: string }).state === 'delivered' && s;
     });
     const callback = session['callback'] as {

@@ -22,12 +22,15 @@ function verify(secret: string, request: RecordedRequest): unknown {
 }
 
 type Callback = {
+  url: string;
   state: string;
   attempts: number;
   history: { status_code: number | null; error: string | null }[];
 };
-const callbackOf = async (url: string, id: string) =>
-  (await getSession(url, id))['callback'] as Callback;
+const callbackOf = async (url: string, id: string, operatorToken?: string) =>
+  (await getSession(url, id, operatorToken))['callback'] as Callback;
+
+const OPERATOR_TOKEN = 'operator-token-0123456789';
 
 describe('webhook delivery', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -107,10 +110,14 @@ describe('webhook delivery', () => {
   /** Starts the service, sends one request with `token`, and returns the snippet stored for its
    * first (failed, so retrying) callback attempt. */
   async function firstFailedAttempt(token: string) {
-    service = await spawnService('start', { ...baseEnv(dir.path), CALLBACK_RETRY_SCHEDULE: '1h' });
+    service = await spawnService('start', {
+      ...baseEnv(dir.path),
+      CALLBACK_RETRY_SCHEDULE: '1h',
+      ADMIN_TOKEN: OPERATOR_TOKEN,
+    });
     const id = await startSession(service.url, startBody({ driver_token: token }, receiver.url));
     const callback = await waitFor(async () => {
-      const c = await callbackOf(service!.url, id);
+      const c = await callbackOf(service!.url, id, OPERATOR_TOKEN);
       return c.state === 'retrying' && c;
     });
     const snippet = (callback.history[0] as { response_snippet?: string }).response_snippet;
@@ -130,7 +137,7 @@ describe('webhook delivery', () => {
     receiver.script = (request) => ({ status: 500, body: `rejected: ${request.body}` });
     const { id, snippet } = await firstFailedAttempt(token);
     expect(snippet).toContain('[redacted]');
-    expect(JSON.stringify(await getSession(service!.url, id))).not.toContain(token);
+    expect(JSON.stringify(await getSession(service!.url, id, OPERATOR_TOKEN))).not.toContain(token);
     expect(service!.output()).not.toContain(token);
   });
 
@@ -140,8 +147,31 @@ describe('webhook delivery', () => {
     receiver.script = () => ({ status: 500, body: `${'x'.repeat(240)}${token} rejected` });
     const { id, snippet } = await firstFailedAttempt(token);
     expect(snippet).toMatch(/^x{240}\[redacted\]/);
-    expect(JSON.stringify(await getSession(service!.url, id))).not.toContain(token.slice(0, 10));
+    expect(JSON.stringify(await getSession(service!.url, id, OPERATOR_TOKEN))).not.toContain(
+      token.slice(0, 10),
+    );
     expect(service!.output()).not.toContain(token.slice(0, 10));
+  });
+
+  it("shows a request's callback URL without its query and the receiver's answers only to an operator", async () => {
+    receiver.script = () => ({ status: 500, body: 'internal detail of the receiver' });
+    const { id } = await firstFailedAttempt('shown-to-operators-only-0001');
+    const url = `${receiver.url}/hook?secret=receiver-secret#frag`;
+    const second = await startSession(service!.url, startBody({}, url));
+    const anyone = await waitFor(async () => {
+      const c = await callbackOf(service!.url, second);
+      return c.state === 'retrying' && c;
+    });
+    expect(anyone.url).toBe(`${receiver.url}/hook`);
+    expect(JSON.stringify(anyone)).not.toContain('receiver-secret');
+    expect(anyone.history[0]).toMatchObject({ status_code: 500, response_snippet: null });
+    const stranger = await callbackOf(service!.url, id, 'not-the-operator-token-000');
+    expect(stranger.history[0]).toMatchObject({ response_snippet: null });
+    const operator = await callbackOf(service!.url, second, OPERATOR_TOKEN);
+    expect(operator.url).toBe(url);
+    expect(operator.history[0]).toMatchObject({
+      response_snippet: 'internal detail of the receiver',
+    });
   });
 
   it('generates the secret once, owner-only, in DATA_DIR, and signs with it', async () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
+import { adminFailureLimit, retryAfterSeconds } from '../lib/client-limits.js';
 import { Problem } from './schemas.js';
 import { instanceOf, problem, sendProblem } from './problem.js';
 import { registerStatsRoute, type StatsSource } from './stats.js';
@@ -37,6 +38,15 @@ function unauthorized(request: FastifyRequest, reply: FastifyReply) {
   );
 }
 
+/** Refuses an address that failed to authenticate too often, whatever token it sends now. */
+export function tooManyFailures(request: FastifyRequest, reply: FastifyReply, blockedMs: number) {
+  void reply.header('retry-after', String(retryAfterSeconds(blockedMs)));
+  return sendProblem(
+    reply,
+    problem(429, 'ADMIN_TOO_MANY_FAILURES', { instance: instanceOf(request) }),
+  );
+}
+
 /**
  * The admin API (bearer `ADMIN_TOKEN`): dead-lettered callbacks, listed and replayed, and the
  * console's stats. Only registered when a token is configured; without one, these routes do
@@ -48,9 +58,15 @@ export function registerAdminRoutes(
 ): void {
   void app.register(
     (admin, _options, done) => {
+      const failures = adminFailureLimit();
       admin.addHook('onRequest', async (request, reply) => {
+        const blockedMs = failures.blockedFor(request.ip);
+        if (blockedMs > 0) return tooManyFailures(request, reply, blockedMs);
         const token = bearerToken(request.headers.authorization);
-        if (!token || !sameToken(token, deps.adminToken)) return unauthorized(request, reply);
+        if (!token || !sameToken(token, deps.adminToken)) {
+          failures.fail(request.ip);
+          return unauthorized(request, reply);
+        }
       });
 
       registerStatsRoute(admin, deps.stats);

@@ -1,14 +1,16 @@
 import type { Queue } from '../queue/port.js';
 import type { RequestMessage } from '../queue/messages.js';
-import type { DecisionStore } from '../store/port.js';
+import { tooLate, type DecisionStore } from '../store/port.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { AppError } from '../errors.js';
+import { storeCall } from './deadline.js';
 import { uuidv7 } from '../lib/ids.js';
 import type { StartSessionRequest } from './schemas.js';
 
 export type IntakeResult =
   | { kind: 'accepted'; requestId: string; replayed: boolean }
-  | { kind: 'idempotency_conflict'; requestId: string }
+  // The other request's id is never told: it belongs to whoever used the key first.
+  | { kind: 'idempotency_conflict' }
   | { kind: 'backlog_full'; retryAfterSeconds: number };
 
 export interface Intake {
@@ -27,22 +29,35 @@ const BACKLOG_REFRESH_MS = 250;
 /** What a client told "backlog full" should wait: long enough for workers to drain a slice. */
 const BACKLOG_RETRY_AFTER_SECONDS = 5;
 
+/** The answer waits this much past the accept deadline for a write that ran just before it,
+ * so that a request stored in time is not refused because its acknowledgement was slow. */
+const ANSWER_MARGIN_MS = 250;
+
 /**
  * Accepting a request: the message is published first and the session stored second, and the
  * `202` follows both. The stored session is the acknowledgement: a worker that receives a
  * message whose session does not exist (the process died between the two writes, so the
  * client never got a `202`) waits a grace period and then drops it. So a crash at any point
  * either loses a request that was never acknowledged, or nothing.
+ *
+ * Both writes must be done within `acceptTimeoutMs`, or the client gets `503`: the session is
+ * stored only by a write that runs before that deadline (`acceptBy`, checked by the store
+ * itself), so a request held up in a stalled queue or store is never stored, decided or called
+ * back after its client was refused.
+ *
+ * Idempotency keys belong to a scope (the callback URL's origin), so that nobody can claim or
+ * probe a key of requests called back elsewhere; they are stored as keyed hashes.
  */
 export function createIntake(deps: {
   queue: Queue;
   store: DecisionStore;
   hasher: TokenHasher;
   maxBacklog: number;
+  acceptTimeoutMs: number;
   onAccepted?: () => void;
   now?: () => number;
 }): Intake {
-  const { queue, store, hasher, maxBacklog } = deps;
+  const { queue, store, hasher, maxBacklog, acceptTimeoutMs } = deps;
   const now = deps.now ?? Date.now;
   const backlog = {
     value: 0,
@@ -82,7 +97,12 @@ export function createIntake(deps: {
   ): IntakeResult {
     return existing.requestHash === hash
       ? { kind: 'accepted', requestId: existing.requestId, replayed: true }
-      : { kind: 'idempotency_conflict', requestId: existing.requestId };
+      : { kind: 'idempotency_conflict' };
+  }
+
+  /** The key as stored: a keyed hash of the client's key within its scope. */
+  function scopedKey(key: string, body: StartSessionRequest): string {
+    return hasher.hash(JSON.stringify(['idempotency-key', new URL(body.callback_url).origin, key]));
   }
 
   async function replay(key: string, hash: string): Promise<IntakeResult | null> {
@@ -90,7 +110,21 @@ export function createIntake(deps: {
     return existing ? answerFor(existing, hash) : null;
   }
 
-  async function accept(
+  function accept(
+    body: StartSessionRequest,
+    clientKey: string | undefined,
+    traceparent?: string,
+  ): Promise<IntakeResult> {
+    const acceptBy = now() + acceptTimeoutMs;
+    const key = clientKey === undefined ? undefined : scopedKey(clientKey, body);
+    return storeCall(
+      acceptBefore(acceptBy, body, key, traceparent),
+      acceptTimeoutMs + ANSWER_MARGIN_MS,
+    );
+  }
+
+  async function acceptBefore(
+    acceptBy: number,
     body: StartSessionRequest,
     key: string | undefined,
     traceparent?: string,
@@ -116,12 +150,15 @@ export function createIntake(deps: {
         ...(traceparent === undefined ? {} : { traceparent }),
       };
       await queue.publish('requests', requestId, message, { partitionKey: message.station_id });
+      // Too late already: the message is an orphan the worker drops; the client gets 503.
+      if (now() > acceptBy) throw tooLate(requestId);
       const created = await store.createSession({
         requestId,
         stationId: message.station_id,
         tokenHash: hasher.hash(body.driver_token),
         callbackUrl: body.callback_url,
         acceptedAt,
+        acceptBy,
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: hash }),
       });
       backlog.value += 1;

@@ -18,6 +18,40 @@ import { exposition, registerQueueGauges, type Metrics, type MetricsJson } from 
 import { SESSIONS_PATH } from './sessions.js';
 import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
 import { acceptJsonOnly } from './json-body.js';
+import { forceCloseAfter, limitConnections } from './connection-guard.js';
+import { ClientRateLimit } from '../lib/client-limits.js';
+import {
+  DEFAULT_ACCEPT_TIMEOUT_MS,
+  DEFAULT_HTTP_MAX_CONNECTIONS,
+  DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT,
+  DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+} from '../config.js';
+
+/** What the public API allows its clients; every field has the configuration's default. */
+export interface ApiLimits {
+  /** The whole request must arrive within this, or the connection is closed (408). */
+  requestTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerClient: number;
+  /** Requests a second per client address on the public routes; unset: no limit. */
+  rateLimitPerSec?: number;
+  /** A POST is stored within this or refused (`503`), and then never stored. */
+  acceptTimeoutMs: number;
+  /** After this, `close()` ends every connection still open, answered or not. */
+  shutdownTimeoutMs: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiLimits = {
+  requestTimeoutMs: DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
+  maxConnections: DEFAULT_HTTP_MAX_CONNECTIONS,
+  maxConnectionsPerClient: DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT,
+  acceptTimeoutMs: DEFAULT_ACCEPT_TIMEOUT_MS,
+  shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+};
+
+/** How often Node checks connections against the request timeout (its default is 30 s). */
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 
 export interface ApiDependencies {
   queue: Queue;
@@ -37,11 +71,25 @@ export interface ApiDependencies {
   /** Present when ADMIN_TOKEN is set: the admin API and the operator console are registered.
    * `circuitState` is the worker's breaker, when this process runs the worker role. */
   admin?: { adminToken: string; deadLetters: DeadLetters; circuitState?: () => CircuitState };
+  limits?: Partial<ApiLimits>;
+  /** Serve `/metrics` here (default); false when it has a port of its own (METRICS_PORT). */
+  serveMetrics?: boolean;
 }
 
 /** Builds the public API. Listening is the caller's business (tests use port 0). */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const limits: ApiLimits = { ...DEFAULT_API_LIMITS, ...deps.limits };
   const app = Fastify({
+    // A client that has not sent its whole request in time is answered 408 and cut off: a
+    // slow-drip client cannot hold a connection (or a shutdown) for ever.
+    // Given to Node's server too: it enforces the timeout only when its headers timeout is no
+    // longer, which it derives from the request timeout only at construction.
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS,
+    },
     // One line per accepted request (with its request_id) is logged by the route, and 5xx by
     // the error handler; Fastify's own two lines per request would triple the log volume at
     // thousands of requests per second.
@@ -59,8 +107,18 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false },
     },
   });
-  // SIGTERM must not wait for clients' idle keep-alive connections (see the function).
+  // SIGTERM must not wait for clients' idle keep-alive connections (see the function), nor
+  // for ever on clients that never finish a request.
   closeConnectionsOnDrain(app);
+  app.addHook('preClose', (done) => {
+    const cancel = forceCloseAfter(app.server, limits.shutdownTimeoutMs);
+    app.server.once('close', cancel);
+    done();
+  });
+  limitConnections(app.server, {
+    maxConnections: limits.maxConnections,
+    maxPerClient: limits.maxConnectionsPerClient,
+  });
 
   acceptJsonOnly(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -72,7 +130,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
-      problem(404, 'SESSION_NOT_FOUND', {
+      problem(404, 'ROUTE_NOT_FOUND', {
         instance: instanceOf(request),
         detail: `No route ${request.method} ${instanceOf(request)}.`,
       }),
@@ -93,18 +151,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     store: deps.store,
     hasher: deps.hasher,
     maxBacklog: deps.maxBacklog,
+    acceptTimeoutMs: limits.acceptTimeoutMs,
     onAccepted: () => deps.metrics.requestsAccepted.inc(),
   });
   registerQueueGauges(deps.metrics, deps.queue);
   observeRequests(app, deps.metrics);
   const metricsJson = deps.metricsJson;
-  registerMetricsRoute(
-    app,
-    deps.metrics,
-    metricsJson === undefined
-      ? () => deps.metrics.registry.metrics()
-      : async () => exposition(await metricsJson()),
-  );
+  if (deps.serveMetrics !== false) registerMetricsRoute(app, deps.metrics, metricsJson);
   if (deps.admin) {
     const { circuitState, ...admin } = deps.admin;
     registerAdminRoutes(app, {
@@ -116,24 +169,34 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     });
     registerConsole(app);
   }
+  const rateLimit =
+    limits.rateLimitPerSec === undefined ? undefined : new ClientRateLimit(limits.rateLimitPerSec);
   registerSessionRoutes(app, {
     tracer: deps.tracer ?? trace.getTracer('chargegate'),
     intake,
     store: deps.store,
     checkCallbackUrl: deps.checkCallbackUrl,
+    readTimeoutMs: limits.acceptTimeoutMs,
+    ...(deps.admin === undefined ? {} : { operatorToken: deps.admin.adminToken }),
+    ...(rateLimit === undefined ? {} : { admit: (request) => rateLimit.take(request.ip) }),
   });
   return app;
 }
 
-function registerMetricsRoute(
+/** `/metrics` of this process (and of its worker threads, when `metricsJson` merges them). */
+export function registerMetricsRoute(
   app: FastifyInstance,
   metrics: Metrics,
-  exposition: () => Promise<string>,
+  metricsJson?: () => Promise<MetricsJson>,
 ): void {
+  const text =
+    metricsJson === undefined
+      ? () => metrics.registry.metrics()
+      : async () => exposition(await metricsJson());
   app.get(
     '/metrics',
     { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
-    async (_request, reply) => reply.type(metrics.registry.contentType).send(await exposition()),
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await text()),
   );
 }
 

@@ -1,4 +1,12 @@
-import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaValidationError,
+} from 'fastify';
+import { bearerToken, sameToken } from '../lib/bearer.js';
+import { retryAfterSeconds } from '../lib/client-limits.js';
+import { storeCall } from './deadline.js';
 import type { DecisionStore, SessionRecord, CallbackAttempt } from '../store/port.js';
 import { fingerprintOf } from '../lib/token-hash.js';
 import type { Intake } from './intake.js';
@@ -12,7 +20,7 @@ import {
   SessionView,
   StartSessionRequest,
 } from './schemas.js';
-import { problem, sendProblem } from './problem.js';
+import { instanceOf, problem, sendProblem } from './problem.js';
 import { isValidStartRequest, startRequestErrors, type CallbackUrlCheck } from './validate.js';
 import { isUuid } from '../lib/ids.js';
 import type { Tracer } from '@opentelemetry/api';
@@ -30,11 +38,33 @@ export function registerSessionRoutes(
     store: DecisionStore;
     checkCallbackUrl: CallbackUrlCheck;
     tracer: Tracer;
+    /** The GET answers `503` when the store has not answered within this. */
+    readTimeoutMs: number;
+    /** A GET bearing this token (ADMIN_TOKEN) also shows the receivers' answers. */
+    operatorToken?: string;
+    /** The client's rate limit: ms it must wait, 0 to go ahead. */
+    admit?: (request: FastifyRequest) => number;
   },
 ): void {
+  const admit = deps.admit;
+  const onRequest =
+    admit === undefined
+      ? []
+      : [
+          async (request: FastifyRequest, reply: FastifyReply) => {
+            const waitMs = admit(request);
+            if (waitMs === 0) return;
+            void reply.header('retry-after', String(retryAfterSeconds(waitMs)));
+            return sendProblem(
+              reply,
+              problem(429, 'RATE_LIMITED', { instance: instanceOf(request) }),
+            );
+          },
+        ];
   app.post(
     SESSIONS_PATH,
     {
+      onRequest,
       bodyLimit: BODY_LIMIT_BYTES,
       attachValidation: true,
       schema: {
@@ -50,6 +80,7 @@ export function registerSessionRoutes(
           413: Problem,
           415: Problem,
           422: Problem,
+          429: Problem,
           503: Problem,
         },
       },
@@ -94,7 +125,7 @@ export function registerSessionRoutes(
             reply,
             problem(422, 'IDEMPOTENCY_KEY_REUSED', {
               instance,
-              detail: `This Idempotency-Key was used for request ${result.requestId} with a different body.`,
+              detail: 'This Idempotency-Key was used before with a different body.',
             }),
           );
         case 'accepted':
@@ -114,18 +145,21 @@ export function registerSessionRoutes(
   app.get<{ Params: { request_id: string } }>(
     `${SESSIONS_PATH}/:request_id`,
     {
+      onRequest,
       schema: {
         summary: 'Read a charging session request',
         description:
-          'The decision (pending until decided), its reason, timestamps and the callback delivery state with every attempt. Never the driver token.',
+          "The decision (pending until decided), its reason, timestamps and the callback delivery state with every attempt. Never the driver token; the callback URL without its query; the receiver's answers only to a caller bearing ADMIN_TOKEN.",
         tags: ['charging sessions'],
         params: SessionParams,
-        response: { 200: SessionView, 404: Problem },
+        response: { 200: SessionView, 404: Problem, 429: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
       const id = request.params.request_id.toLowerCase();
-      const session = isUuid(id) ? await deps.store.getSession(id) : null;
+      const session = isUuid(id)
+        ? await storeCall(deps.store.getSession(id), deps.readTimeoutMs)
+        : null;
       if (!session) {
         return sendProblem(
           reply,
@@ -135,15 +169,36 @@ export function registerSessionRoutes(
           }),
         );
       }
-      const attempts = await deps.store.listCallbackAttempts(id);
-      return reply.send(sessionView(session, attempts));
+      const attempts = await storeCall(deps.store.listCallbackAttempts(id), deps.readTimeoutMs);
+      const token = deps.operatorToken;
+      const operator =
+        token !== undefined && sameToken(bearerToken(request.headers.authorization), token);
+      return reply.send(sessionView(session, attempts, { operator }));
     },
   );
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function sessionView(s: SessionRecord, attempts: CallbackAttempt[]) {
+/**
+ * The callback URL as shown to anyone who knows the request id: scheme, host, port and path.
+ * Its query, fragment and credentials often carry a receiver's secret, and are left out.
+ */
+export function publicCallbackUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return '';
+  }
+}
+
+/** `operator`: the caller proved to be an operator, and also sees the receivers' answers. */
+export function sessionView(
+  s: SessionRecord,
+  attempts: CallbackAttempt[],
+  viewer: { operator: boolean } = { operator: false },
+) {
   return {
     request_id: s.requestId,
     station_id: s.stationId,
@@ -154,7 +209,7 @@ export function sessionView(s: SessionRecord, attempts: CallbackAttempt[]) {
     accepted_at: new Date(s.acceptedAt).toISOString(),
     decided_at: iso(s.decidedAt),
     callback: {
-      url: s.callbackUrl,
+      url: viewer.operator ? s.callbackUrl : publicCallbackUrl(s.callbackUrl),
       state: s.callback.state,
       attempts: s.callback.attempts,
       last_attempt_at: iso(s.callback.lastAttemptAt),
@@ -166,7 +221,7 @@ export function sessionView(s: SessionRecord, attempts: CallbackAttempt[]) {
         duration_ms: a.durationMs,
         status_code: a.statusCode,
         error: a.error,
-        response_snippet: a.responseSnippet,
+        response_snippet: viewer.operator ? a.responseSnippet : null,
       })),
     },
   };

@@ -9,6 +9,7 @@ import Value from 'typebox/value';
 import { instanceOf, problem, sendProblem, type ProblemBody } from '../api/problem.js';
 import type { ErrorCode } from '../errors.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
+import { adminFailureLimit, retryAfterSeconds } from '../lib/client-limits.js';
 import type { AclProblem } from './acl-file.js';
 
 /**
@@ -16,7 +17,11 @@ import type { AclProblem } from './acl-file.js';
  * file's own checks for bodies, TypeBox for parameters, and problem+json answers.
  */
 
-const TITLES: Partial<Record<number, string>> = { 404: 'Not found', 409: 'Conflict' };
+const TITLES: Partial<Record<number, string>> = {
+  404: 'Not found',
+  409: 'Conflict',
+  429: 'Too many requests',
+};
 
 export function refusal(request: FastifyRequest, status: number, code: ErrorCode, detail?: string) {
   const body = problem(status, code, {
@@ -72,13 +77,24 @@ export const validateWithTypeBox: FastifySchemaCompiler<TSchema> = ({ schema, ht
   };
 };
 
-/** An `onRequest` hook answering 401 unless the request carries `Bearer <adminToken>`. */
+/**
+ * An `onRequest` hook answering 401 unless the request carries `Bearer <adminToken>`, and 429
+ * to an address that has failed too often lately (a guessing attack).
+ */
 export function requireAdminToken(adminToken: string) {
+  const failures = adminFailureLimit();
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    const blockedMs = failures.blockedFor(request.ip);
+    if (blockedMs > 0) {
+      void reply.header('retry-after', String(retryAfterSeconds(blockedMs)));
+      return sendProblem(reply, refusal(request, 429, 'ADMIN_TOO_MANY_FAILURES'));
+    }
     const token = bearerToken(request.headers.authorization);
     if (token !== '' && sameToken(token, adminToken)) return;
+    failures.fail(request.ip);
     void reply.header('www-authenticate', 'Bearer realm="chargegate-admin"');
-    const detail = 'ACL admin endpoints need Authorization: Bearer <ADMIN_TOKEN>.';
+    const detail =
+      'ACL admin endpoints need Authorization: Bearer <ACL_ADMIN_TOKEN> (ADMIN_TOKEN when unset).';
     return sendProblem(reply, refusal(request, 401, 'ADMIN_UNAUTHORIZED', detail));
   };
 }

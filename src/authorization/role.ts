@@ -39,7 +39,7 @@ export async function startAuthServiceRole(
       acl,
       hasher,
       logger: logger.child({ role: 'auth-service' }),
-      adminToken: config.adminToken,
+      adminToken: config.aclAdminToken,
     });
     await service.listen({ port: config.auth.servicePort, host: config.auth.serviceHost });
     closers.push(() => service.close());

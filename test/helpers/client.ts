@@ -52,8 +52,17 @@ export async function startSession(baseUrl: string, body: object): Promise<strin
   return answer.json()['request_id'] as string;
 }
 
-export async function getSession(baseUrl: string, id: string): Promise<Record<string, unknown>> {
-  const answer = await call(baseUrl, 'GET', `/api/v1/charging-sessions/${id}`);
+/** `operatorToken`: sent as the bearer ADMIN_TOKEN, which also shows the receivers' answers. */
+export async function getSession(
+  baseUrl: string,
+  id: string,
+  operatorToken?: string,
+): Promise<Record<string, unknown>> {
+  const answer = await call(baseUrl, 'GET', `/api/v1/charging-sessions/${id}`, {
+    ...(operatorToken === undefined
+      ? {}
+      : { headers: { authorization: `Bearer ${operatorToken}` } }),
+  });
   if (answer.status !== 200) throw new Error(`expected 200, got ${answer.status}: ${answer.text}`);
   return answer.json();
 }

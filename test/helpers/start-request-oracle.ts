@@ -145,12 +145,15 @@ export function judgeBody(body: Uint8Array): BodyVerdict {
   return { kind: 'valid', fields: candidate as StartFields };
 }
 
-/** What the API has accepted under each Idempotency-Key, to predict replays and conflicts. */
+/**
+ * What the API has accepted under each Idempotency-Key, to predict replays and conflicts. A key
+ * belongs to the callback URL's origin: the same key with another receiver is another key.
+ */
 export class IdempotencyLedger {
   readonly #byKey = new Map<string, { fingerprint: string; requestId: string }>();
 
   lookup(key: string, fields: StartFields): { replayOf?: string; conflict: boolean } {
-    const seen = this.#byKey.get(key);
+    const seen = this.#byKey.get(scoped(key, fields));
     if (!seen) return { conflict: false };
     return seen.fingerprint === fingerprint(fields)
       ? { replayOf: seen.requestId, conflict: false }
@@ -158,10 +161,14 @@ export class IdempotencyLedger {
   }
 
   record(key: string, fields: StartFields, requestId: string): void {
-    if (!this.#byKey.has(key))
-      this.#byKey.set(key, { fingerprint: fingerprint(fields), requestId });
+    const scope = scoped(key, fields);
+    if (!this.#byKey.has(scope))
+      this.#byKey.set(scope, { fingerprint: fingerprint(fields), requestId });
   }
 }
+
+const scoped = (key: string, f: StartFields) =>
+  JSON.stringify([new URL(f.callback_url).origin, key]);
 
 /** What makes two bodies "the same" for an Idempotency-Key: the station id in any letter case
  * (a UUID), the token and the callback URL exactly. */
