@@ -2,7 +2,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'data/', 'bench/results/'] },
+  {
+    ignores: ['dist/', 'dist-bench/', 'dist-scripts/', 'node_modules/', 'data/', 'bench/results/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -9,7 +9,7 @@ import type { Settings } from './settings.js';
 
 export type Mode = 'embedded' | 'distributed';
 
-/** The distributed worker's CPU priority on the shared machine (README, "Scaling each role"). */
+/** The distributed worker's CPU priority on the shared machine (docs/distributed.md, "Scaling each role"). */
 const WORKER_NICENESS = 10;
 
 /** `MAX_BACKLOG` where nothing is decided during the window: the largest the service takes. */
@@ -108,8 +108,8 @@ export async function startDeployment(
       : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
   const spawnRole = (role: 'api' | 'worker' | 'start', niceness = 0) =>
     spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs, niceness);
-  // As the README advises when the roles share a machine (`start` does the same to its worker
-  // threads): accepting goes first, the durable backlog takes what is left.
+  // As docs/distributed.md advises when the roles share a machine (`start` does the same to its
+  // worker threads): accepting goes first, the durable backlog takes what is left.
   const startWorker = async () => {
     processes.push(await spawnRole('worker', WORKER_NICENESS));
   };

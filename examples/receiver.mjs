@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A callback receiver for trying Chargegate locally: prints every webhook it gets, checks its
 // Standard Webhooks signature when WEBHOOK_SECRET is set, and answers 204.
-//   WEBHOOK_SECRET=$(cat data/webhook-secret) node examples/receiver.mjs [port]   (default 9000)
+//   WEBHOOK_SECRET=$(cat data/webhook-secret) node examples/receiver.mjs [port]   (default 9000;
+//   0 picks a free one)
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -20,7 +21,7 @@ function signatureValid(headers, body) {
   });
 }
 
-createServer((req, res) => {
+const server = createServer((req, res) => {
   let body = '';
   req.on('data', (chunk) => (body += chunk));
   req.on('end', () => {
@@ -39,4 +40,7 @@ createServer((req, res) => {
     );
     res.writeHead(204).end();
   });
-}).listen(port, '127.0.0.1', () => console.log(`receiver listening on http://127.0.0.1:${port}/`));
+});
+server.listen(port, '127.0.0.1', () =>
+  console.log(`receiver listening on http://127.0.0.1:${server.address().port}/`),
+);

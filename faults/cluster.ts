@@ -14,7 +14,7 @@ export type Mode = 'embedded' | 'distributed';
  * The system under test and its collaborators, in one of the two deployment modes:
  *
  * - **embedded**: one all-in-one `start` process (API, worker, dispatcher) and one extra
- *   `worker` process on the same `DATA_DIR` (SQLite queue and store), as the README allows;
+ *   `worker` process on the same `DATA_DIR` (SQLite queue and store), as docs/distributed.md allows;
  * - **distributed**: two `api` and two `worker` processes on a private Redis (queue) and the
  *   machine's PostgreSQL in a schema of the run's own.
  *

@@ -11,7 +11,7 @@ import { freePort } from './processes.js';
  *
  * Persistence: append-only file with `appendfsync always` and no RDB snapshots. `always` makes
  * every acknowledged write reach the disk before Redis replies, so "a `202` loses nothing" is
- * checked against the strictest setting the README recommends. (`everysec` would survive a
+ * checked against the strictest setting docs/distributed.md recommends. (`everysec` would survive a
  * SIGKILL of Redis just as well, since the write(2) happens before the reply and the page cache
  * survives the process, but it can lose up to a second on an OS crash or when a slow disk makes
  * Redis postpone the write; the suite kills processes, not the machine, and should not depend

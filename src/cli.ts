@@ -31,7 +31,7 @@ ${Object.entries(COMMANDS)
 Every setting is an environment variable (PORT, HOST, DATA_DIR, AUTH_SERVICE_URL,
 AUTH_SERVICE_PORT, AUTH_TIMEOUT_MS, AUTH_MAX_IN_FLIGHT, ACL_FILE, WEBHOOK_SECRET,
 CALLBACK_TIMEOUT_MS, CALLBACK_RETRY_SCHEDULE, CALLBACK_ALLOW_PRIVATE_NETWORKS, ADMIN_TOKEN,
-LOG_LEVEL, …); the README lists them all with their defaults.
+LOG_LEVEL, …); docs/configuration.md lists them all with their defaults.
 
 Signals: SIGTERM or SIGINT stops accepting, finishes in-flight work and exits 0.`;
 

@@ -2,8 +2,8 @@ import { z } from 'zod';
 
 /**
  * Chargegate's configuration: every environment variable it reads, parsed once at start.
- * `process.env` is read nowhere else. Names and defaults follow DESIGN §6; the README's
- * configuration table documents each one.
+ * `process.env` is read nowhere else. What each variable means is in `config-docs.ts`, from
+ * which `npm run docs` generates the table in docs/configuration.md.
  */
 
 /** Delays between callback attempts: seven attempts spread over about an hour, long enough to
@@ -410,3 +410,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
   };
 }
+
+/** The schema, for `src/config-docs.ts`, whose table of meanings must name every variable. */
+export { schema as configSchema };
+export type ConfigName = keyof typeof schema.shape;

@@ -1,8 +1,8 @@
 /**
  * Every error Chargegate raises or records carries a stable `code`. Codes appear in logs, in
  * persisted decision reasons and callback attempts, and in problem responses; operators and
- * alerts may match on them, so they never change meaning. The README's "Error codes" section
- * lists them.
+ * alerts may match on them, so they never change meaning. docs/api.md lists them
+ * (generated from this table by `npm run docs`).
  */
 export const ERROR_CODES = {
   CONFIG_INVALID: 'A configuration variable is missing or malformed; the process did not start.',

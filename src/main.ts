@@ -18,7 +18,7 @@ import { listenUrl } from './lib/listen-url.js';
 import { createTokenHasher } from './lib/token-hash.js';
 import { deadLettersOf, openAdapters, tokenHashKeyOf, webhookSecretsOf } from './adapters.js';
 
-/** The roles a process can run (DESIGN §5). `start` runs all of them. */
+/** The roles a process can run (docs/distributed.md). `start` runs all of them. */
 export type Role = 'api' | 'worker' | 'auth-service';
 
 export interface Running {

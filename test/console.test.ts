@@ -10,7 +10,7 @@ import { waitFor } from './helpers/wait.js';
 const ADMIN = 'admin-token-for-console-tests-0123';
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = fileURLToPath(new URL('../docs/console.png', import.meta.url));
-/** `UPDATE_SCREENSHOT=1` rewrites the README's screenshot; normal runs leave the tree alone. */
+/** `UPDATE_SCREENSHOT=1` rewrites the screenshot in docs/operations.md; normal runs leave the tree alone. */
 const UPDATE_SCREENSHOT = process.env['UPDATE_SCREENSHOT'] === '1';
 const IN_CI = process.env['CI'] === 'true';
 
@@ -194,7 +194,7 @@ describe('operator console', () => {
   });
 });
 
-/** Half a minute of mixed traffic, still flowing when the README's screenshot is taken, so the
+/** Half a minute of mixed traffic, still flowing when the screenshot of docs/operations.md is taken, so the
  * charts and rates show data. */
 async function takeScreenshot(page: Page, url: string, callbackUrl: string): Promise<void> {
   const tokens = Object.values(TOKENS);

@@ -7,7 +7,7 @@ import { CallbackPayload, DriverToken, Problem, StationId } from './schemas.js';
 
 export const OPENAPI_PATH = '/openapi.json';
 
-/** The authorization service contract (DESIGN §4), shown to operators who plug in their own. */
+/** The authorization service contract (docs/architecture.md), shown to operators who plug in their own. */
 const AuthorizeRequest = Type.Object(
   { station_id: StationId, driver_token: DriverToken },
   {

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 
 /**
- * The public API's schemas (DESIGN §2 and §3). The same objects validate requests (Fastify's
+ * The public API's schemas (docs/architecture.md: "The public API", "The callback contract"). The same objects validate requests (Fastify's
  * Ajv) and generate the OpenAPI document, so the document cannot drift from the behaviour.
  */
 
@@ -62,7 +62,7 @@ export const Problem = Type.Object(
     status: Type.Integer(),
     detail: Type.Optional(Type.String()),
     instance: Type.Optional(Type.String()),
-    code: Type.String({ description: 'Stable Chargegate error code (see the README).' }),
+    code: Type.String({ description: 'Stable Chargegate error code (see docs/api.md).' }),
     errors: Type.Optional(
       Type.Array(
         Type.Object({
@@ -134,7 +134,7 @@ export const SessionParams = Type.Object({
   request_id: Type.String({ description: 'The request_id returned by the POST.' }),
 });
 
-/** The webhook body (DESIGN §3): exactly these fields, nothing else. */
+/** The webhook body (docs/architecture.md, "The callback contract"): exactly these fields, nothing else. */
 export const CallbackPayload = Type.Object(
   {
     station_id: StationId,

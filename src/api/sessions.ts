@@ -28,7 +28,7 @@ import { contextFrom, inSpan, SpanKind, traceparentOf } from '../lib/tracing.js'
 
 export const SESSIONS_PATH = '/api/v1/charging-sessions';
 
-/** Fastify's route option for a 16 KiB body (DESIGN §2). */
+/** Fastify's route option for a 16 KiB body (docs/architecture.md, "The public API"). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export function registerSessionRoutes(

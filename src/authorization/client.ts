@@ -39,7 +39,7 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 const MAX_REASON_LENGTH = 200;
 
 /**
- * The worker's client for the authorization service (DESIGN §4). Every failure mode becomes a
+ * The worker's client for the authorization service (docs/authorization.md). Every failure mode becomes a
  * decision: nothing here throws for a bad or missing answer, it answers `unknown` with a reason.
  */
 export function createAuthorizationClient(options: {

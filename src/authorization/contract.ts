@@ -1,5 +1,5 @@
 /**
- * The authorization service contract (DESIGN §4), shared by the worker's client and the
+ * The authorization service contract (docs/authorization.md), shared by the worker's client and the
  * reference service so that both sides speak exactly the same language.
  *
  * `POST {AUTH_SERVICE_URL}` with `{"station_id","driver_token"}` and an `x-request-id` header

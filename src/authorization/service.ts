@@ -30,7 +30,7 @@ import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
 import { acceptJsonOnly } from '../api/json-body.js';
 
 /**
- * The reference authorization service (DESIGN §4): an ACL behind `POST /api/v1/authorize`.
+ * The reference authorization service (docs/acl.md): an ACL behind `POST /api/v1/authorize`.
  * The worker is its only client; it maps anything but a `200` with this body to `unknown`, so
  * the service answers `200` for every well-formed question, including "who is this?"
  * (`invalid`), and a problem only for questions it cannot read.

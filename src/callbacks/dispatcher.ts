@@ -43,7 +43,7 @@ export interface DispatcherOptions {
   random?: () => number;
 }
 
-/** The exact webhook body of DESIGN §3: these three fields, in this order, nothing else. */
+/** The exact webhook body (docs/webhooks.md): these three fields, in this order, nothing else. */
 export function callbackBody(message: CallbackMessage): string {
   return JSON.stringify({
     station_id: message.station_id,

@@ -4,7 +4,7 @@ import { isIP, isIPv4, isIPv6, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 
 /**
- * Server-side request forgery guard for callbacks (DESIGN §3). Two layers:
+ * Server-side request forgery guard for callbacks (docs/webhooks.md). Two layers:
  * - `checkCallbackUrl` refuses, at POST time, URLs whose host is already known to be
  *   non-public (IP literals, `localhost`, metadata names), so the client hears about it at once.
  * - `createGuardedAgent` checks the address actually connected to, at every connection, so a

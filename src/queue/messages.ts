@@ -2,7 +2,7 @@ import { DECISIONS, type Decision } from '../store/port.js';
 
 /**
  * What travels through the queues. Messages carry the raw driver token because the callback
- * must echo it (DESIGN §3); it leaves the queue when the callback message is acked. `v` lets a
+ * must echo it (docs/webhooks.md); it leaves the queue when the callback message is acked. `v` lets a
  * later release read messages queued by an earlier one during a rolling upgrade.
  */
 export interface RequestMessage {

@@ -17,7 +17,7 @@
  * - **No raw driver token.** The store only ever receives the token's keyed hash.
  */
 
-/** The four-value decision of DESIGN §4. */
+/** The four-value decision of the authorization contract (docs/authorization.md). */
 export type Decision = 'allowed' | 'not_allowed' | 'unknown' | 'invalid';
 
 export const DECISIONS: readonly Decision[] = ['allowed', 'not_allowed', 'unknown', 'invalid'];

@@ -2,7 +2,7 @@ import { isIPv6 } from 'node:net';
 
 /**
  * An independent model of what `POST /api/v1/charging-sessions` must answer, written from the
- * README ("Public API") and DESIGN §2 rather than from `src/api`, so property tests can check
+ * public API's documentation (docs/api.md, docs/architecture.md) rather than from `src/api`, so property tests can check
  * that the server and the model agree on every generated input: valid ⇒ 202, invalid ⇒ 4xx.
  * Where the contract does not say which of two problems wins, the model lists both.
  */

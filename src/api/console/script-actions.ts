@@ -111,7 +111,7 @@ function timelineOf(s) {
   }
   const final = {
     delivered: { at: cb.delivered_at, title: 'Delivered', tone: 'ok' },
-    // No attempt at all: its queued message was set aside (README, "Unreadable messages").
+    // No attempt at all: its queued message was set aside (docs/webhooks.md, "Unreadable messages").
     dead_lettered: cb.attempts > 0
       ? { at: cb.last_attempt_at, title: 'Dead-lettered: retries exhausted', tone: 'bad' }
       : { at: null, title: 'Dead-lettered: its queued message could not be handled', tone: 'bad' },

@@ -1,0 +1,203 @@
+import type { ConfigName } from './config.js';
+
+/**
+ * What every configuration variable means, for operators. `npm run docs` builds the table in
+ * docs/configuration.md from this and from the schema in `config.ts` (defaults and constraints
+ * come from the schema, never from here). A variable added to the schema without an entry
+ * here fails the type check.
+ */
+export interface VariableDoc {
+  /** The table it is listed in. */
+  group: ConfigGroup;
+  /** One sentence: what it changes. Markdown. */
+  meaning: string;
+  /** What leaving it unset does, for a variable without a default. */
+  unset?: string;
+}
+
+export const CONFIG_GROUPS = [
+  'Processes and listening',
+  'Storage and deployment mode',
+  'Authorization',
+  'Callbacks',
+  'Retention, secrets and access',
+  'Shutdown, logs and traces',
+] as const;
+export type ConfigGroup = (typeof CONFIG_GROUPS)[number];
+
+export const CONFIG_DOCS = {
+  PORT: {
+    group: 'Processes and listening',
+    meaning: 'port of the public API (`0` picks a free port)',
+  },
+  HOST: {
+    group: 'Processes and listening',
+    meaning: 'listen address of the public API, and of the `WORKER_PORT` server',
+  },
+  WORKER_PORT: {
+    group: 'Processes and listening',
+    meaning:
+      '`worker` command: serve `/health/live`, `/health/ready` (queue, store, circuit) and `/metrics` on this port',
+    unset: 'a worker listens nowhere',
+  },
+  WORKER_THREAD: {
+    group: 'Processes and listening',
+    meaning:
+      '`start`: run the worker role in two threads beside the API (one decides, one delivers), at a lower CPU priority; `auto` = when the machine has more than one core, `false` = everything on one thread',
+  },
+  DATA_DIR: {
+    group: 'Storage and deployment mode',
+    meaning: 'embedded mode files: `queue.db`, `store.db`, `acl.db` and generated secrets',
+  },
+  REDIS_URL: {
+    group: 'Storage and deployment mode',
+    meaning:
+      'distributed mode: the Redis Streams queue; `start`, `api` and `worker` need `DATABASE_URL` with it',
+    unset: 'embedded mode (SQLite queue in `DATA_DIR`)',
+  },
+  DATABASE_URL: {
+    group: 'Storage and deployment mode',
+    meaning:
+      "distributed mode: the PostgreSQL decision store and the reference service's ACL; `auth-service` needs only this one",
+    unset: 'embedded mode (SQLite store in `DATA_DIR`)',
+  },
+  REDIS_KEY_PREFIX: {
+    group: 'Storage and deployment mode',
+    meaning: 'prefix of every Redis key, so deployments can share a Redis',
+  },
+  DATABASE_SCHEMA: {
+    group: 'Storage and deployment mode',
+    meaning: 'PostgreSQL schema of the tables, so deployments can share a database',
+  },
+  QUEUE_PARTITIONS: {
+    group: 'Storage and deployment mode',
+    meaning: 'Redis streams per queue; requests are partitioned by station',
+  },
+  SQLITE_SYNCHRONOUS: {
+    group: 'Storage and deployment mode',
+    meaning:
+      'embedded mode: `normal` survives a process crash, `full` also a power loss (an fsync per group commit)',
+  },
+  MAX_BACKLOG: {
+    group: 'Storage and deployment mode',
+    meaning: 'undecided requests past which `POST` answers `503` `BACKLOG_FULL`',
+  },
+  AUTH_SERVICE_URL: {
+    group: 'Authorization',
+    meaning: 'full URL of the authorize endpoint; when set, `start` runs no reference service',
+    unset:
+      '`start` runs the reference service and uses it; a `worker` calls `127.0.0.1:AUTH_SERVICE_PORT`',
+  },
+  AUTH_SERVICE_PORT: {
+    group: 'Authorization',
+    meaning: 'where `start` and `auth-service` run the reference authorization service',
+  },
+  AUTH_SERVICE_HOST: {
+    group: 'Authorization',
+    meaning: "the reference service's listen address (internal: loopback by default)",
+  },
+  AUTH_TIMEOUT_MS: {
+    group: 'Authorization',
+    meaning: 'authorization timeout, after which the decision is `unknown` (`timeout`)',
+  },
+  AUTH_MAX_IN_FLIGHT: {
+    group: 'Authorization',
+    meaning: 'concurrent calls to the authorization service, per worker process',
+  },
+  AUTH_RATE_LIMIT_PER_SEC: {
+    group: 'Authorization',
+    meaning:
+      'calls per second to the authorization service, global across workers with `REDIS_URL`',
+    unset: 'no rate limit (the in-flight bound still applies)',
+  },
+  AUTH_CIRCUIT_FAILURE_THRESHOLD: {
+    group: 'Authorization',
+    meaning: 'consecutive failed calls that open the circuit breaker',
+  },
+  AUTH_CIRCUIT_OPEN_MS: {
+    group: 'Authorization',
+    meaning: 'how long an open circuit answers `circuit_open` before one probe call',
+  },
+  REQUEST_DEADLINE_MS: {
+    group: 'Authorization',
+    meaning:
+      'requests accepted longer ago than this are decided `unknown` (`deadline_exceeded`) without a call',
+    unset: 'no deadline',
+  },
+  ACL_FILE: {
+    group: 'Authorization',
+    meaning:
+      "JSON file that seeds the reference service's ACL when its store is empty ([format](acl.md#file-format))",
+    unset: 'the bundled `acl/example.json`',
+  },
+  WEBHOOK_SECRET: {
+    group: 'Callbacks',
+    meaning:
+      'signing secret(s); several, space- or comma-separated, during a rotation (each signs)',
+    unset: 'generated once, kept in `DATA_DIR/webhook-secret`',
+  },
+  CALLBACK_TIMEOUT_MS: {
+    group: 'Callbacks',
+    meaning: 'bound of one callback attempt: connecting, sending and reading the answer',
+  },
+  CALLBACK_RETRY_SCHEDULE: {
+    group: 'Callbacks',
+    meaning:
+      'delays between attempts (`ms`, `s`, `m`, `h`, `d`), each ±20 % jitter; the default makes 7 attempts over about 58 minutes',
+  },
+  CALLBACK_MAX_IN_FLIGHT: {
+    group: 'Callbacks',
+    meaning: 'concurrent callback attempts per worker process',
+  },
+  CALLBACK_MAX_PER_HOST: {
+    group: 'Callbacks',
+    meaning: 'concurrent callback attempts to one receiver (scheme, host, port) per worker process',
+  },
+  CALLBACK_ALLOW_PRIVATE_NETWORKS: {
+    group: 'Callbacks',
+    meaning:
+      'allow callbacks to private, loopback and metadata addresses (local development, tests; [SSRF](webhooks.md#server-side-request-forgery))',
+  },
+  DEAD_LETTER_RETENTION: {
+    group: 'Retention, secrets and access',
+    meaning: 'how long dead letters, which keep the driver token for a replay, are kept',
+  },
+  SESSION_RETENTION: {
+    group: 'Retention, secrets and access',
+    meaning:
+      'how long finished sessions are kept after their last callback attempt; at least `DEAD_LETTER_RETENTION`',
+  },
+  TOKEN_HASH_KEY: {
+    group: 'Retention, secrets and access',
+    meaning: 'key of the driver-token hashes (store, ACL, logs); required with `DATABASE_URL`',
+    unset: 'generated once, kept in `DATA_DIR/token-hash-key`',
+  },
+  ADMIN_TOKEN: {
+    group: 'Retention, secrets and access',
+    meaning: 'bearer token of the admin APIs (`/admin/v1/…`) and the console (`/console`)',
+    unset: 'admin APIs and console off (`404`)',
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    group: 'Shutdown, logs and traces',
+    meaning:
+      "how long SIGTERM waits for in-flight work per stage (requests, then callbacks: up to twice this, plus the API's drain)",
+  },
+  LOG_LEVEL: {
+    group: 'Shutdown, logs and traces',
+    meaning: 'least severe log level written',
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    group: 'Shutdown, logs and traces',
+    meaning: 'OpenTelemetry collector (OTLP/HTTP) base URL; traces go to `…/v1/traces`',
+    unset: 'tracing off',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+    group: 'Shutdown, logs and traces',
+    meaning: 'full OTLP/HTTP traces URL; wins over the base URL',
+    unset: 'the base URL plus `/v1/traces`',
+  },
+  OTEL_SERVICE_NAME: {
+    group: 'Shutdown, logs and traces',
+    meaning: '`service.name` of the exported spans',
+  },
+} satisfies Record<ConfigName, VariableDoc>;
