@@ -20,6 +20,7 @@ export const CONFIG_GROUPS = [
   'Storage and deployment mode',
   'Authorization',
   'Callbacks',
+  'Limits and timeouts',
   'Retention, secrets and access',
   'Shutdown, logs and traces',
 ] as const;
@@ -153,6 +154,11 @@ export const CONFIG_DOCS = {
     group: 'Callbacks',
     meaning: 'concurrent callback attempts to one receiver (scheme, host, port) per worker process',
   },
+  CALLBACK_REQUIRE_HTTPS: {
+    group: 'Callbacks',
+    meaning:
+      'refuse `http:` callback URLs with `400` (driver tokens then always travel encrypted): the production setting',
+  },
   CALLBACK_ALLOW_PRIVATE_NETWORKS: {
     group: 'Callbacks',
     meaning:
@@ -174,13 +180,61 @@ export const CONFIG_DOCS = {
   },
   ADMIN_TOKEN: {
     group: 'Retention, secrets and access',
-    meaning: 'bearer token of the admin APIs (`/admin/v1/…`) and the console (`/console`)',
+    meaning:
+      "bearer token of the admin APIs (`/admin/v1/…`) and the console (`/console`); a `GET` of a request bearing it also shows the full callback URL and the receiver's answers",
     unset: 'admin APIs and console off (`404`)',
+  },
+  ACL_ADMIN_TOKEN: {
+    group: 'Retention, secrets and access',
+    meaning:
+      "bearer token of the reference authorization service's ACL admin API; set it apart from `ADMIN_TOKEN` in production",
+    unset: '`ADMIN_TOKEN` opens the ACL admin API too',
+  },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    group: 'Limits and timeouts',
+    meaning:
+      'a client must send its whole request (headers and body) within this, or gets `408` and is cut off',
+  },
+  HTTP_MAX_CONNECTIONS: {
+    group: 'Limits and timeouts',
+    meaning: 'open connections to the public API in all; further ones are refused',
+  },
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: {
+    group: 'Limits and timeouts',
+    meaning:
+      "open connections from one client address; further ones are closed at once (behind a load balancer every client shares its address: raise it to the balancer's pool)",
+  },
+  API_RATE_LIMIT_PER_SEC: {
+    group: 'Limits and timeouts',
+    meaning:
+      'requests a second per client address on the public API, with a burst of one second; past it `429` `RATE_LIMITED` with `Retry-After`',
+    unset: 'no rate limit',
+  },
+  ACCEPT_TIMEOUT_MS: {
+    group: 'Limits and timeouts',
+    meaning:
+      'a `POST` is stored within this or answered `503` `STORE_UNAVAILABLE` (at most 250 ms later), and is then never stored, decided or called back',
+  },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    group: 'Limits and timeouts',
+    meaning:
+      'a Redis command not answered within this fails (a stalled server or network); blocking reads get their block time on top',
+  },
+  DATABASE_STATEMENT_TIMEOUT_MS: {
+    group: 'Limits and timeouts',
+    meaning:
+      "a decision-store statement not answered within this fails; also the server's `statement_timeout` (migrations excepted)",
+  },
+  METRICS_PORT: {
+    group: 'Processes and listening',
+    meaning:
+      'serve `/metrics` on this port instead of the public one, to keep it off the public network',
+    unset: '`/metrics` on the public port',
   },
   SHUTDOWN_TIMEOUT_MS: {
     group: 'Shutdown, logs and traces',
     meaning:
-      "how long SIGTERM waits for in-flight work per stage (requests, then callbacks: up to twice this, plus the API's drain)",
+      'how long SIGTERM waits for in-flight work: the API closes every connection still open at this, and the process exits at most 5 s after it whatever still runs (unfinished messages come back when their leases end)',
   },
   LOG_LEVEL: {
     group: 'Shutdown, logs and traces',
