@@ -84,6 +84,7 @@ mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/nu
 mirror=${mirror:-$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)}
 mirror=${mirror:-http://deb.debian.org/debian}
 ca_bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+# Part of the cache key: bump it when the recipe below changes.
 recipe_version=1
 key=$( { echo "$recipe_version $mirror $(uname -m)"; "$node_bin" --version; sha256sum "$ca_bundle"; } \
   | sha256sum | cut -c1-16)
