@@ -10,6 +10,10 @@ import { createPostgresStore } from './store/postgres.js';
 import { generateSecret } from './callbacks/signing.js';
 import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
 import { loadOrCreateSecret } from './lib/secrets.js';
+import type { ClientStore } from './clients/port.js';
+import { createSqliteClientStore } from './clients/sqlite.js';
+import { createPostgresClientStore } from './clients/postgres.js';
+import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
 
 /**
  * Choosing and opening the adapters and secrets a process needs, from the config alone: shared
@@ -21,6 +25,7 @@ export const FILES = {
   queue: 'queue.db',
   store: 'store.db',
   acl: 'acl.db',
+  clients: 'clients.db',
   webhookSecret: 'webhook-secret',
   tokenHashKey: 'token-hash-key',
 };
@@ -100,5 +105,34 @@ export async function openAdapters(
       file: join(dir, FILES.store),
       synchronous: config.sqliteSynchronous,
     }),
+  };
+}
+
+/** Where the API clients live: beside the decision store, in either mode. */
+export async function openClientStore(config: Config): Promise<ClientStore> {
+  if (config.databaseUrl !== undefined) {
+    return createPostgresClientStore({ url: config.databaseUrl, schema: config.databaseSchema });
+  }
+  return createSqliteClientStore({
+    file: join(resolve(config.dataDir), FILES.clients),
+    synchronous: config.sqliteSynchronous,
+  });
+}
+
+/** The client store and a registry over it, read once before this resolves. */
+export async function openClients(
+  config: Config,
+  onError: (error: unknown) => void,
+): Promise<{ store: ClientStore; registry: ClientRegistry; close(): Promise<void> }> {
+  const store = await openClientStore(config);
+  const registry = createClientRegistry(store, { onError });
+  await registry.ready();
+  return {
+    store,
+    registry,
+    close: async () => {
+      registry.close();
+      await store.close();
+    },
   };
 }

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DEAD_LETTERS_USAGE, runDeadLetters } from './dead-letters-cli.js';
+import { CLIENTS_USAGE, runClients } from './clients-cli.js';
 import { HEALTH_USAGE, runHealth } from './health-cli.js';
 import { createLogger } from './lib/logger.js';
 import { startChargegate, VERSION, type Role } from './main.js';
@@ -28,6 +29,7 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
   dead-letters  List, replay or purge dead-lettered callbacks (see dead-letters --help).
+  clients       Create, list, rotate and delete API clients (see clients --help).
   health        Exit 0 when the process on this host is ready (see health --help).
 
 Every setting is an environment variable (PORT, HOST, DATA_DIR, AUTH_SERVICE_URL,
@@ -73,6 +75,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const config = configOrExit();
     return config === null ? 1 : runDeadLetters(argv.slice(1), config);
+  }
+  if (name === 'clients') {
+    if (values.help) {
+      process.stdout.write(`${CLIENTS_USAGE}\n`);
+      return 0;
+    }
+    const config = configOrExit();
+    return config === null ? 1 : runClients(argv.slice(1), config);
   }
   if (name === 'health') {
     if (values.help) {

@@ -184,6 +184,11 @@ export const CONFIG_DOCS = {
       "bearer token of the admin APIs (`/admin/v1/…`) and the console (`/console`); a `GET` of a request bearing it also shows the full callback URL and the receiver's answers",
     unset: 'admin APIs and console off (`404`)',
   },
+  REQUIRE_CLIENTS: {
+    group: 'Retention, secrets and access',
+    meaning:
+      'the API refuses to start unless an API client exists, so the public API always needs a client key: the production setting ([clients](clients.md))',
+  },
   ACL_ADMIN_TOKEN: {
     group: 'Retention, secrets and access',
     meaning:

@@ -204,6 +204,7 @@ const schema = z.object({
     .default('auto'),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   ACL_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  REQUIRE_CLIENTS: booleanText.default(false),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).default('chargegate'),
@@ -281,6 +282,8 @@ export interface Config {
   adminToken: string | undefined;
   /** The reference ACL service's admin API; unset: ADMIN_TOKEN, as before it existed. */
   aclAdminToken: string | undefined;
+  /** The API refuses to start without an API client (the production setting). */
+  requireClients: boolean;
   logLevel: Env['LOG_LEVEL'];
   tracing: {
     /** Where spans are POSTed (OTLP/HTTP); unset: tracing off. */
@@ -398,6 +401,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     workerThread: e.WORKER_THREAD,
     adminToken: e.ADMIN_TOKEN,
     aclAdminToken: e.ACL_ADMIN_TOKEN ?? e.ADMIN_TOKEN,
+    requireClients: e.REQUIRE_CLIENTS,
     logLevel: e.LOG_LEVEL,
     tracing: {
       // The standard OTLP variables: the traces endpoint as is, the base one plus /v1/traces.

@@ -26,8 +26,14 @@ export const ERROR_CODES = {
     'The callback receiver could not be connected to, or its host name does not resolve to a public address.',
   CALLBACK_ADDRESS_FORBIDDEN:
     'The callback URL is an IP address that is loopback, private or otherwise non-public, or the connection reached such an address.',
+  CALLBACK_CLIENT_GONE:
+    "The request's API client was deleted: nothing may sign its callback, so none was sent.",
   CALLBACK_DEAD_LETTERED:
     'The callback retry schedule is exhausted; the callback is a dead letter.',
+  CLIENT_UNAUTHORIZED:
+    'The public API needs Authorization: Bearer <API key> of a client (clients are configured), and none or an unknown one was sent.',
+  CLIENT_NOT_FOUND: 'No API client has this name.',
+  CLIENT_EXISTS: 'An API client with this name exists already.',
   ADMIN_UNAUTHORIZED: 'An admin endpoint was called without the right bearer ADMIN_TOKEN.',
   DEAD_LETTER_NOT_FOUND: 'No dead letter has this id (replayed or purged already).',
   DEAD_LETTER_UNREADABLE:

@@ -16,7 +16,13 @@ import { AUTHORIZE_PATH } from './authorization/contract.js';
 import { startAuthServiceRole } from './authorization/role.js';
 import { listenUrl } from './lib/listen-url.js';
 import { createTokenHasher } from './lib/token-hash.js';
-import { deadLettersOf, openAdapters, tokenHashKeyOf, webhookSecretsOf } from './adapters.js';
+import {
+  deadLettersOf,
+  openAdapters,
+  openClients,
+  tokenHashKeyOf,
+  webhookSecretsOf,
+} from './adapters.js';
 
 /** The roles a process can run (docs/distributed.md). `start` runs all of them. */
 export type Role = 'api' | 'worker' | 'auth-service';
@@ -84,6 +90,15 @@ export async function startChargegate(
       () => queue.close(),
       () => store.close(),
     );
+    const clients = await openClients(config, (error) =>
+      logger.warn({ err: error }, 'reading the API clients failed; keeping the last ones'),
+    );
+    closers.push(() => clients.close());
+    if (roles.has('api') && config.requireClients && !clients.registry.active) {
+      throw new Error(
+        'REQUIRE_CLIENTS is set but no API client exists: create one with `chargegate clients create`',
+      );
+    }
 
     let circuitState: (() => CircuitState) | undefined;
     let metricsJson: (() => Promise<MetricsJson>) | undefined;
@@ -119,6 +134,7 @@ export async function startChargegate(
           tracer: tracing.tracer,
           authUrl: target,
           webhookSecrets,
+          clients: clients.registry,
         });
         closers.push(...worker.closers);
         circuitState = worker.circuitState;
@@ -171,6 +187,7 @@ export async function startChargegate(
               },
             }),
         version: VERSION,
+        clients: { store: clients.store, registry: clients.registry },
         metrics,
         tracer: tracing.tracer,
         ...(metricsJson === undefined ? {} : { metricsJson }),

@@ -33,6 +33,8 @@ const ADAPTERS = ['queue/sqlite.ts', 'queue/redis.ts', 'queue/redis-scripts.ts']
   'store/sqlite.ts',
   'store/postgres.ts',
   'store/migrations.ts',
+  'clients/sqlite.ts',
+  'clients/postgres.ts',
 ]);
 const folderOf = (file: string) => (file.includes('/') ? file.split('/')[0]! : '');
 
@@ -63,7 +65,13 @@ describe('the layering of src/', () => {
   it('chooses adapters in adapters.ts, used only by the entry points', () => {
     const users = FILES.filter((f) => f.imports.includes('adapters.ts')).map((f) => f.file);
     expect(users.sort()).toEqual(
-      ['authorization/role.ts', 'dead-letters-cli.ts', 'main.ts', 'worker/thread.ts'].sort(),
+      [
+        'authorization/role.ts',
+        'clients-cli.ts',
+        'dead-letters-cli.ts',
+        'main.ts',
+        'worker/thread.ts',
+      ].sort(),
     );
   });
 

@@ -6,6 +6,9 @@ import { adminFailureLimit, retryAfterSeconds } from '../lib/client-limits.js';
 import { Problem } from './schemas.js';
 import { instanceOf, problem, sendProblem } from './problem.js';
 import { registerStatsRoute, type StatsSource } from './stats.js';
+import { registerClientRoutes } from './clients-admin.js';
+import type { ClientStore } from '../clients/port.js';
+import type { ClientRegistry } from '../clients/registry.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
@@ -54,7 +57,12 @@ export function tooManyFailures(request: FastifyRequest, reply: FastifyReply, bl
  */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  deps: { adminToken: string; deadLetters: DeadLetters; stats: StatsSource },
+  deps: {
+    adminToken: string;
+    deadLetters: DeadLetters;
+    stats: StatsSource;
+    clients?: { store: ClientStore; registry: ClientRegistry };
+  },
 ): void {
   void app.register(
     (admin, _options, done) => {
@@ -70,6 +78,7 @@ export function registerAdminRoutes(
       });
 
       registerStatsRoute(admin, deps.stats);
+      if (deps.clients !== undefined) registerClientRoutes(admin, deps.clients);
 
       admin.get<{ Querystring: { limit?: string; after?: string } }>(
         '/dead-letters',

@@ -14,11 +14,16 @@ export type IntakeResult =
   | { kind: 'backlog_full'; retryAfterSeconds: number };
 
 export interface Intake {
-  /** `traceparent`: the API span's, carried in the queued message to continue the trace. */
+  /**
+   * `traceparent`: the API span's, carried in the queued message to continue the trace.
+   * `clientId`: the API client making the request, when clients are configured: its keys are
+   * its own, and the session is stored as its.
+   */
   accept(
     body: StartSessionRequest,
     idempotencyKey: string | undefined,
     traceparent?: string,
+    clientId?: string,
   ): Promise<IntakeResult>;
 }
 
@@ -100,9 +105,11 @@ export function createIntake(deps: {
       : { kind: 'idempotency_conflict' };
   }
 
-  /** The key as stored: a keyed hash of the client's key within its scope. */
-  function scopedKey(key: string, body: StartSessionRequest): string {
-    return hasher.hash(JSON.stringify(['idempotency-key', new URL(body.callback_url).origin, key]));
+  /** The key as stored: a keyed hash of the client's key within its scope (the API client, or
+   * without clients the callback URL's origin). */
+  function scopedKey(key: string, body: StartSessionRequest, clientId?: string): string {
+    const scope = clientId === undefined ? new URL(body.callback_url).origin : `client:${clientId}`;
+    return hasher.hash(JSON.stringify(['idempotency-key', scope, key]));
   }
 
   async function replay(key: string, hash: string): Promise<IntakeResult | null> {
@@ -114,11 +121,12 @@ export function createIntake(deps: {
     body: StartSessionRequest,
     clientKey: string | undefined,
     traceparent?: string,
+    clientId?: string,
   ): Promise<IntakeResult> {
     const acceptBy = now() + acceptTimeoutMs;
-    const key = clientKey === undefined ? undefined : scopedKey(clientKey, body);
+    const key = clientKey === undefined ? undefined : scopedKey(clientKey, body, clientId);
     return storeCall(
-      acceptBefore(acceptBy, body, key, traceparent),
+      acceptBefore(acceptBy, body, key, traceparent, clientId),
       acceptTimeoutMs + ANSWER_MARGIN_MS,
     );
   }
@@ -128,6 +136,7 @@ export function createIntake(deps: {
     body: StartSessionRequest,
     key: string | undefined,
     traceparent?: string,
+    clientId?: string,
   ): Promise<IntakeResult> {
     const hash = key === undefined ? undefined : requestHash(body);
     try {
@@ -159,6 +168,7 @@ export function createIntake(deps: {
         callbackUrl: body.callback_url,
         acceptedAt,
         acceptBy,
+        ...(clientId === undefined ? {} : { clientId }),
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: hash }),
       });
       backlog.value += 1;

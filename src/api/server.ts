@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { FastifyBaseLogger, FastifyError } from 'fastify';
 import type { Queue } from '../queue/port.js';
+import type { ClientStore } from '../clients/port.js';
+import type { ClientRegistry } from '../clients/registry.js';
 import type { DecisionStore } from '../store/port.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { createIntake } from './intake.js';
@@ -72,6 +74,8 @@ export interface ApiDependencies {
    * `circuitState` is the worker's breaker, when this process runs the worker role. */
   admin?: { adminToken: string; deadLetters: DeadLetters; circuitState?: () => CircuitState };
   limits?: Partial<ApiLimits>;
+  /** API clients: with at least one, the public API needs a client's key (`callers.ts`). */
+  clients?: { store: ClientStore; registry: ClientRegistry };
   /** Serve `/metrics` here (default); false when it has a port of its own (METRICS_PORT). */
   serveMetrics?: boolean;
 }
@@ -156,12 +160,14 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   });
   registerQueueGauges(deps.metrics, deps.queue);
   observeRequests(app, deps.metrics);
+  const clients = deps.clients;
   const metricsJson = deps.metricsJson;
   if (deps.serveMetrics !== false) registerMetricsRoute(app, deps.metrics, metricsJson);
   if (deps.admin) {
     const { circuitState, ...admin } = deps.admin;
     registerAdminRoutes(app, {
       ...admin,
+      ...(clients === undefined ? {} : { clients }),
       stats: {
         metricsJson: metricsJson ?? (() => deps.metrics.registry.getMetricsAsJSON()),
         ...(circuitState === undefined ? {} : { circuitState }),
@@ -169,16 +175,26 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     });
     registerConsole(app);
   }
-  const rateLimit =
-    limits.rateLimitPerSec === undefined ? undefined : new ClientRateLimit(limits.rateLimitPerSec);
+  app.decorateRequest('caller', null);
   registerSessionRoutes(app, {
     tracer: deps.tracer ?? trace.getTracer('chargegate'),
     intake,
     store: deps.store,
     checkCallbackUrl: deps.checkCallbackUrl,
     readTimeoutMs: limits.acceptTimeoutMs,
-    ...(deps.admin === undefined ? {} : { operatorToken: deps.admin.adminToken }),
-    ...(rateLimit === undefined ? {} : { admit: (request) => rateLimit.take(request.ip) }),
+    callers: {
+      rateLimit: new ClientRateLimit(limits.rateLimitPerSec ?? 1),
+      ...(limits.rateLimitPerSec === undefined
+        ? {}
+        : { defaultRatePerSec: limits.rateLimitPerSec }),
+      ...(clients === undefined ? {} : { clients: clients.registry }),
+      ...(deps.admin === undefined ? {} : { operatorToken: deps.admin.adminToken }),
+    },
+    onAccepted: (client, replayed) => {
+      if (client !== null) {
+        deps.metrics.clientRequests.inc({ client, outcome: replayed ? 'replayed' : 'accepted' });
+      }
+    },
   });
   return app;
 }

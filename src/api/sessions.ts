@@ -1,11 +1,6 @@
-import type {
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  FastifySchemaValidationError,
-} from 'fastify';
-import { bearerToken, sameToken } from '../lib/bearer.js';
-import { retryAfterSeconds } from '../lib/client-limits.js';
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import { allowsCallbackHost } from '../clients/port.js';
+import { identifyCaller, type CallerOptions } from './callers.js';
 import { storeCall } from './deadline.js';
 import type { DecisionStore, SessionRecord, CallbackAttempt } from '../store/port.js';
 import { fingerprintOf } from '../lib/token-hash.js';
@@ -20,7 +15,7 @@ import {
   SessionView,
   StartSessionRequest,
 } from './schemas.js';
-import { instanceOf, problem, sendProblem } from './problem.js';
+import { problem, sendProblem } from './problem.js';
 import { isValidStartRequest, startRequestErrors, type CallbackUrlCheck } from './validate.js';
 import { isUuid } from '../lib/ids.js';
 import type { Tracer } from '@opentelemetry/api';
@@ -40,31 +35,16 @@ export function registerSessionRoutes(
     tracer: Tracer;
     /** The GET answers `503` when the store has not answered within this. */
     readTimeoutMs: number;
-    /** A GET bearing this token (ADMIN_TOKEN) also shows the receivers' answers. */
-    operatorToken?: string;
-    /** The client's rate limit: ms it must wait, 0 to go ahead. */
-    admit?: (request: FastifyRequest) => number;
+    /** Who may call, and how often (`callers.ts`). */
+    callers: CallerOptions;
+    /** Told of each accepted request, with its client's name when there are clients. */
+    onAccepted?: (client: string | null, replayed: boolean) => void;
   },
 ): void {
-  const admit = deps.admit;
-  const onRequest =
-    admit === undefined
-      ? []
-      : [
-          async (request: FastifyRequest, reply: FastifyReply) => {
-            const waitMs = admit(request);
-            if (waitMs === 0) return;
-            void reply.header('retry-after', String(retryAfterSeconds(waitMs)));
-            return sendProblem(
-              reply,
-              problem(429, 'RATE_LIMITED', { instance: instanceOf(request) }),
-            );
-          },
-        ];
   app.post(
     SESSIONS_PATH,
     {
-      onRequest,
+      onRequest: identifyCaller(deps.callers, 'start'),
       bodyLimit: BODY_LIMIT_BYTES,
       attachValidation: true,
       schema: {
@@ -79,6 +59,7 @@ export function registerSessionRoutes(
           400: Problem,
           413: Problem,
           415: Problem,
+          401: Problem,
           422: Problem,
           429: Problem,
           503: Problem,
@@ -94,10 +75,16 @@ export function registerSessionRoutes(
       if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key))) {
         return sendProblem(reply, problem(400, 'IDEMPOTENCY_KEY_INVALID', { instance }));
       }
+      const client = request.caller?.client ?? null;
       const errors = startRequestErrors(
         request.body,
         request.validationError?.validation as FastifySchemaValidationError[] | undefined,
-        deps.checkCallbackUrl,
+        client === null
+          ? deps.checkCallbackUrl
+          : (url) =>
+              allowsCallbackHost(client, url.hostname)
+                ? deps.checkCallbackUrl(url)
+                : "must use one of this client's callback hosts",
       );
       if (!isValidStartRequest(request.body, errors)) {
         const detail = `${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors.map((e) => e.field).join(', ')}.`;
@@ -109,7 +96,7 @@ export function registerSessionRoutes(
         `POST ${SESSIONS_PATH}`,
         { parent: contextFrom(request.headers.traceparent), kind: SpanKind.SERVER },
         async (span) => {
-          const accepted = await deps.intake.accept(body, key, traceparentOf(span));
+          const accepted = await deps.intake.accept(body, key, traceparentOf(span), client?.id);
           span.setAttribute('chargegate.outcome', accepted.kind);
           if (accepted.kind === 'accepted')
             span.setAttribute('chargegate.request_id', accepted.requestId);
@@ -130,9 +117,14 @@ export function registerSessionRoutes(
           );
         case 'accepted':
           request.log.info(
-            { request_id: result.requestId, replayed: result.replayed },
+            {
+              request_id: result.requestId,
+              replayed: result.replayed,
+              ...(client === null ? {} : { client: client.name }),
+            },
             'request accepted',
           );
+          deps.onAccepted?.(client?.name ?? null, result.replayed);
           if (result.replayed) reply.header('idempotent-replayed', 'true');
           return reply
             .code(202)
@@ -145,21 +137,27 @@ export function registerSessionRoutes(
   app.get<{ Params: { request_id: string } }>(
     `${SESSIONS_PATH}/:request_id`,
     {
-      onRequest,
+      onRequest: identifyCaller(deps.callers, 'read'),
       schema: {
         summary: 'Read a charging session request',
         description:
           "The decision (pending until decided), its reason, timestamps and the callback delivery state with every attempt. Never the driver token; the callback URL without its query; the receiver's answers only to a caller bearing ADMIN_TOKEN.",
         tags: ['charging sessions'],
         params: SessionParams,
-        response: { 200: SessionView, 404: Problem, 429: Problem, 503: Problem },
+        response: { 200: SessionView, 401: Problem, 404: Problem, 429: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
       const id = request.params.request_id.toLowerCase();
-      const session = isUuid(id)
+      const caller = request.caller ?? { client: null, operator: false };
+      const found = isUuid(id)
         ? await storeCall(deps.store.getSession(id), deps.readTimeoutMs)
         : null;
+      // A client sees its own requests only; another's are as unknown to it as a wrong id.
+      const session =
+        found !== null && (caller.operator || found.clientId === (caller.client?.id ?? null))
+          ? found
+          : null;
       if (!session) {
         return sendProblem(
           reply,
@@ -170,10 +168,7 @@ export function registerSessionRoutes(
         );
       }
       const attempts = await storeCall(deps.store.listCallbackAttempts(id), deps.readTimeoutMs);
-      const token = deps.operatorToken;
-      const operator =
-        token !== undefined && sameToken(bearerToken(request.headers.authorization), token);
-      return reply.send(sessionView(session, attempts, { operator }));
+      return reply.send(sessionView(session, attempts, { operator: caller.operator }));
     },
   );
 }

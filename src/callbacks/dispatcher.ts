@@ -28,7 +28,10 @@ const BUSY_HOST_MIN_DEFER_MS = 1_000;
 export interface DispatcherOptions {
   queue: Queue;
   store: DecisionStore;
+  /** Signs callbacks of requests made without an API client. */
   signer: Signer;
+  /** The signer of an API client's callbacks (its own secrets); null when it no longer exists. */
+  signerFor?: (clientId: string) => Promise<Signer | null>;
   http: Dispatcher;
   logger: FastifyBaseLogger;
   timeoutMs: number;
@@ -41,6 +44,17 @@ export interface DispatcherOptions {
   onAttempt?: (outcome: 'delivered' | 'gone' | 'failed' | 'deferred') => void;
   now?: () => number;
   random?: () => number;
+}
+
+function clientGone(): AttemptResult {
+  return {
+    outcome: 'failed',
+    statusCode: null,
+    error: 'CALLBACK_CLIENT_GONE',
+    durationMs: 0,
+    retryAfterMs: null,
+    responseSnippet: null,
+  };
 }
 
 /** The exact webhook body (docs/webhooks.md): these three fields, in this order, nothing else. */
@@ -80,6 +94,16 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
       await queue.ack('callbacks', delivery);
       return;
     }
+    const signer =
+      session.clientId === null
+        ? options.signer
+        : ((await options.signerFor?.(session.clientId)) ?? null);
+    if (signer === null) {
+      // Its client was deleted: nothing may sign for it, so nothing is sent; the attempt
+      // fails like any other, and the callback ends as a dead letter if the client stays gone.
+      await record(delivery, session, now(), clientGone());
+      return;
+    }
     const host = hostKey(delivery.payload.callback_url);
     const slot = await hosts.acquire(host, BUSY_HOST_WAIT_MS, () => performance.now());
     if (slot === null) {
@@ -91,7 +115,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
     const startedAt = now();
     let result: AttemptResult | undefined;
     try {
-      result = await exchange(delivery.payload, session);
+      result = await exchange(delivery.payload, session, signer);
     } finally {
       // The slot bounds connections to the host: it is given back as soon as the HTTP exchange
       // ends, not after the writes that record it.
@@ -101,7 +125,11 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
   }
 
   /** One signed HTTP attempt, in its own span. */
-  function exchange(message: CallbackMessage, session: SessionRecord): Promise<AttemptResult> {
+  function exchange(
+    message: CallbackMessage,
+    session: SessionRecord,
+    signer: Signer,
+  ): Promise<AttemptResult> {
     return inSpan(
       tracer,
       'callback attempt',
@@ -118,7 +146,7 @@ export function startDispatcher(options: DispatcherOptions): Consumer {
           url: message.callback_url,
           id: message.request_id,
           body: callbackBody(message),
-          signer: options.signer,
+          signer,
           timeoutMs: options.timeoutMs,
           dispatcher: options.http,
           conceal: message.driver_token,

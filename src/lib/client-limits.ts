@@ -23,9 +23,14 @@ export class ClientRateLimit {
     this.#arrivals = new LruMap(tracked);
   }
 
-  /** Counts a request of `client`; the ms it must wait before the next one is admitted. */
-  take(client: string): number {
-    const step = gcra(this.#arrivals.get(client) ?? 0, this.now(), this.#intervalMs, this.#burst);
+  /**
+   * Counts a request of `client`; the ms it must wait before the next one is admitted.
+   * `perSecond`: this client's own rate, when it has one.
+   */
+  take(client: string, perSecond = this.perSecond): number {
+    const intervalMs = perSecond === this.perSecond ? this.#intervalMs : 1_000 / perSecond;
+    const burst = perSecond === this.perSecond ? this.#burst : Math.max(1, Math.ceil(perSecond));
+    const step = gcra(this.#arrivals.get(client) ?? 0, this.now(), intervalMs, burst);
     if (step.waitMs === 0) this.#arrivals.set(client, step.next);
     return step.waitMs;
   }

@@ -24,6 +24,7 @@ export interface Metrics {
   circuitState: Gauge<'state'>;
   callbackAttempts: Counter<'outcome'>;
   requestsAccepted: Counter;
+  clientRequests: Counter<'client' | 'outcome'>;
   httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
   acknowledgementSeconds: Histogram;
 }
@@ -199,6 +200,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'chargegate_callback_attempts_total',
       help: 'Callback attempts by outcome (delivered, gone, failed, deferred).',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    clientRequests: new Counter({
+      name: 'chargegate_client_requests_total',
+      help: 'Requests acknowledged with 202 per API client (new, or an idempotent replay); clients only.',
+      labelNames: ['client', 'outcome'] as const,
       registers: [registry],
     }),
     requestsAccepted: new Counter({

@@ -253,4 +253,9 @@ CREATE TABLE callback_attempts (
 CREATE INDEX callback_attempts_by_session ON callback_attempts (request_id, started_at, id);
 `,
   },
+  {
+    version: 2,
+    name: 'add the client of each session',
+    sql: `ALTER TABLE sessions ADD COLUMN client_id text;`,
+  },
 ];

@@ -60,6 +60,8 @@ export interface NewSession {
    * network and run after it must not store a request whose client was refused.
    */
   acceptBy?: number;
+  /** The API client that made the request (its id), when clients are configured. */
+  clientId?: string;
 }
 
 /** `createSession` ran after the session's `acceptBy`: nothing was stored. */
@@ -94,6 +96,8 @@ export interface SessionRecord {
   callbackUrl: string;
   acceptedAt: number;
   idempotencyKey: string | null;
+  /** The API client that made the request; null without clients. */
+  clientId: string | null;
   decision: Decision | 'pending';
   /** Raw reason next to the decision: `blocked`, `timeout`, `http_503`, … */
   reason: string | null;

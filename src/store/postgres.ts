@@ -67,6 +67,7 @@ interface SessionRow {
   callback_url: string;
   accepted_at: Int8;
   idempotency_key: string | null;
+  client_id: string | null;
   decision: Decision | 'pending';
   reason: string | null;
   auth_latency_ms: number | null;
@@ -101,7 +102,7 @@ function moveCallback(state: string, next: string, at: string, table = ''): stri
 const MOVE_CALLBACK = moveCallback('$2::text', '$3::bigint', '$4::bigint');
 
 const SESSION_COLUMNS = `request_id, station_id, token_hash, callback_url, accepted_at,
-  idempotency_key, decision, reason, auth_latency_ms, decided_at, callback_state,
+  idempotency_key, client_id, decision, reason, auth_latency_ms, decided_at, callback_state,
   callback_attempts, last_attempt_at, delivered_at, next_attempt_at`;
 
 /** Table names are qualified with the quoted schema, so the store never depends on a
@@ -114,13 +115,13 @@ function statements(schema: string) {
     // ones stored come back, a taken key skipped. The conflict target names the partial index,
     // so a duplicate request id still fails loudly.
     insert: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
-        accepted_at, idempotency_key, request_hash)
+        accepted_at, idempotency_key, request_hash, client_id)
       SELECT request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
-        request_hash
+        request_hash, client_id
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-        $7::text[], $8::float8[])
+        $7::text[], $8::float8[], $9::text[])
         AS v (request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
-          request_hash, accept_by)
+          request_hash, accept_by, client_id)
       WHERE v.accept_by IS NULL
         OR extract(epoch FROM clock_timestamp()) * 1000 <= v.accept_by
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -197,6 +198,7 @@ function toRecord(row: SessionRow): SessionRecord {
     callbackUrl: row.callback_url,
     acceptedAt: ms(row.accepted_at),
     idempotencyKey: row.idempotency_key,
+    clientId: row.client_id,
     decision: row.decision,
     reason: row.reason,
     authLatencyMs: row.auth_latency_ms,
@@ -240,6 +242,7 @@ type InsertValues = [
   string | null,
   string | null,
   number | null,
+  string | null,
 ];
 type DecideValues = [string, string, string, number | null, number];
 type AttemptValues = [
@@ -371,6 +374,7 @@ class PostgresStore implements DecisionStore {
       session.requestHash ?? null,
       // On the server's clock: the statement itself refuses to store a session it runs after.
       acceptBy === undefined ? null : acceptBy + this.#clockOffsetMs,
+      session.clientId ?? null,
     ];
     for (let round = 0; round < CREATE_ROUNDS; round += 1) {
       if (await this.#inserts.run(values)) return { created: true };

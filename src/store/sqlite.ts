@@ -34,7 +34,13 @@ export interface SqliteStoreOptions {
 }
 
 /** Bumped with every schema change; a newer file is refused rather than misread. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** From each version to the next; the schema below is then applied as it is. */
+const MIGRATIONS: Record<number, string> = {
+  // The client (its id) that made the request, when API clients are configured.
+  1: 'ALTER TABLE sessions ADD COLUMN client_id TEXT;',
+};
 
 // STRICT tables reject a mistyped value loudly; durations, which `performance.now()` makes
 // fractional, are therefore rounded to whole ms before they are written.
@@ -57,7 +63,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   callback_attempts INTEGER NOT NULL DEFAULT 0,
   last_attempt_at INTEGER,
   delivered_at INTEGER,
-  next_attempt_at INTEGER
+  next_attempt_at INTEGER,
+  client_id TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS callback_attempts (
   id INTEGER PRIMARY KEY,
@@ -90,6 +97,7 @@ interface SessionRow {
   last_attempt_at: number | null;
   delivered_at: number | null;
   next_attempt_at: number | null;
+  client_id: string | null;
 }
 
 type AttemptRow = {
@@ -109,6 +117,7 @@ function openDatabase(file: string, synchronous: Synchronous): Database.Database
     synchronous,
     schema: SCHEMA,
     schemaVersion: SCHEMA_VERSION,
+    migrations: MIGRATIONS,
     kind: 'store',
     foreignKeys: true,
   });
@@ -118,7 +127,7 @@ type NewSessionRow = Pick<
   SessionRow,
   'request_id' | 'station_id' | 'token_hash' | 'callback_url' | 'accepted_at'
 > &
-  Pick<SessionRow, 'idempotency_key' | 'request_hash'>;
+  Pick<SessionRow, 'idempotency_key' | 'request_hash' | 'client_id'>;
 
 /** Moves the callback; shared by both state writes so they cannot drift apart. */
 const MOVE_CALLBACK = `callback_state = @state, next_attempt_at = @next,
@@ -128,9 +137,9 @@ function prepareStatements(db: Database.Database) {
   return {
     insert: db.prepare<NewSessionRow>(
       `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
-         idempotency_key, request_hash)
+         idempotency_key, request_hash, client_id)
        VALUES (@request_id, @station_id, @token_hash, @callback_url, @accepted_at,
-         @idempotency_key, @request_hash)
+         @idempotency_key, @request_hash, @client_id)
        ON CONFLICT (idempotency_key) DO NOTHING`,
     ),
     byKey: db.prepare<[string], Pick<SessionRow, 'request_id' | 'request_hash'>>(
@@ -208,6 +217,7 @@ function toRecord(row: SessionRow): SessionRecord {
     callbackUrl: row.callback_url,
     acceptedAt: row.accepted_at,
     idempotencyKey: row.idempotency_key,
+    clientId: row.client_id,
     decision: row.decision,
     reason: row.reason,
     authLatencyMs: row.auth_latency_ms,
@@ -261,6 +271,7 @@ class SqliteStore implements DecisionStore {
       accepted_at: session.acceptedAt,
       idempotency_key: session.idempotencyKey ?? null,
       request_hash: session.requestHash ?? null,
+      client_id: session.clientId ?? null,
     };
     // One write, atomic by itself, then a read: no savepoint needed. The only conflict ignored
     // is the key's, and the group commit's write lock makes its winner visible here.

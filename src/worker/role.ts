@@ -10,7 +10,8 @@ import { CircuitBreaker, type CircuitState } from '../authorization/circuit-brea
 import { createLocalRateLimiter, type RateLimiter } from '../authorization/rate-limit.js';
 import { createRedisRateLimiter } from '../authorization/rate-limit-redis.js';
 import { startDispatcher } from '../callbacks/dispatcher.js';
-import { createSigner } from '../callbacks/signing.js';
+import { createSigner, type Signer } from '../callbacks/signing.js';
+import type { ClientRegistry } from '../clients/registry.js';
 import { createGuardedAgent } from '../callbacks/ssrf.js';
 import { createDeadLetters, type DeadLetters } from '../callbacks/dead-letters.js';
 import { startRequestWorker } from './worker.js';
@@ -57,6 +58,8 @@ interface WorkerRoleDeps {
   onCircuitState?: (state: CircuitState) => void;
   authUrl: string;
   webhookSecrets: string[];
+  /** API clients, whose callbacks are signed with their own secrets. */
+  clients?: ClientRegistry;
 }
 
 /** Wires the worker role, or one half of it (`part`, default both). */
@@ -147,10 +150,12 @@ function startCallbacksPart(
     maxPerHost: config.callbacks.maxPerHost,
     connectTimeoutMs: config.callbacks.timeoutMs,
   });
+  const clients = deps.clients;
   const dispatcher = startDispatcher({
     queue,
     store,
     signer: createSigner(deps.webhookSecrets),
+    ...(clients === undefined ? {} : { signerFor: clientSigners(clients) }),
     http,
     logger: logger.child({ role: 'dispatcher' }),
     timeoutMs: config.callbacks.timeoutMs,
@@ -169,6 +174,22 @@ function startCallbacksPart(
   return {
     // Run in reverse: the purge stops first, so no batch is under way while deliveries drain.
     closers: [() => http.close(), () => dispatcher.stop(config.shutdownTimeoutMs), stopPurging],
+  };
+}
+
+/** Each client's signer, made again only when its live secrets change (a rotation). */
+function clientSigners(clients: ClientRegistry) {
+  const made = new Map<string, { secrets: string; signer: Signer }>();
+  return async (clientId: string): Promise<Signer | null> => {
+    await clients.ready();
+    const secrets = clients.secretsOf(clientId);
+    if (secrets === undefined || secrets.length === 0) return null;
+    const joined = secrets.join(' ');
+    const cached = made.get(clientId);
+    if (cached?.secrets === joined) return cached.signer;
+    const signer = createSigner(secrets);
+    made.set(clientId, { secrets: joined, signer });
+    return signer;
   };
 }
 

@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
-import { openAdapters } from '../adapters.js';
+import { openAdapters, openClients } from '../adapters.js';
 import { createLogger, flushLogSync } from '../lib/logger.js';
 import { createMetrics, workerMetricsOf } from '../lib/metrics.js';
 import { createTracing } from '../lib/tracing.js';
@@ -53,6 +53,9 @@ lowerPriority(logger);
 const metrics = createMetrics({ processMetrics: false });
 const tracing = createTracing(config.tracing);
 const { queue, store } = await openAdapters(config);
+const clients = await openClients(config, (error) =>
+  logger.warn({ err: error }, 'reading the API clients failed; keeping the last ones'),
+);
 const role = startWorkerRole(
   config,
   {
@@ -63,6 +66,7 @@ const role = startWorkerRole(
     tracer: tracing.tracer,
     authUrl: data.authUrl,
     webhookSecrets: data.webhookSecrets,
+    clients: clients.registry,
     onCircuitState: (state) => post({ type: 'circuit', state }),
   },
   data.part,
@@ -80,6 +84,7 @@ async function stop(): Promise<void> {
   }
   await queue.close();
   await store.close();
+  await clients.close();
   await tracing.shutdown();
   post({ type: 'stopped' });
   port.close();

@@ -71,6 +71,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           callbackUrl: session.callbackUrl,
           acceptedAt: ACCEPTED_AT,
           idempotencyKey: 'key-1',
+          clientId: null,
           decision: 'pending',
           reason: null,
           authLatencyMs: null,
@@ -84,6 +85,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           },
         });
         expect(await store.listCallbackAttempts(session.requestId)).toEqual([]);
+      });
+
+      it('keeps the client that made a request', async () => {
+        const session = newSession({ clientId: 'client-7' });
+        await store.createSession(session);
+        expect((await store.getSession(session.requestId))?.clientId).toBe('client-7');
       });
 
       it('stores a session whose write runs before its accept deadline', async () => {
