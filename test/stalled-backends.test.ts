@@ -163,12 +163,13 @@ describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
     await neverStoredNorCalledBack(station);
   }, 60_000);
 
-  it('stops within the shutdown timeout while a backend stalls', async () => {
+  it('stops within the shutdown timeout and its 5 s backstop while the backends stall', async () => {
     postgres.stall();
     redis.stall();
     const signalledAt = Date.now();
     const exited = await service!.stop('SIGTERM');
-    expect(Date.now() - signalledAt).toBeLessThan(2_000 + 6_000);
+    // SHUTDOWN_TIMEOUT_MS (2 s), the CLI's backstop (5 s), and slack for a loaded machine.
+    expect(Date.now() - signalledAt).toBeLessThan(2_000 + 5_000 + 3_000);
     expect(exited.signal).toBeNull();
   }, 30_000);
 });

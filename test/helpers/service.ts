@@ -76,7 +76,7 @@ export async function spawnService(
       if (exitedEarly) throw new Error('process exited during start-up');
       return logs().some((l) => l['msg'] === message);
     },
-    { timeoutMs: options.timeoutMs ?? 15_000, message: `"${message}" from chargegate ${command}` },
+    { timeoutMs: options.timeoutMs ?? 30_000, message: `"${message}" from chargegate ${command}` },
   ).catch((error: unknown) => {
     child.kill('SIGKILL');
     // What it printed tells a slow start from a stuck one.
