@@ -1,4 +1,14 @@
 import type { Cluster, Mode } from './cluster.js';
+import {
+  diskFull,
+  networkFault,
+  networkFaults,
+  parseNetworkFault,
+  pause,
+  postgresOutage,
+  type NetworkFault,
+  type PauseFault,
+} from './injections.js';
 import type { Load } from './load.js';
 import type { ManagedProcess } from './processes.js';
 import { between, type Profile } from './profile.js';
@@ -24,6 +34,16 @@ import { between, type Profile } from './profile.js';
  *   leaves the load's rotation, as a load balancer takes a stopping instance out: its clients'
  *   idle keep-alive connections then stay idle. The process must exit 0 within the shutdown
  *   timeout plus a margin, having finished that work; it is restarted after the hold.
+ * - `postgres-restart` / `postgres-stop` (distributed): the private PostgreSQL is stopped (fast
+ *   shutdown) and started again after the hold (`postgres-stop`: 30 s). Its proxy refuses
+ *   meanwhile.
+ * - `pause-redis`, `pause-postgres` (distributed), `pause-api`, `pause-worker`: SIGSTOP, and
+ *   SIGCONT after a hold longer than the leases (see `Profile.pauseMs`).
+ * - `latency-*`, `reset-*`, `blackhole-*` for `redis`, `postgres` (distributed), `auth` and
+ *   `receiver`: the proxy in front of that collaborator adds 200 ms each way, resets every
+ *   connection mid-exchange, or black-holes them (see `proxy.ts`), for the hold.
+ * - `disk-full` (embedded, only in the run whose `DATA_DIR` is a small tmpfs): the file system
+ *   is filled to the last byte for the hold, then freed.
  */
 export type FaultType =
   | 'kill-api'
@@ -33,7 +53,12 @@ export type FaultType =
   | 'auth-hang'
   | 'receiver-down'
   | 'sigterm-api'
-  | 'sigterm-worker';
+  | 'sigterm-worker'
+  | 'postgres-restart'
+  | 'postgres-stop'
+  | 'disk-full'
+  | PauseFault
+  | NetworkFault;
 
 export const FAULTS: Record<Mode, FaultType[]> = {
   embedded: [
@@ -44,6 +69,9 @@ export const FAULTS: Record<Mode, FaultType[]> = {
     'receiver-down',
     'sigterm-api',
     'sigterm-worker',
+    'pause-api',
+    'pause-worker',
+    ...networkFaults(['auth', 'receiver']),
   ],
   distributed: [
     'kill-api',
@@ -54,8 +82,32 @@ export const FAULTS: Record<Mode, FaultType[]> = {
     'receiver-down',
     'sigterm-api',
     'sigterm-worker',
+    'postgres-restart',
+    'postgres-stop',
+    'pause-redis',
+    'pause-postgres',
+    'pause-api',
+    'pause-worker',
+    ...networkFaults(['redis', 'postgres', 'auth', 'receiver']),
   ],
 };
+
+/** The issue-sized database outage: long enough for every pool, lease and retry to notice. */
+export const POSTGRES_STOP_MS = 30_000;
+
+/** The shortest black hole in front of a store: longer than the API's 2 s to answer. */
+const MIN_STALL_MS = 5_000;
+
+/** Faults that restart a process or a server, whose start-up adds to the hold. */
+const RESTARTING = new Set<FaultType>([
+  'kill-api',
+  'kill-worker',
+  'sigterm-api',
+  'sigterm-worker',
+  'redis-restart',
+  'postgres-restart',
+  'postgres-stop',
+]);
 
 /** SIGTERM must end the process within the shutdown timeout (10 s in the suite) plus this. */
 const SIGTERM_DEADLINE_MS = 15_000;
@@ -86,27 +138,39 @@ export interface FaultRecord extends PlannedFault {
   /** For SIGTERM: when the signal was sent, and how the process ended. */
   signalAt?: number;
   exit?: { code: number | null; signal: string | null; afterMs: number };
+  /** For `postgres-*`: when the server was down (its proxy refusing) and when back. */
+  outage?: { downAt: number; upAt: number };
   problem?: string;
 }
 
 /** `rounds` of every fault type of the mode, shuffled, each with a drawn gap and hold. */
-export function planFaults(mode: Mode, profile: Profile, random: () => number): PlannedFault[] {
-  const types = Array.from({ length: profile.rounds }, () => FAULTS[mode]).flat();
+export function planFaults(
+  faults: Mode | FaultType[],
+  profile: Profile,
+  random: () => number,
+): PlannedFault[] {
+  const kinds = typeof faults === 'string' ? FAULTS[faults] : faults;
+  const types = Array.from({ length: profile.rounds }, () => kinds).flat();
   for (let i = types.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [types[i], types[j]] = [types[j]!, types[i]!];
   }
-  return types.map((type) => ({
-    type,
-    gapMs: between(random, profile.gapMs),
-    holdMs: between(random, profile.holdMs),
-  }));
+  return types.map((type) => {
+    const gapMs = between(random, profile.gapMs);
+    const holdMs = between(random, type.startsWith('pause-') ? profile.pauseMs : profile.holdMs);
+    if (type === 'postgres-stop') return { type, gapMs, holdMs: POSTGRES_STOP_MS };
+    // A black-holed store is held long enough to see whether the API answers meanwhile.
+    if (type === 'blackhole-redis' || type === 'blackhole-postgres') {
+      return { type, gapMs, holdMs: Math.max(holdMs, MIN_STALL_MS) };
+    }
+    return { type, gapMs, holdMs };
+  });
 }
 
 /** How long the schedule should take; the load is paced to span it. */
 export function plannedDurationMs(plan: PlannedFault[]): number {
   return plan.reduce(
-    (sum, f) => sum + f.gapMs + f.holdMs + (f.type.startsWith('auth') ? 0 : RESTART_ESTIMATE_MS),
+    (sum, f) => sum + f.gapMs + f.holdMs + (RESTARTING.has(f.type) ? RESTART_ESTIMATE_MS : 0),
     0,
   );
 }
@@ -224,6 +288,31 @@ async function inject(
       await sleep(fault.holdMs);
       await cluster.receiver.listen();
       break;
+    case 'postgres-restart':
+    case 'postgres-stop':
+      record.target = 'postgres';
+      record.outage = await postgresOutage(cluster, fault.holdMs);
+      break;
+    case 'disk-full': {
+      record.target = 'DATA_DIR';
+      const { outage, problems } = await diskFull(cluster, load, fault.holdMs);
+      record.outage = outage;
+      if (problems.length > 0) record.problem = problems.join('; ');
+      break;
+    }
+    case 'pause-redis':
+    case 'pause-postgres':
+    case 'pause-api':
+    case 'pause-worker': {
+      const target = fault.type.slice('pause-'.length) as 'redis' | 'postgres' | 'api' | 'worker';
+      record.target = await pause(cluster, target, fault.holdMs, (list) => pick(list, random));
+      break;
+    }
+    default: {
+      const network = parseNetworkFault(fault.type);
+      if (network === null) throw new Error(`unknown fault ${fault.type}`);
+      record.target = await networkFault(cluster, network.target, network.kind, fault.holdMs);
+    }
   }
   record.healedAt = Date.now();
   return record;

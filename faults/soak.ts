@@ -1,0 +1,196 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { request } from 'undici';
+import type { Callback } from './endpoints.js';
+import { TOKEN_PATTERN, startLoad, type LoadOptions, type RequestRecord } from './load.js';
+import type { ManagedProcess } from './processes.js';
+
+/**
+ * The soak: `chargegate start` alone, at half of the capacity measured just before, for a long
+ * time, sampling what grows when something leaks: resident memory, event-loop delay and queue
+ * depth. Growth is read from a least-squares line through the samples of the last part of the
+ * run (the first minutes warm the heap and the caches).
+ */
+export interface SoakProfile {
+  /** How long the capacity is measured (closed loop, as many POSTs as the process takes). */
+  capacityMs: number;
+  soakMs: number;
+  /** The growth is measured over this last part of the soak. */
+  windowMs: number;
+  sampleMs: number;
+}
+
+export const SOAK_PROFILES: Record<'ci' | 'full', SoakProfile> = {
+  ci: { capacityMs: 10_000, soakMs: 120_000, windowMs: 90_000, sampleMs: 10_000 },
+  full: { capacityMs: 30_000, soakMs: 1_200_000, windowMs: 900_000, sampleMs: 10_000 },
+};
+
+/** The issue's bound: nothing grows by 10 % or more over the window. */
+export const MAX_GROWTH = 0.1;
+/** In-flight POSTs while measuring capacity: enough to keep both cores busy. */
+const CAPACITY_CONCURRENCY = 64;
+/** Event-loop delay below this counts as this: a few milliseconds of scheduling noise on a
+ * shared machine must not read as 50 % growth. */
+const LOOP_FLOOR_MS = 20;
+
+export interface Sample {
+  at: number;
+  rssBytes: number;
+  /** p99 of the event-loop delay since the previous sample (prom-client resets it on scrape). */
+  loopP99Ms: number;
+  /** Messages not acked yet, requests and callbacks. */
+  queueDepth: number;
+}
+
+function metric(text: string, name: string, labels = ''): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}${labels} `)) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+export async function sample(url: string): Promise<Sample> {
+  const response = await request(`${url}/metrics`);
+  const text = await response.body.text();
+  const depth = (topic: string) =>
+    metric(text, 'chargegate_queue_depth', `{topic="${topic}"}`) ?? Number.NaN;
+  return {
+    at: Date.now(),
+    rssBytes: metric(text, 'chargegate_process_resident_memory_bytes') ?? Number.NaN,
+    loopP99Ms: (metric(text, 'chargegate_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000,
+    queueDepth: depth('requests') + depth('callbacks'),
+  };
+}
+
+/** Relative growth along the least-squares line through `points`: (end − start) / start,
+ * with `start` at least `floor`. */
+export function growth(points: { at: number; value: number }[], floor: number): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const meanX = points.reduce((s, p) => s + p.at, 0) / n;
+  const meanY = points.reduce((s, p) => s + p.value, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of points) {
+    sxy += (p.at - meanX) * (p.value - meanY);
+    sxx += (p.at - meanX) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  const first = points[0]?.at ?? 0;
+  const last = points[n - 1]?.at ?? 0;
+  const start = meanY + slope * (first - meanX);
+  return (slope * (last - first)) / Math.max(start, floor);
+}
+
+export interface Growth {
+  rss: number;
+  loopP99: number;
+  queueDepth: number;
+}
+
+/** Growth of each series over the last `windowMs` of the samples. */
+export function growthOver(samples: Sample[], windowMs: number, ratePerSecond: number): Growth {
+  const end = samples.at(-1)?.at ?? 0;
+  const window = samples.filter((s) => s.at >= end - windowMs);
+  const series = (read: (s: Sample) => number) => window.map((s) => ({ at: s.at, value: read(s) }));
+  return {
+    rss: growth(
+      series((s) => s.rssBytes),
+      1,
+    ),
+    loopP99: growth(
+      series((s) => s.loopP99Ms),
+      LOOP_FLOOR_MS,
+    ),
+    // A second's worth of traffic: an empty queue that holds a few messages is not growing.
+    queueDepth: growth(
+      series((s) => s.queueDepth),
+      ratePerSecond,
+    ),
+  };
+}
+
+/**
+ * Measures what `main` sustains end to end: POSTs as fast as `CAPACITY_CONCURRENCY` clients
+ * send them, for `ms`; the capacity is the lower of the acknowledgement and callback rates.
+ */
+export async function measureCapacity(
+  main: ManagedProcess,
+  callbacks: Callback[],
+  base: Pick<LoadOptions, 'callbackUrl' | 'stations'>,
+  ms: number,
+): Promise<{ perSecond: number; records: RequestRecord[] }> {
+  const before = callbacks.length;
+  const started = Date.now();
+  const load = startLoad({
+    ...base,
+    targets: () => [main.url],
+    count: Math.ceil(ms * 10),
+    ratePerSecond: 10_000,
+    concurrency: CAPACITY_CONCURRENCY,
+    maxDurationMs: ms,
+  });
+  await load.done;
+  await load.close();
+  const seconds = (Date.now() - started) / 1000;
+  const acked = load.records.filter((r) => r.outcome === 'acked').length;
+  const calledBack = callbacks.slice(before).filter((c) => c.receivedAt <= Date.now()).length;
+  return { perSecond: Math.min(acked, calledBack) / seconds, records: load.records };
+}
+
+/** Samples `url` every `everyMs` until stopped; a failed scrape is skipped, not fatal. */
+export function startSampler(url: string, everyMs: number): { stop(): Promise<Sample[]> } {
+  const samples: Sample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      if (!running) break;
+      try {
+        samples.push(await sample(url));
+      } catch {
+        // A missed sample leaves a gap; the line through the others still holds.
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** `request decided … applied: true` lines per request id, and raw tokens, from a log file
+ * read line by line (a soak's logs are too large to read whole). */
+export async function scanLog(
+  file: string,
+  applied: Map<string, string[]>,
+  sentTokens: Set<string>,
+): Promise<{ tokensFound: number; errors: Record<string, number> }> {
+  let tokensFound = 0;
+  const errors: Record<string, number> = {};
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
+    for (const match of line.matchAll(TOKEN_PATTERN)) {
+      if (sentTokens.has(match[0])) tokensFound += 1;
+    }
+    if (!line.startsWith('{')) continue;
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (parsed['msg'] === 'request decided' && parsed['applied'] === true) {
+      const id = String(parsed['request_id']);
+      applied.set(id, [...(applied.get(id) ?? []), String(parsed['decision'])]);
+    }
+    if (Number(parsed['level']) >= 50) {
+      const msg = String(parsed['msg']);
+      errors[msg] = (errors[msg] ?? 0) + 1;
+    }
+  }
+  return { tokensFound, errors };
+}
