@@ -59,7 +59,7 @@ export interface Cluster {
 /** Short timeouts make short leases (6–7 s): a killed process's messages come back
  * within seconds, so the drain is quick. The retry schedule (~30 s) outlasts every receiver
  * outage of the profiles, so nothing is dead-lettered; the circuit probes again after 2 s. */
-function tunedEnv(dataDir: string, authUrl: string, secret: string): Record<string, string> {
+export function tunedEnv(dataDir: string, authUrl: string, secret: string): Record<string, string> {
   return {
     ...baseEnv(dataDir),
     AUTH_SERVICE_URL: `${authUrl}/authorize`,

@@ -167,7 +167,8 @@ export async function diskFull(
     }
   }
   rmSync(file, { force: true });
+  const upAt = Date.now();
   await burst;
   if (bytes === 0) problems.push('the filler wrote nothing: the disk was full already');
-  return { outage: { downAt, upAt: Date.now() }, problems: [...new Set(problems)] };
+  return { outage: { downAt, upAt }, problems: [...new Set(problems)] };
 }

@@ -36,7 +36,7 @@ import {
 import { summarizeShutdowns, type ShutdownSummary } from './shutdown.js';
 
 /** Stations the load spreads over, so that both Redis partitions take messages. */
-const STATIONS = [
+export const STATIONS = [
   '0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f',
   '3f1e2d4c-6b5a-4978-8a6b-5c4d3e2f1a0b',
   '7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d',
