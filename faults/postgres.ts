@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +21,9 @@ import { freePort } from './processes.js';
  * or `FAULTS_PG_BIN`). PostgreSQL refuses to run as root; as root the suite runs it as the
  * `postgres` user (`setpriv`), in a directory that user owns.
  *
- * The server runs in a process group of its own, so that a pause (SIGSTOP) stops the
- * postmaster and every backend, as a stalled host would.
+ * A pause (SIGSTOP) stops the postmaster and every process it forked (each backend is a
+ * session of its own, so signalling the process group would miss them), as a stalled host
+ * would.
  */
 export interface PrivatePostgres {
   url: string;
@@ -35,6 +37,23 @@ export interface PrivatePostgres {
   pause(paused: boolean): void;
   /** Stops it (immediately) and removes its directory. */
   dispose(): Promise<void>;
+}
+
+/** The processes `pid` forked, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command may hold spaces and parentheses: the fields follow the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) children.push(Number(entry));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // gone meanwhile
+    }
+  }
+  return children;
 }
 
 function binDir(): string | undefined {
@@ -119,7 +138,6 @@ export async function createPrivatePostgres(logDir: string): Promise<PrivatePost
       ]);
       const current = spawn(run.command, run.args, {
         stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
       });
       child = current;
       current.stdout?.pipe(log);
@@ -152,13 +170,20 @@ export async function createPrivatePostgres(logDir: string): Promise<PrivatePost
     pause(paused) {
       const pid = child?.pid;
       if (pid === undefined || !running()) return;
-      process.kill(-pid, paused ? 'SIGSTOP' : 'SIGCONT');
+      // The postmaster first: stopped, it forks no new backend while they are stopped.
+      for (const target of [pid, ...childrenOf(pid)]) {
+        try {
+          process.kill(target, paused ? 'SIGSTOP' : 'SIGCONT');
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // ended meanwhile
+        }
+      }
     },
     async dispose() {
       const pid = child?.pid;
       if (pid !== undefined && running()) {
         // A paused server would not act on the signal; SIGQUIT is immediate shutdown.
-        process.kill(-pid, 'SIGCONT');
+        state.pause(false);
         child?.kill('SIGQUIT');
       }
       await exited;

@@ -7,6 +7,8 @@ export interface Profile {
   name: 'ci' | 'full';
   /** POSTs the load generator sends per mode (retries of refused connections not counted). */
   requests: number;
+  /** The load's rate at least: the schedule grew with the faults, the load must not thin. */
+  minRatePerSecond: number;
   /** At most this many POSTs in flight at once. */
   concurrency: number;
   /** Rounds of each fault type per mode: the schedule holds `rounds` × the mode's types. */
@@ -26,6 +28,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
   ci: {
     name: 'ci',
     requests: 900,
+    minRatePerSecond: 15,
     concurrency: 32,
     rounds: 1,
     holdMs: [1_500, 3_000],
@@ -36,6 +39,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
   full: {
     name: 'full',
     requests: 6_000,
+    minRatePerSecond: 25,
     concurrency: 32,
     rounds: 3,
     holdMs: [2_000, 6_000],

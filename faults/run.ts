@@ -168,16 +168,20 @@ async function exercise(
 ) {
   const plan = planFaults(only ?? cluster.mode, profile, random);
   const plannedMs = plannedDurationMs(plan);
-  const ratePerSecond = Math.max(1, Math.round((profile.requests * 1000) / plannedMs));
+  const ratePerSecond = Math.max(
+    profile.minRatePerSecond,
+    Math.round((profile.requests * 1000) / plannedMs),
+  );
+  const requests = Math.round((ratePerSecond * plannedMs) / 1000);
   log(
-    `${cluster.mode}: ${plan.length} faults over ~${Math.round(plannedMs / 1000)} s, ${profile.requests} POSTs at ${ratePerSecond}/s, run dir ${cluster.dir}`,
+    `${cluster.mode}: ${plan.length} faults over ~${Math.round(plannedMs / 1000)} s, ${requests} POSTs at ${ratePerSecond}/s, run dir ${cluster.dir}`,
   );
   const started = Date.now();
   const load = startLoad({
     // Every API in rotation, up or not: a client learns of a crash from refused connections.
     targets: () => cluster.apis.filter((p) => p.inRotation).map((p) => p.url),
     // Paced for the plan; the load goes on while the schedule runs late, then stops.
-    count: profile.requests * 4,
+    count: requests * 4,
     ratePerSecond,
     concurrency: profile.concurrency,
     callbackUrl: cluster.callbackUrl,
