@@ -64,6 +64,8 @@ export interface FaultSummary {
   duplicates: number;
   /** The longest time to recover after healing (see `fault-checks.ts`); null: one never did. */
   recoveryMs: number | null;
+  /** Time to the answer of the valid POSTs sent during the fault (answered ones). */
+  answerMs?: { p50: number; max: number };
 }
 
 /** A run of other faults than the mode's schedule (e.g. the full disk), or of another size. */
@@ -100,6 +102,8 @@ function summarize(
   lostIds: string[],
 ): Record<string, FaultSummary> {
   const summary: Record<string, FaultSummary> = {};
+  /** Per type: how long valid POSTs sent during the fault waited for their answer. */
+  const answers = new Map<string, number[]>();
   const first = firstCallbacks(callbacks);
   const lost = new Set(lostIds);
   const seen = new Set<string>();
@@ -133,7 +137,18 @@ function summarize(
       if (r.outcome === 'acked') s.acked += 1;
       if (r.status === 503) s.rejected503 += 1;
       if (r.outcome === 'indeterminate') s.indeterminate += 1;
+      if (r.bad === undefined && r.status !== undefined) {
+        const times = answers.get(fault.type) ?? [];
+        times.push(r.doneAt - r.sentAt);
+        answers.set(fault.type, times);
+      }
     }
+  }
+  for (const [type, times] of answers) {
+    const s = summary[type];
+    if (s === undefined) continue;
+    times.sort((a, b) => a - b);
+    s.answerMs = { p50: times[times.length >> 1] ?? 0, max: times.at(-1) ?? 0 };
   }
   return summary;
 }
