@@ -5,7 +5,7 @@ import { startCluster, type Cluster, type Mode } from './cluster.js';
 import { expectedDecision } from './endpoints.js';
 import { startLoad, type RequestRecord } from './load.js';
 import { drain, fetchMetrics, readLogs } from './observe.js';
-import { checkFaults, firstCallbacks, recoveryAfter, recoveryMs, windows } from './fault-checks.js';
+import { checkFaults } from './fault-checks.js';
 
 /** The longest lease with the suite's timeouts: a request's, twice AUTH_TIMEOUT_MS (1 s) plus
  * its 5 s margin (a callback's is CALLBACK_TIMEOUT_MS plus 5 s, 6 s). */
@@ -26,14 +26,10 @@ async function quietFor(cluster: Cluster, quietMs: number, limitMs: number): Pro
 }
 import { scanForTokens, type PrivacySource } from './privacy.js';
 import { seededRandom, type Profile } from './profile.js';
-import {
-  planFaults,
-  plannedDurationMs,
-  runFaults,
-  type FaultRecord,
-  type FaultType,
-} from './scenarios.js';
+import { planFaults, plannedDurationMs, type FaultType } from './plan.js';
+import { runFaults, type FaultRecord } from './scenarios.js';
 import { summarizeShutdowns, type ShutdownSummary } from './shutdown.js';
+import { summarize, type FaultSummary } from './summary.js';
 
 /** Stations the load spreads over, so that both Redis partitions take messages. */
 export const STATIONS = [
@@ -49,24 +45,6 @@ const RECOVERY_TAIL_MS = 8_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A process exits within the suite's SHUTDOWN_TIMEOUT_MS (10 s) plus this on the final stop. */
 const FINAL_STOP_DEADLINE_MS = 20_000;
-
-export interface FaultSummary {
-  injections: number;
-  heldMs: number;
-  /** POSTs sent while a fault of this type was held, by outcome. */
-  sent: number;
-  acked: number;
-  rejected503: number;
-  indeterminate: number;
-  /** Acknowledged POSTs first sent from the fault's start to the next fault's, then lost. */
-  lost: number;
-  /** Deliveries beyond the first per `webhook-id` received from its start to the next's. */
-  duplicates: number;
-  /** The longest time to recover after healing (see `fault-checks.ts`); null: one never did. */
-  recoveryMs: number | null;
-  /** Time to the answer of the valid POSTs sent during the fault (answered ones). */
-  answerMs?: { p50: number; max: number };
-}
 
 /** A run of other faults than the mode's schedule (e.g. the full disk), or of another size. */
 export interface RunOptions {
@@ -93,64 +71,6 @@ export interface ModeReport {
   authCalls: number;
   restarts: Record<string, number>;
   violations: Violation[];
-}
-
-function summarize(
-  faults: FaultRecord[],
-  records: RequestRecord[],
-  callbacks: Cluster['callbacks'],
-  lostIds: string[],
-): Record<string, FaultSummary> {
-  const summary: Record<string, FaultSummary> = {};
-  /** Per type: how long valid POSTs sent during the fault waited for their answer. */
-  const answers = new Map<string, number[]>();
-  const first = firstCallbacks(callbacks);
-  const lost = new Set(lostIds);
-  const seen = new Set<string>();
-  const duplicateAt = callbacks
-    .filter((c) => seen.has(c.webhookId) || !seen.add(c.webhookId))
-    .map((c) => c.receivedAt);
-  for (const { fault, until } of windows(faults)) {
-    const s = (summary[fault.type] ??= {
-      injections: 0,
-      heldMs: 0,
-      sent: 0,
-      acked: 0,
-      rejected503: 0,
-      indeterminate: 0,
-      lost: 0,
-      duplicates: 0,
-      recoveryMs: 0,
-    });
-    s.injections += 1;
-    s.heldMs += fault.healedAt - fault.startedAt;
-    const inWindow = (at: number) => at >= fault.startedAt && at < until;
-    s.lost += records.filter((r) => inWindow(r.firstSentAt) && lost.has(r.requestId ?? '')).length;
-    s.duplicates += duplicateAt.filter(inWindow).length;
-    const healedAt = fault.outage?.upAt ?? fault.healedAt;
-    const recovered = recoveryMs(recoveryAfter(healedAt, until, records, first));
-    s.recoveryMs =
-      recovered === null || s.recoveryMs === null ? null : Math.max(s.recoveryMs, recovered);
-    for (const r of records) {
-      if (r.firstSentAt < fault.startedAt || r.firstSentAt > fault.healedAt) continue;
-      s.sent += 1;
-      if (r.outcome === 'acked') s.acked += 1;
-      if (r.status === 503) s.rejected503 += 1;
-      if (r.outcome === 'indeterminate') s.indeterminate += 1;
-      if (r.bad === undefined && r.status !== undefined) {
-        const times = answers.get(fault.type) ?? [];
-        times.push(r.doneAt - r.sentAt);
-        answers.set(fault.type, times);
-      }
-    }
-  }
-  for (const [type, times] of answers) {
-    const s = summary[type];
-    if (s === undefined) continue;
-    times.sort((a, b) => a - b);
-    s.answerMs = { p50: times[times.length >> 1] ?? 0, max: times.at(-1) ?? 0 };
-  }
-  return summary;
 }
 
 /** SIGTERMs every process at once; each must exit 0 with its in-flight work done. */

@@ -4,7 +4,7 @@ import type { Mode } from './cluster.js';
 import { onlyFromEnv, profileFromEnv, seedFromEnv } from './profile.js';
 import { formatReport } from './report.js';
 import { runMode } from './run.js';
-import { FAULTS } from './scenarios.js';
+import { FAULTS } from './plan.js';
 
 /** Per mode on a two-core machine: the ci profile takes two to four minutes, the full one
  * about ten to fifteen. */
