@@ -71,9 +71,6 @@ export class FaultProxy {
   readonly #pairs = new Set<Pair>();
   port = 0;
   latencyMs = 200;
-  /** Connections reset, and connections held by a black hole, so far (for the report). */
-  resets = 0;
-  held = 0;
 
   constructor(
     readonly name: string,
@@ -177,7 +174,6 @@ export class FaultProxy {
 
   #hold(pair: Pair): void {
     pair.held = true;
-    this.held += 1;
     this.#pause(pair);
   }
 
@@ -198,7 +194,6 @@ export class FaultProxy {
   }
 
   #destroy(pair: Pair, reset: boolean): void {
-    if (reset) this.resets += 1;
     for (const socket of [pair.client, pair.server]) {
       if (socket === null || socket.destroyed) continue;
       if (reset) socket.resetAndDestroy();
