@@ -1,5 +1,6 @@
 import type { Mode } from './cluster.js';
 import { networkFaults, type NetworkFault, type PauseFault } from './injections.js';
+import { RECOVERY_MS } from './fault-checks.js';
 import { between, type Profile } from './profile.js';
 
 /**
@@ -87,6 +88,9 @@ export const POSTGRES_STOP_MS = 30_000;
 /** The shortest black hole in front of a store: longer than the API's 2 s to answer. */
 const MIN_STALL_MS = 5_000;
 
+/** Faults followed by a quiet RECOVERY_MS in which their recovery is judged. */
+const OUTAGES = new Set<FaultType>(['postgres-restart', 'postgres-stop', 'disk-full']);
+
 /** Faults that restart a process or a server, whose start-up adds to the hold. */
 const RESTARTING = new Set<FaultType>([
   'kill-api',
@@ -135,7 +139,12 @@ export function planFaults(
 /** How long the schedule should take; the load is paced to span it. */
 export function plannedDurationMs(plan: PlannedFault[]): number {
   return plan.reduce(
-    (sum, f) => sum + f.gapMs + f.holdMs + (RESTARTING.has(f.type) ? RESTART_ESTIMATE_MS : 0),
+    (sum, f) =>
+      sum +
+      f.gapMs +
+      f.holdMs +
+      (RESTARTING.has(f.type) ? RESTART_ESTIMATE_MS : 0) +
+      (OUTAGES.has(f.type) ? RECOVERY_MS : 0),
     0,
   );
 }

@@ -1,5 +1,6 @@
 import type { Cluster } from './cluster.js';
 import { diskFull, networkFault, parseNetworkFault, pause, postgresOutage } from './injections.js';
+import { RECOVERY_MS } from './fault-checks.js';
 import type { Load } from './load.js';
 import type { PlannedFault } from './plan.js';
 import type { ManagedProcess } from './processes.js';
@@ -191,6 +192,9 @@ export async function runFaults(
         (record.problem ? ` — PROBLEM: ${record.problem}` : ''),
     );
     records.push(record);
+    // Its recovery (within RECOVERY_MS of the return) is judged on the load before the next
+    // fault: leave it that long undisturbed.
+    if (record.outage !== undefined) await sleep(RECOVERY_MS);
   }
   return records;
 }
