@@ -47,8 +47,11 @@ export function recoveryAfter(
   records: RequestRecord[],
   firstCallbackAt: Map<string, number>,
 ): Recovery {
+  // Answered before the next fault began: a POST in flight when it struck tells of that one.
   const after = records
-    .filter((r) => valid(r) && r.firstSentAt >= healedAt && r.firstSentAt < until)
+    .filter(
+      (r) => valid(r) && r.firstSentAt >= healedAt && r.doneAt < until && r.firstSentAt < until,
+    )
     .sort((a, b) => a.firstSentAt - b.firstSentAt);
   let lastFailure = -1;
   after.forEach((r, i) => {
@@ -128,7 +131,7 @@ function checkOutage(
     (r) =>
       valid(r) &&
       r.sentAt >= outage.upAt + RECOVERY_MS &&
-      r.sentAt < until &&
+      r.doneAt < until &&
       r.outcome !== 'acked',
   );
   if (late.length > 0) {
