@@ -60,6 +60,8 @@ export interface CheckResult {
   /** Connection-refused attempts that were resent (never received by any server). */
   refusedAttempts: number;
   lost: number;
+  /** The request ids of the lost ones, to tell which fault they met. */
+  lostRequestIds: string[];
   unexpected: number;
   callbacks: number;
   duplicates: number;
@@ -189,12 +191,12 @@ export function check(input: CheckInput): CheckResult {
 
   const tallies: DecisionTally = { decisions: {}, decidedUnlogged: 0, decidedUnloggedMaxLagMs: 0 };
   const acked = input.records.filter((r) => r.outcome === 'acked' && r.bad === undefined);
-  let lost = 0;
+  const lostRequestIds: string[] = [];
   for (const record of acked) {
     const delivered = byWebhook.get(record.requestId ?? '') ?? [];
     const problems = checkAcknowledged(input, record, delivered, tallies, flag);
     if (problems.length > 0) {
-      lost += 1;
+      lostRequestIds.push(record.requestId ?? '');
       flag('lost', `${record.requestId} (POST #${record.index}): ${problems.join(', ')}`);
     }
   }
@@ -215,7 +217,8 @@ export function check(input: CheckInput): CheckResult {
     indeterminate: input.records.filter((r) => r.outcome === 'indeterminate').length,
     indeterminateErrors,
     refusedAttempts: input.records.reduce((sum, r) => sum + r.refused, 0),
-    lost,
+    lost: lostRequestIds.length,
+    lostRequestIds,
     unexpected: callbacks.unexpected,
     callbacks: input.callbacks.length,
     duplicates: input.callbacks.length - byWebhook.size,

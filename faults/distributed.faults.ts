@@ -1,13 +1,18 @@
-import { postgresAvailable } from '../test/helpers/servers.js';
+import { postgresBinariesAvailable } from './postgres.js';
 import { redisServerAvailable } from './redis.js';
 import { faultSuite } from './suite.js';
 
-/** The suite runs its own redis-server (never the machine's on 6379) and needs the binary. */
-function redisBinary(): boolean {
-  if (redisServerAvailable()) return true;
-  if (process.env['CI'] === 'true') throw new Error('redis-server is not on PATH; CI=true');
-  console.warn('SKIPPING distributed faults: redis-server is not on PATH');
+/** The suite runs its own redis-server and PostgreSQL (never the machine's on 6379 and 5432)
+ * and needs their binaries. */
+function binaries(): boolean {
+  const missing = [
+    ...(redisServerAvailable() ? [] : ['redis-server is not on PATH']),
+    ...(postgresBinariesAvailable() ? [] : ['no PostgreSQL binaries (FAULTS_PG_BIN)']),
+  ];
+  if (missing.length === 0) return true;
+  if (process.env['CI'] === 'true') throw new Error(`${missing.join('; ')}; CI=true`);
+  console.warn(`SKIPPING distributed faults: ${missing.join('; ')}`);
   return false;
 }
 
-faultSuite('distributed', redisBinary() && (await postgresAvailable()));
+faultSuite('distributed', binaries());

@@ -32,6 +32,8 @@ export interface RequestRecord {
   status?: number;
   code?: string;
   requestId?: string;
+  /** The answer's media type, for refusals (a 503 must be a problem document). */
+  contentType?: string;
   error?: string;
   /** Connection-refused attempts before this one was sent (never received: safe to resend). */
   refused: number;
@@ -80,6 +82,8 @@ export interface Load {
   burst(target: string, count: number, slowMs?: number): Promise<void>;
   /** Requests sent but not answered yet. */
   inFlight(): number;
+  /** Sends nothing more from now on (requests in flight finish); `done` resolves after them. */
+  stop(): void;
   /** Closes the connections, once `done` and every burst are settled. */
   close(): Promise<void>;
 }
@@ -101,6 +105,7 @@ export function startLoad(options: LoadOptions): Load {
   let next = 0;
   let pending = 0;
   let turn = 0;
+  let stopped = false;
 
   /** The body as one string, or (a slow client) half now and the rest after `slowMs`. */
   function bodyOf(text: string, slowMs: number | undefined): string | Readable {
@@ -170,6 +175,9 @@ export function startLoad(options: LoadOptions): Load {
           ...base,
           doneAt: Date.now(),
           status,
+          ...(status === 202
+            ? {}
+            : { contentType: String(response.headers['content-type'] ?? '') }),
           outcome: status === 202 ? 'acked' : 'rejected',
           ...(typeof json['request_id'] === 'string' ? { requestId: json['request_id'] } : {}),
           ...(typeof json['code'] === 'string' ? { code: json['code'] } : {}),
@@ -198,11 +206,12 @@ export function startLoad(options: LoadOptions): Load {
   async function lane(): Promise<void> {
     for (;;) {
       const index = next++;
-      if (index >= options.count) return;
+      if (index >= options.count || stopped) return;
       const due = started + index * intervalMs;
       if (due > deadline) return;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (stopped) return;
       await send(index);
     }
   }
@@ -215,5 +224,12 @@ export function startLoad(options: LoadOptions): Load {
     await Promise.all(Array.from({ length: count }, () => send(extra++, target, slowMs)));
   }
 
-  return { records, done, burst, inFlight: () => pending, close: () => agent.close() };
+  return {
+    records,
+    done,
+    burst,
+    inFlight: () => pending,
+    stop: () => (stopped = true),
+    close: () => agent.close(),
+  };
 }

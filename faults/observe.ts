@@ -22,7 +22,7 @@ async function pool<T>(items: T[], width: number, work: (item: T) => Promise<voi
 
 /** `GET /api/v1/charging-sessions/{id}` for each id, from any running API. */
 export async function fetchSessions(
-  cluster: Cluster,
+  cluster: Pick<Cluster, 'apiUrls'>,
   ids: string[],
 ): Promise<Map<string, SessionView | null>> {
   const agent = new Agent({ connections: 16 });
@@ -63,7 +63,7 @@ export async function fetchSessions(
  * decided and delivered, or until the deadline. Returns how long it took, and the last `GET`s.
  */
 export async function drain(
-  cluster: Cluster,
+  cluster: Pick<Cluster, 'apiUrls' | 'callbacks'>,
   acked: RequestRecord[],
   timeoutMs: number,
 ): Promise<{ ms: number; timedOut: boolean; sessions: Map<string, SessionView | null> }> {

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { DATABASE_URL } from '../test/helpers/servers.js';
 import type { Cluster } from './cluster.js';
 import { TOKEN_PATTERN } from './load.js';
 
@@ -86,8 +85,8 @@ function scanText(
 }
 
 /** Every row of every table of the run's schema, as text. */
-async function postgresRows(schema: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
+async function postgresRows(url: string, schema: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const tables = await client.query<{ table_name: string }>(
@@ -135,7 +134,7 @@ export async function scanForTokens(
     scanFiles(finder, 'logs', filesIn(cluster.logDir), true),
     scanText(finder, '/metrics', metricsTexts, true),
   ];
-  const data = join(cluster.dir, 'data');
+  const data = cluster.dataDir;
   if (cluster.mode === 'embedded') {
     sources.push(
       scanFiles(
@@ -152,7 +151,10 @@ export async function scanForTokens(
       ),
     );
   } else {
-    const rows = await postgresRows(cluster.schema);
+    const rows =
+      cluster.databaseUrl === undefined
+        ? []
+        : await postgresRows(cluster.databaseUrl, cluster.schema);
     sources.push(scanText(finder, 'decision store', rows, true));
     const redis = cluster.redis;
     if (redis !== undefined) {

@@ -39,6 +39,8 @@ export interface Incarnation {
   signalled?: { signal: NodeJS.Signals; at: number };
   /** Every signal the suite sent (a SIGTERM that was not obeyed is followed by SIGKILL). */
   signals: { signal: NodeJS.Signals; at: number }[];
+  /** SIGSTOPs and SIGCONTs the suite sent (see `ManagedProcess.pause`). */
+  pauses?: { paused: boolean; at: number }[];
   exit?: Exit;
 }
 
@@ -186,12 +188,25 @@ export class ManagedProcess {
     const incarnation = this.incarnations.at(-1);
     if (child === null || this.#exited === null || incarnation === undefined) return undefined;
     if (this.running) {
+      // A paused process would not act on the signal before it is continued.
+      child.kill('SIGCONT');
       const sent = { signal, at: Date.now() };
       incarnation.signalled ??= sent;
       incarnation.signals.push(sent);
       child.kill(signal);
     }
     return this.#exited;
+  }
+
+  /**
+   * SIGSTOP (true) or SIGCONT (false): a pause, as a long GC or a noisy host. Not recorded as
+   * a signal the suite sent: the process is meant to carry on, and ending later is a crash.
+   */
+  pause(paused: boolean): void {
+    const incarnation = this.incarnations.at(-1);
+    if (!this.running || this.#child === null || incarnation === undefined) return;
+    (incarnation.pauses ??= []).push({ paused, at: Date.now() });
+    this.#child.kill(paused ? 'SIGSTOP' : 'SIGCONT');
   }
 
   /** The current incarnation's exit, for SIGTERM checks with a deadline. */

@@ -24,6 +24,8 @@ export interface PrivateRedis {
   starts: number;
   start(): Promise<void>;
   kill(): Promise<void>;
+  /** SIGSTOP (true) or SIGCONT (false): a pause, as a stalled host or a long fork. */
+  pause(paused: boolean): void;
   /** Every live key and value, as text, for the privacy scan. */
   dump(prefix: string): Promise<string>;
   /** Where the append-only files are (a log of every write, raw tokens included). */
@@ -95,10 +97,16 @@ export async function createPrivateRedis(dir: string, logDir: string): Promise<P
     },
     async kill() {
       if (child !== null && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT');
         child.kill('SIGKILL');
       }
       await exited;
       child = null;
+    },
+    pause(paused) {
+      if (child !== null && child.exitCode === null && child.signalCode === null) {
+        child.kill(paused ? 'SIGSTOP' : 'SIGCONT');
+      }
     },
     async dump(prefix) {
       const client = new Redis(state.url, { maxRetriesPerRequest: 1 });

@@ -18,10 +18,10 @@ export function formatReport(report: ModeReport): string {
     `restarts: ${Object.entries(report.restarts)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
-    'faults (type: injections, held, POSTs sent during / acked / 503 / indeterminate):',
+    'faults (type: injections, held, POSTs sent during / acked / 503 / indeterminate, their answer p50/max; to the next fault: lost, duplicates; longest time to recover):',
     ...Object.entries(report.perFault).map(
       ([type, s]) =>
-        `  ${type}: ${s.injections}, ${seconds(s.heldMs)}, ${s.sent} / ${s.acked} / ${s.rejected503} / ${s.indeterminate}`,
+        `  ${type}: ${s.injections}, ${seconds(s.heldMs)}, ${s.sent} / ${s.acked} / ${s.rejected503} / ${s.indeterminate}, answered in ${s.answerMs === undefined ? '-' : `${s.answerMs.p50}/${s.answerMs.max} ms`}; lost ${s.lost}, duplicates ${s.duplicates}; recovered in ${s.recoveryMs === null ? 'NEVER' : seconds(s.recoveryMs)}`,
     ),
     'SIGTERM under load (answers to POSTs in flight at the signal | sent while stopping; work finished while stopping):',
     ...report.shutdowns.map(

@@ -5,6 +5,7 @@ import { startCluster, type Cluster, type Mode } from './cluster.js';
 import { expectedDecision } from './endpoints.js';
 import { startLoad, type RequestRecord } from './load.js';
 import { drain, fetchMetrics, readLogs } from './observe.js';
+import { checkFaults } from './fault-checks.js';
 
 /** The longest lease with the suite's timeouts: a request's, twice AUTH_TIMEOUT_MS (1 s) plus
  * its 5 s margin (a callback's is CALLBACK_TIMEOUT_MS plus 5 s, 6 s). */
@@ -25,11 +26,13 @@ async function quietFor(cluster: Cluster, quietMs: number, limitMs: number): Pro
 }
 import { scanForTokens, type PrivacySource } from './privacy.js';
 import { seededRandom, type Profile } from './profile.js';
-import { planFaults, plannedDurationMs, runFaults, type FaultRecord } from './scenarios.js';
+import { planFaults, plannedDurationMs, type FaultType } from './plan.js';
+import { runFaults, type FaultRecord } from './scenarios.js';
 import { summarizeShutdowns, type ShutdownSummary } from './shutdown.js';
+import { summarize, type FaultSummary } from './summary.js';
 
 /** Stations the load spreads over, so that both Redis partitions take messages. */
-const STATIONS = [
+export const STATIONS = [
   '0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f',
   '3f1e2d4c-6b5a-4978-8a6b-5c4d3e2f1a0b',
   '7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d',
@@ -37,17 +40,18 @@ const STATIONS = [
   'deadbeef-1234-4567-89ab-cdef01234567',
   'a1b2c3d4-e5f6-4789-a0b1-c2d3e4f5a6b7',
 ];
+/** Load after the last fault heals, so that its recovery shows in what the clients saw. */
+const RECOVERY_TAIL_MS = 8_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A process exits within the suite's SHUTDOWN_TIMEOUT_MS (10 s) plus this on the final stop. */
 const FINAL_STOP_DEADLINE_MS = 20_000;
 
-export interface FaultSummary {
-  injections: number;
-  heldMs: number;
-  /** POSTs sent while a fault of this type was held, by outcome. */
-  sent: number;
-  acked: number;
-  rejected503: number;
-  indeterminate: number;
+/** A run of other faults than the mode's schedule (e.g. the full disk), or of another size. */
+export interface RunOptions {
+  faults?: FaultType[];
+  requests?: number;
+  /** Embedded mode's `DATA_DIR`. */
+  dataDir?: string;
 }
 
 export interface ModeReport {
@@ -67,30 +71,6 @@ export interface ModeReport {
   authCalls: number;
   restarts: Record<string, number>;
   violations: Violation[];
-}
-
-function summarize(faults: FaultRecord[], records: RequestRecord[]): Record<string, FaultSummary> {
-  const summary: Record<string, FaultSummary> = {};
-  for (const fault of faults) {
-    const s = (summary[fault.type] ??= {
-      injections: 0,
-      heldMs: 0,
-      sent: 0,
-      acked: 0,
-      rejected503: 0,
-      indeterminate: 0,
-    });
-    s.injections += 1;
-    s.heldMs += fault.healedAt - fault.startedAt;
-    for (const r of records) {
-      if (r.firstSentAt < fault.startedAt || r.firstSentAt > fault.healedAt) continue;
-      s.sent += 1;
-      if (r.outcome === 'acked') s.acked += 1;
-      if (r.status === 503) s.rejected503 += 1;
-      if (r.outcome === 'indeterminate') s.indeterminate += 1;
-    }
-  }
-  return summary;
 }
 
 /** SIGTERMs every process at once; each must exit 0 with its in-flight work done. */
@@ -119,25 +99,34 @@ async function exercise(
   profile: Profile,
   random: () => number,
   log: (line: string) => void,
+  only: FaultType[] | undefined,
 ) {
-  const plan = planFaults(cluster.mode, profile, random);
+  const plan = planFaults(only ?? cluster.mode, profile, random);
   const plannedMs = plannedDurationMs(plan);
-  const ratePerSecond = Math.max(1, Math.round((profile.requests * 1000) / plannedMs));
+  const ratePerSecond = Math.max(
+    profile.minRatePerSecond,
+    Math.round((profile.requests * 1000) / plannedMs),
+  );
+  const requests = Math.round((ratePerSecond * plannedMs) / 1000);
   log(
-    `${cluster.mode}: ${plan.length} faults over ~${Math.round(plannedMs / 1000)} s, ${profile.requests} POSTs at ${ratePerSecond}/s, run dir ${cluster.dir}`,
+    `${cluster.mode}: ${plan.length} faults over ~${Math.round(plannedMs / 1000)} s, ${requests} POSTs at ${ratePerSecond}/s, run dir ${cluster.dir}`,
   );
   const started = Date.now();
   const load = startLoad({
     // Every API in rotation, up or not: a client learns of a crash from refused connections.
     targets: () => cluster.apis.filter((p) => p.inRotation).map((p) => p.url),
-    count: profile.requests,
+    // Paced for the plan; the load goes on while the schedule runs late, then stops.
+    count: requests * 4,
     ratePerSecond,
     concurrency: profile.concurrency,
-    callbackUrl: `${cluster.receiver.url}/hooks/charging`,
+    callbackUrl: cluster.callbackUrl,
     stations: STATIONS,
-    maxDurationMs: plannedMs * 2 + 60_000,
+    maxDurationMs: plannedMs * 3 + 60_000,
   });
   const faults = await runFaults(cluster, load, plan, random, log);
+  // The last fault's recovery is measured on the load that follows it.
+  await sleep(RECOVERY_TAIL_MS);
+  load.stop();
   await load.done;
   await load.close();
   return { records: load.records, faults, ratePerSecond, loadMs: Date.now() - started };
@@ -188,6 +177,7 @@ async function judge(
       .filter((p) => p.enforced && p.found > 0)
       .map((p) => ({ kind: 'token-leak', detail: `${p.name}: ${p.where.join(', ')}` })),
     ...(drained.timedOut ? [{ kind: 'drain-timeout', detail: `${drained.ms} ms` }] : []),
+    ...checkFaults(faults, records, cluster.callbacks),
   ];
   return { result, shutdowns: shutdowns.summaries, privacy, logs, violations };
 }
@@ -203,18 +193,26 @@ export async function runMode(
   seed: number,
   dir: string,
   log: (line: string) => void,
+  options: RunOptions = {},
 ): Promise<ModeReport> {
   const started = Date.now();
   const random = seededRandom(seed);
   log(`${mode}: seed ${seed} (FAULTS_SEED replays the schedule)`);
-  const cluster = await startCluster(mode, dir, random);
+  const cluster = await startCluster(
+    mode,
+    dir,
+    random,
+    options.dataDir === undefined ? {} : { dataDir: options.dataDir },
+  );
   try {
     const setupMs = Date.now() - started;
+    const sized = { ...profile, requests: options.requests ?? profile.requests };
     const { records, faults, ratePerSecond, loadMs } = await exercise(
       cluster,
-      profile,
+      sized,
       random,
       log,
+      options.faults,
     );
     const acked = records.filter((r) => r.outcome === 'acked');
     const drained = await drain(cluster, acked, profile.drainTimeoutMs);
@@ -237,7 +235,7 @@ export async function runMode(
       ratePerSecond,
       check: verdict.result,
       faults,
-      perFault: summarize(faults, records),
+      perFault: summarize(faults, records, cluster.callbacks, verdict.result.lostRequestIds),
       shutdowns: verdict.shutdowns,
       privacy: verdict.privacy,
       logs: { errors: verdict.logs.errors, warnings: verdict.logs.warnings },
@@ -245,6 +243,7 @@ export async function runMode(
       restarts: {
         ...Object.fromEntries(cluster.processes.map((p) => [p.name, p.incarnations.length - 1])),
         ...(cluster.redis === undefined ? {} : { redis: cluster.redis.starts - 1 }),
+        ...(cluster.postgres === undefined ? {} : { postgres: cluster.postgres.starts - 1 }),
       },
       violations: [...verdict.violations, ...stopViolations],
     };

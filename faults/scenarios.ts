@@ -1,61 +1,11 @@
-import type { Cluster, Mode } from './cluster.js';
+import type { Cluster } from './cluster.js';
+import { diskFull, networkFault, parseNetworkFault, pause, postgresOutage } from './injections.js';
+import { RECOVERY_MS } from './fault-checks.js';
 import type { Load } from './load.js';
+import type { PlannedFault } from './plan.js';
 import type { ManagedProcess } from './processes.js';
-import { between, type Profile } from './profile.js';
 
-/**
- * The faults, and how each is injected:
- *
- * - `kill-api`: SIGKILL of a process serving the API (in embedded mode the all-in-one `start`,
- *   which also runs a worker); restarted on the same port after the hold.
- * - `kill-worker`: SIGKILL of a worker process; restarted after the hold.
- * - `redis-restart` (distributed): SIGKILL of the private redis-server, restarted after the
- *   hold from its append-only file.
- * - `auth-refused`: the authorization service's listening socket is closed and its connections
- *   cut (connection refused), reopened on the same port after the hold.
- * - `auth-hang`: the authorization service accepts calls and never answers, for the hold.
- * - `receiver-down`: the callback receiver's listening socket is closed (connection refused),
- *   reopened on the same port after the hold.
- * - `sigterm-api` / `sigterm-worker`: SIGTERM under load. The authorization service turns slow
- *   (300–800 ms) a second before, so that the worker holds calls in flight. For the API, a
- *   burst of POSTs from slow clients (the body's second half 300 ms after the first) is in
- *   flight when the signal comes, another burst follows just after it (new requests while
- *   stopping), and the process
- *   leaves the load's rotation, as a load balancer takes a stopping instance out: its clients'
- *   idle keep-alive connections then stay idle. The process must exit 0 within the shutdown
- *   timeout plus a margin, having finished that work; it is restarted after the hold.
- */
-export type FaultType =
-  | 'kill-api'
-  | 'kill-worker'
-  | 'redis-restart'
-  | 'auth-refused'
-  | 'auth-hang'
-  | 'receiver-down'
-  | 'sigterm-api'
-  | 'sigterm-worker';
-
-export const FAULTS: Record<Mode, FaultType[]> = {
-  embedded: [
-    'kill-api',
-    'kill-worker',
-    'auth-refused',
-    'auth-hang',
-    'receiver-down',
-    'sigterm-api',
-    'sigterm-worker',
-  ],
-  distributed: [
-    'kill-api',
-    'kill-worker',
-    'redis-restart',
-    'auth-refused',
-    'auth-hang',
-    'receiver-down',
-    'sigterm-api',
-    'sigterm-worker',
-  ],
-};
+/** Injecting the faults that `plan.ts` schedules, one after another (see there for each). */
 
 /** SIGTERM must end the process within the shutdown timeout (10 s in the suite) plus this. */
 const SIGTERM_DEADLINE_MS = 15_000;
@@ -69,16 +19,6 @@ const SLOW_BODY_MS = 300;
 const LATE_BURST = 8;
 /** Time for the burst's first halves to reach the server before the signal. */
 const BURST_LEAD_MS = 100;
-/** What a process restart adds to a fault's hold, for planning the load's rate: a Chargegate
- * process needs a few seconds on a two-core machine to load its modules and start. */
-const RESTART_ESTIMATE_MS = 4_000;
-
-export interface PlannedFault {
-  type: FaultType;
-  gapMs: number;
-  holdMs: number;
-}
-
 export interface FaultRecord extends PlannedFault {
   target: string;
   startedAt: number;
@@ -86,29 +26,9 @@ export interface FaultRecord extends PlannedFault {
   /** For SIGTERM: when the signal was sent, and how the process ended. */
   signalAt?: number;
   exit?: { code: number | null; signal: string | null; afterMs: number };
+  /** For `postgres-*`: when the server was down (its proxy refusing) and when back. */
+  outage?: { downAt: number; upAt: number };
   problem?: string;
-}
-
-/** `rounds` of every fault type of the mode, shuffled, each with a drawn gap and hold. */
-export function planFaults(mode: Mode, profile: Profile, random: () => number): PlannedFault[] {
-  const types = Array.from({ length: profile.rounds }, () => FAULTS[mode]).flat();
-  for (let i = types.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [types[i], types[j]] = [types[j]!, types[i]!];
-  }
-  return types.map((type) => ({
-    type,
-    gapMs: between(random, profile.gapMs),
-    holdMs: between(random, profile.holdMs),
-  }));
-}
-
-/** How long the schedule should take; the load is paced to span it. */
-export function plannedDurationMs(plan: PlannedFault[]): number {
-  return plan.reduce(
-    (sum, f) => sum + f.gapMs + f.holdMs + (f.type.startsWith('auth') ? 0 : RESTART_ESTIMATE_MS),
-    0,
-  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -224,6 +144,31 @@ async function inject(
       await sleep(fault.holdMs);
       await cluster.receiver.listen();
       break;
+    case 'postgres-restart':
+    case 'postgres-stop':
+      record.target = 'postgres';
+      record.outage = await postgresOutage(cluster, fault.holdMs);
+      break;
+    case 'disk-full': {
+      record.target = 'DATA_DIR';
+      const { outage, problems } = await diskFull(cluster, load, fault.holdMs);
+      record.outage = outage;
+      if (problems.length > 0) record.problem = problems.join('; ');
+      break;
+    }
+    case 'pause-redis':
+    case 'pause-postgres':
+    case 'pause-api':
+    case 'pause-worker': {
+      const target = fault.type.slice('pause-'.length) as 'redis' | 'postgres' | 'api' | 'worker';
+      record.target = await pause(cluster, target, fault.holdMs, (list) => pick(list, random));
+      break;
+    }
+    default: {
+      const network = parseNetworkFault(fault.type);
+      if (network === null) throw new Error(`unknown fault ${fault.type}`);
+      record.target = await networkFault(cluster, network.target, network.kind, fault.holdMs);
+    }
   }
   record.healedAt = Date.now();
   return record;
@@ -247,6 +192,9 @@ export async function runFaults(
         (record.problem ? ` — PROBLEM: ${record.problem}` : ''),
     );
     records.push(record);
+    // Its recovery (within RECOVERY_MS of the return) is judged on the load before the next
+    // fault: leave it that long undisturbed.
+    if (record.outage !== undefined) await sleep(RECOVERY_MS);
   }
   return records;
 }
