@@ -91,6 +91,35 @@ export function createCachedAuthorizationClient(
     };
   }
 
+  /** Calls under way per key: requests for a pair that arrive while its call is under way
+   * wait for it instead of calling too. */
+  const calling = new Map<string, Promise<AuthorizationResult>>();
+
+  /** Asks the service, or waits for the call already asking it about this pair. */
+  async function ask(key: string, input: AuthorizeInput): Promise<AuthorizationResult> {
+    const under = ttlMs > 0 ? calling.get(key) : undefined;
+    if (under !== undefined) {
+      const shared = await under;
+      if (shared.decision !== 'unknown') {
+        const { decision, reason, details } = shared;
+        return {
+          decision,
+          reason,
+          ...(details ? { details } : {}),
+          latencyMs: null,
+          source: 'cache',
+        };
+      }
+    }
+    const call = inner.authorize(input);
+    calling.set(key, call);
+    try {
+      return await call;
+    } finally {
+      if (calling.get(key) === call) calling.delete(key);
+    }
+  }
+
   async function decide(input: AuthorizeInput): Promise<AuthorizationResult> {
     if (input.tokenHash === undefined) return inner.authorize(input);
     const key = cacheKey(input.stationId, input.tokenHash);
@@ -101,9 +130,11 @@ export function createCachedAuthorizationClient(
         const { decision, reason, details } = found.entry;
         return { decision, reason, details, latencyMs: null, source: 'cache' };
       }
-      options.onCache?.('miss');
     }
-    const result = await inner.authorize(input);
+    const result = await ask(key, input);
+    // A request that waited for another's call made none: a hit too.
+    if (ttlMs > 0) options.onCache?.(result.source === 'cache' ? 'hit' : 'miss');
+    if (result.source === 'cache') return result;
     if (result.decision !== 'unknown') {
       await remember(key, result);
       return result;

@@ -117,6 +117,24 @@ describe('decision cache and offline policy', () => {
       expect(w.cacheOutcomes.filter((o) => o === 'miss')).toHaveLength(1);
     });
 
+    it('makes one call for requests that arrive together, before the first answer', async () => {
+      const w = worker({ ttlMs: 15_000 });
+      let release: () => void = () => {};
+      const answered = new Promise<void>((resolve) => (release = resolve));
+      acl.script = async () => {
+        await answered;
+        return ALLOWED;
+      };
+      const together = Array.from({ length: 10 }, () => decide(w));
+      await waitFor(() => acl.requests.length === 1, { message: 'the first call' });
+      release();
+      const results = await Promise.all(together);
+      expect(results.map((r) => r.decision)).toEqual(Array(10).fill('allowed'));
+      expect(results.filter((r) => r.source === 'cache')).toHaveLength(9);
+      expect(acl.requests).toHaveLength(1);
+      expect(w.cacheOutcomes.filter((o) => o === 'hit')).toHaveLength(9);
+    });
+
     it('asks again once the TTL has passed, and for another station or token', async () => {
       const w = worker({ ttlMs: 15_000 });
       await decide(w);
