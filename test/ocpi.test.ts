@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
-import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
+import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { getSession, startBody, startSession, STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { loadConfig } from '../src/config.js';
@@ -136,5 +136,22 @@ describe('OCPI configuration', () => {
       offlinePolicy: 'last_known',
       offlineMaxAgeMs: 7_200_000,
     });
+  });
+});
+
+describe('a worker speaking OCPI to another process', () => {
+  it('refuses to start without AUTH_OCPI_TOKEN, naming it', async () => {
+    const dir = tempDir();
+    try {
+      const { code, output } = await runCli(['worker'], {
+        ...baseEnv(dir.path),
+        AUTH_PROTOCOL: 'ocpi',
+        AUTH_SERVICE_URL: 'http://127.0.0.1:9/ocpi/emsp/2.2.1/tokens',
+      });
+      expect(code).toBe(1);
+      expect(output).toContain('AUTH_OCPI_TOKEN: required with AUTH_PROTOCOL=ocpi');
+    } finally {
+      dir.remove();
+    }
   });
 });
