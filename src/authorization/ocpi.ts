@@ -15,7 +15,7 @@ export const OCPI_TOKEN_TYPES = ['AD_HOC_USER', 'APP_USER', 'OTHER', 'RFID'] as 
 export type OcpiTokenType = (typeof OCPI_TOKEN_TYPES)[number];
 
 /** OCPI status codes the mapping names (status_codes.asciidoc). */
-export const OCPI_STATUS = { success: 1000, unknownToken: 2004, unauthorized: 2000 } as const;
+export const OCPI_STATUS = { success: 1000, unknownToken: 2004 } as const;
 
 /** `Token.uid` is a CiString(36): a longer driver token cannot be an OCPI token. */
 export const MAX_TOKEN_UID_LENGTH = 36;
