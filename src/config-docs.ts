@@ -129,7 +129,7 @@ export const CONFIG_DOCS = {
     meaning:
       "OCPI credentials token: sent base64-encoded as `Authorization: Token …`, and required by the reference service's OCPI endpoint",
     unset:
-      '`start` makes one up for its own reference service; a worker calling another process with `AUTH_PROTOCOL=ocpi` refuses to start',
+      'no OCPI endpoint on the reference service; with `AUTH_PROTOCOL=ocpi`, `start` makes one up for its own service, and a worker calling another process refuses to start',
   },
   AUTH_OCPI_TOKEN_TYPE: {
     group: 'Authorization',

@@ -225,6 +225,7 @@ function servicePathOf(config: Config): string {
  * and nothing outside the process knows it.
  */
 function withOcpiToken(config: Config, roles: ReadonlySet<Role>): Config {
+  if (config.auth.protocol !== 'ocpi') return config;
   if (config.auth.ocpi.token !== undefined || config.auth.url !== undefined) return config;
   if (!roles.has('auth-service') || !roles.has('worker')) return config;
   const token = randomBytes(24).toString('base64url');
