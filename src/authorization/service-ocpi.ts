@@ -124,41 +124,60 @@ export function registerOcpiAuthorize(
           return reply.code(404).send(envelope(2004, 'Unknown token.'));
         }
         const allowed = ALLOWED_OF[answer.reason] ?? 'NOT_ALLOWED';
-        const party = {
+        const owner = {
           country_code: header(request, 'ocpi-to-country-code') ?? DEFAULT_PARTY.country_code,
           party_id: header(request, 'ocpi-to-party-id') ?? DEFAULT_PARTY.party_id,
         };
-        const text = DISPLAY_TEXT[allowed];
-        const evseUids = evseUidsOf(request.body);
+        const asked = { uid: token, type: type as OcpiTokenType, hash: tokenHash, owner };
+        const location = { location_id: locationId, evse_uids: evseUidsOf(request.body) };
         return reply.send(
-          envelope(1000, 'Success', {
-            allowed,
-            token: {
-              ...party,
-              uid: token,
-              type: type as OcpiTokenType,
-              contract_id: `${party.country_code}-${party.party_id}-${fingerprintOf(tokenHash)}`,
-              issuer: 'Chargegate reference ACL',
-              valid: allowed !== 'BLOCKED' && allowed !== 'EXPIRED',
-              whitelist: 'NEVER',
-              last_updated: new Date(now()).toISOString(),
-            },
-            ...(allowed === 'ALLOWED'
-              ? {
-                  location: {
-                    location_id: locationId,
-                    ...(evseUids ? { evse_uids: evseUids } : {}),
-                  },
-                }
-              : {}),
-            authorization_reference: randomUUID(),
-            ...(text === undefined ? {} : { info: { language: 'en', text } }),
-          }),
+          envelope(1000, 'Success', authorizationInfo(allowed, asked, location, now())),
         );
       },
     );
     done();
   });
+}
+
+/** An `AuthorizationInfo`: the verdict, the complete `Token`, the location when charging is
+ * allowed (with the EVSEs asked about: the ACL allows all of a station's), a new reference,
+ * and a text for the driver when it is not. */
+function authorizationInfo(
+  allowed: AllowedType,
+  token: {
+    uid: string;
+    type: OcpiTokenType;
+    hash: string;
+    owner: { country_code: string; party_id: string };
+  },
+  location: { location_id: string; evse_uids: string[] | undefined },
+  now: number,
+) {
+  const text = DISPLAY_TEXT[allowed];
+  const { owner } = token;
+  return {
+    allowed,
+    token: {
+      ...owner,
+      uid: token.uid,
+      type: token.type,
+      contract_id: `${owner.country_code}-${owner.party_id}-${fingerprintOf(token.hash)}`,
+      issuer: 'Chargegate reference ACL',
+      valid: allowed !== 'BLOCKED' && allowed !== 'EXPIRED',
+      whitelist: 'NEVER',
+      last_updated: new Date(now).toISOString(),
+    },
+    ...(allowed === 'ALLOWED'
+      ? {
+          location: {
+            location_id: location.location_id,
+            ...(location.evse_uids === undefined ? {} : { evse_uids: location.evse_uids }),
+          },
+        }
+      : {}),
+    authorization_reference: randomUUID(),
+    ...(text === undefined ? {} : { info: { language: 'en', text } }),
+  };
 }
 
 function log(logger: FastifyBaseLogger, tokenHash: string, locationId: string, reason: string) {
