@@ -115,7 +115,15 @@ async function main(argv: string[]): Promise<number> {
   const roles = new Set(command.roles);
   // With AUTH_SERVICE_URL set, `start` uses that service: the reference one would only take a port.
   if (config.auth.url !== undefined) roles.delete('auth-service');
-  const running = await startChargegate(config, roles, logger);
+  let running: Awaited<ReturnType<typeof startChargegate>>;
+  try {
+    running = await startChargegate(config, roles, logger);
+  } catch (error) {
+    // What only the roles make necessary (AUTH_OCPI_TOKEN for a worker calling elsewhere).
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`chargegate: ${error.code}: ${error.message}\n`);
+    return 1;
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -119,6 +119,48 @@ export const CONFIG_DOCS = {
     group: 'Authorization',
     meaning: 'how long an open circuit answers `circuit_open` before one probe call',
   },
+  AUTH_PROTOCOL: {
+    group: 'Authorization',
+    meaning:
+      "the language spoken to the authorization service: `chargegate` (its own small contract) or `ocpi` (OCPI 2.2.1 real-time authorization; `AUTH_SERVICE_URL` is then the eMSP's Tokens endpoint), docs/authorization.md",
+  },
+  AUTH_OCPI_TOKEN: {
+    group: 'Authorization',
+    meaning:
+      "OCPI credentials token: sent base64-encoded as `Authorization: Token …`, and required by the reference service's OCPI endpoint",
+    unset:
+      'no OCPI endpoint on the reference service; with `AUTH_PROTOCOL=ocpi`, `start` makes one up for its own service, and a worker calling another process refuses to start',
+  },
+  AUTH_OCPI_TOKEN_TYPE: {
+    group: 'Authorization',
+    meaning: 'OCPI `TokenType` sent as `?type=`: `APP_USER`, `AD_HOC_USER`, `RFID` or `OTHER`',
+  },
+  AUTH_OCPI_FROM: {
+    group: 'Authorization',
+    meaning:
+      'OCPI party of this operator as `CC-PID` (e.g. `NL-CPO`), sent as `OCPI-from-country-code` and `OCPI-from-party-id`; needs `AUTH_OCPI_TO`',
+    unset: 'no OCPI routing headers',
+  },
+  AUTH_OCPI_TO: {
+    group: 'Authorization',
+    meaning:
+      'OCPI party of the eMSP as `CC-PID`, sent as `OCPI-to-country-code` and `OCPI-to-party-id`; needs `AUTH_OCPI_FROM`',
+    unset: 'no OCPI routing headers',
+  },
+  AUTH_CACHE_TTL: {
+    group: 'Authorization',
+    meaning:
+      'reuse a decision (`allowed`, `not_allowed`, `invalid`) for the same station and token this long without a call; `0` = off. In memory per worker (embedded), in Redis for all workers (distributed)',
+  },
+  AUTH_OFFLINE_POLICY: {
+    group: 'Authorization',
+    meaning:
+      '`unknown`: a request the service could not answer is `unknown`; `last_known`: it is `allowed` (reason `offline_last_known`) if the service last allowed that token at that station within `AUTH_OFFLINE_MAX_AGE`',
+  },
+  AUTH_OFFLINE_MAX_AGE: {
+    group: 'Authorization',
+    meaning: 'the oldest decision the `last_known` offline policy may use',
+  },
   REQUEST_DEADLINE_MS: {
     group: 'Authorization',
     meaning:

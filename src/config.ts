@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  OCPI_TOKEN_TYPES,
+  PARTY_PATTERN,
+  parseParty,
+  type OcpiParty,
+} from './authorization/ocpi.js';
 
 /**
  * Chargegate's configuration: every environment variable it reads, parsed once at start.
@@ -73,6 +79,17 @@ export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 2_000;
  * server as `statement_timeout`). The slowest statement is a purge of 1,000 rows. */
 export const DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS = 5_000;
 
+/** Decisions are not reused unless asked: a cache keeps a blocked token allowed until its
+ * entry expires, a trade-off an operator makes knowingly. */
+export const DEFAULT_AUTH_CACHE_TTL = '0';
+
+/** A day: long enough to ride out an eMSP's outage overnight, short enough that a driver's
+ * standing is at most a day old. */
+export const DEFAULT_AUTH_OFFLINE_MAX_AGE = '24h';
+
+/** Sent as `?type=`: Chargegate's drivers start sessions from an app. */
+export const DEFAULT_AUTH_OCPI_TOKEN_TYPE = 'APP_USER';
+
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -121,7 +138,8 @@ const retrySchedule = z.string().transform((text, ctx) => {
 });
 
 const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
+  // `0` needs no unit.
+  const ms = text.trim() === '0' ? 0 : parseDuration(text);
   if (ms === null) {
     ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 12h or 7d' });
     return z.NEVER;
@@ -159,6 +177,17 @@ const schema = z.object({
     DEFAULT_AUTH_CIRCUIT_FAILURE_THRESHOLD,
   ),
   AUTH_CIRCUIT_OPEN_MS: integer(100, 3_600_000).default(DEFAULT_AUTH_CIRCUIT_OPEN_MS),
+  AUTH_PROTOCOL: z.enum(['chargegate', 'ocpi']).default('chargegate'),
+  AUTH_OCPI_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'expected 1 to 255 printable ASCII characters')
+    .optional(),
+  AUTH_OCPI_TOKEN_TYPE: z.enum(OCPI_TOKEN_TYPES).default(DEFAULT_AUTH_OCPI_TOKEN_TYPE),
+  AUTH_OCPI_FROM: z.string().regex(PARTY_PATTERN, 'expected CC-PID, e.g. NL-CPO').optional(),
+  AUTH_OCPI_TO: z.string().regex(PARTY_PATTERN, 'expected CC-PID, e.g. NL-EMS').optional(),
+  AUTH_CACHE_TTL: duration.prefault(DEFAULT_AUTH_CACHE_TTL),
+  AUTH_OFFLINE_POLICY: z.enum(['unknown', 'last_known']).default('unknown'),
+  AUTH_OFFLINE_MAX_AGE: duration.prefault(DEFAULT_AUTH_OFFLINE_MAX_AGE),
   REQUEST_DEADLINE_MS: integer(1, 86_400_000).optional(),
   ACL_FILE: z.string().min(1).optional(),
   TOKEN_HASH_KEY: z.string().min(32, 'expected at least 32 characters').optional(),
@@ -233,6 +262,21 @@ export interface Config {
     circuitFailureThreshold: number;
     circuitOpenMs: number;
     aclFile: string | undefined;
+    /** The language spoken to the service: Chargegate's contract or OCPI 2.2.1. */
+    protocol: 'chargegate' | 'ocpi';
+    ocpi: {
+      /** The credentials token, sent by the worker and checked by the reference service;
+       * unset: `start` makes one up for its in-process service. */
+      token: string | undefined;
+      tokenType: (typeof OCPI_TOKEN_TYPES)[number];
+      /** Both or neither (`loadConfig` refuses one alone). */
+      from: OcpiParty | undefined;
+      to: OcpiParty | undefined;
+    };
+    /** 0: decisions are not reused. */
+    cacheTtlMs: number;
+    offlinePolicy: 'unknown' | 'last_known';
+    offlineMaxAgeMs: number;
   };
   /** Unset: no deadline; a request waits in the queue as long as it takes. */
   requestDeadlineMs: number | undefined;
@@ -331,6 +375,15 @@ function retentionProblems(e: Env): string[] {
     : [];
 }
 
+/** The routing headers name both parties or neither. */
+function ocpiProblems(e: Env): string[] {
+  if ((e.AUTH_OCPI_FROM === undefined) === (e.AUTH_OCPI_TO === undefined)) return [];
+  const missing = e.AUTH_OCPI_FROM === undefined ? 'AUTH_OCPI_FROM' : 'AUTH_OCPI_TO';
+  return [
+    `${missing}: required with ${missing === 'AUTH_OCPI_FROM' ? 'AUTH_OCPI_TO' : 'AUTH_OCPI_FROM'} (the OCPI routing headers name both parties)`,
+  ];
+}
+
 /** Parses the environment; throws a `ConfigError` that names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // An empty variable means "unset": `FOO= chargegate start` should not be an error.
@@ -349,7 +402,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     );
   }
   const e = parsed.data;
-  const problems = [...distributedProblems(e), ...retentionProblems(e)];
+  const problems = [...distributedProblems(e), ...retentionProblems(e), ...ocpiProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
@@ -368,6 +421,16 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       circuitFailureThreshold: e.AUTH_CIRCUIT_FAILURE_THRESHOLD,
       circuitOpenMs: e.AUTH_CIRCUIT_OPEN_MS,
       aclFile: e.ACL_FILE,
+      protocol: e.AUTH_PROTOCOL,
+      ocpi: {
+        token: e.AUTH_OCPI_TOKEN,
+        tokenType: e.AUTH_OCPI_TOKEN_TYPE,
+        from: e.AUTH_OCPI_FROM === undefined ? undefined : parseParty(e.AUTH_OCPI_FROM),
+        to: e.AUTH_OCPI_TO === undefined ? undefined : parseParty(e.AUTH_OCPI_TO),
+      },
+      cacheTtlMs: e.AUTH_CACHE_TTL,
+      offlinePolicy: e.AUTH_OFFLINE_POLICY,
+      offlineMaxAgeMs: e.AUTH_OFFLINE_MAX_AGE,
     },
     requestDeadlineMs: e.REQUEST_DEADLINE_MS,
     tokenHashKey: e.TOKEN_HASH_KEY,

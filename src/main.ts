@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { buildApi } from './api/server.js';
 import { startMetricsServer } from './api/metrics-server.js';
 import { startWorkerRole, type WorkerPart } from './worker/role.js';
@@ -13,6 +14,7 @@ import { createTracing } from './lib/tracing.js';
 import type { CircuitState } from './authorization/circuit-breaker.js';
 import { checkCallbackUrl } from './callbacks/ssrf.js';
 import { AUTHORIZE_PATH } from './authorization/contract.js';
+import { OCPI_TOKENS_PATH } from './authorization/ocpi.js';
 import { startAuthServiceRole } from './authorization/role.js';
 import { listenUrl } from './lib/listen-url.js';
 import { createTokenHasher } from './lib/token-hash.js';
@@ -49,10 +51,11 @@ export const VERSION = (
  * and returns a handle that stops them in the right order.
  */
 export async function startChargegate(
-  config: Config,
+  given: Config,
   roles: ReadonlySet<Role>,
   logger: FastifyBaseLogger,
 ): Promise<Running> {
+  const config = withOcpiToken(given, roles);
   const running: Running = { close: async () => {} };
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -80,7 +83,7 @@ export async function startChargegate(
       const service = await startAuthServiceRole(config, { hasher, logger });
       closers.push(...service.closers);
       running.authServiceUrl = service.url;
-      authUrl ??= service.url + AUTHORIZE_PATH;
+      authUrl ??= service.url + servicePathOf(config);
     }
 
     if (!roles.has('api') && !roles.has('worker')) return running;
@@ -103,7 +106,13 @@ export async function startChargegate(
     let circuitState: (() => CircuitState) | undefined;
     let metricsJson: (() => Promise<MetricsJson>) | undefined;
     if (roles.has('worker')) {
-      const target = authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${AUTHORIZE_PATH}`;
+      const target =
+        authUrl ?? `http://127.0.0.1:${config.auth.servicePort}${servicePathOf(config)}`;
+      if (config.auth.protocol === 'ocpi' && config.auth.ocpi.token === undefined) {
+        throw new ConfigError([
+          'AUTH_OCPI_TOKEN: required with AUTH_PROTOCOL=ocpi (the credentials token for the eMSP)',
+        ]);
+      }
       const webhookSecrets = webhookSecretsOf(config);
       if (useWorkerThread(config, roles)) {
         const start = (part: Exclude<WorkerPart, 'both'>) =>
@@ -220,6 +229,24 @@ export async function startChargegate(
     await close();
     throw error;
   }
+}
+
+/** The reference service's endpoint in the configured protocol. */
+function servicePathOf(config: Config): string {
+  return config.auth.protocol === 'ocpi' ? OCPI_TOKENS_PATH : AUTHORIZE_PATH;
+}
+
+/**
+ * A process that runs the reference service for its own worker (no AUTH_SERVICE_URL) needs no
+ * OCPI credentials token from the operator: both ends are here, so one is made up at start,
+ * and nothing outside the process knows it.
+ */
+function withOcpiToken(config: Config, roles: ReadonlySet<Role>): Config {
+  if (config.auth.protocol !== 'ocpi') return config;
+  if (config.auth.ocpi.token !== undefined || config.auth.url !== undefined) return config;
+  if (!roles.has('auth-service') || !roles.has('worker')) return config;
+  const token = randomBytes(24).toString('base64url');
+  return { ...config, auth: { ...config.auth, ocpi: { ...config.auth.ocpi, token } } };
 }
 
 /**

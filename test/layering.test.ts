@@ -47,7 +47,9 @@ describe('the layering of src/', () => {
   it('imports a database driver only in adapter files and the SQLite helpers', () => {
     const allowed = (file: string) =>
       ADAPTERS.includes(file) ||
-      /^authorization\/(acl-sqlite|acl-postgres|rate-limit-redis)\.ts$/.test(file) ||
+      /^authorization\/(acl-sqlite|acl-postgres|rate-limit-redis|decision-cache-redis)\.ts$/.test(
+        file,
+      ) ||
       /^lib\/(sqlite|group-commit)\.ts$/.test(file);
     const offenders = FILES.filter(
       (f) => !allowed(f.file) && f.imports.some((i) => DRIVERS.includes(i)),

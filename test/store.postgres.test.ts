@@ -91,6 +91,33 @@ describe.skipIf(!havePostgres)('PostgreSQL', () => {
       }
     });
 
+    it('upgrades a version 1 database: its decisions came from the service', async () => {
+      const schema = schemaName();
+      schemas.push(schema);
+      const first = STORE_MIGRATIONS.filter((m) => m.version === 1);
+      await migrate(admin, {
+        schema,
+        table: STORE_MIGRATIONS_TABLE,
+        migrations: first,
+        lockKey: TEST_LOCK_KEY,
+      });
+      const [decided, pending] = [randomUUID(), randomUUID()];
+      await admin.query(
+        `INSERT INTO ${quote(schema)}.sessions (request_id, station_id, token_hash, callback_url,
+           accepted_at, decision, reason)
+         VALUES ($1, 's', 'h', 'https://client.example/cb', 1, 'allowed', 'active'),
+           ($2, 's', 'h', 'https://client.example/cb', 1, 'pending', NULL)`,
+        [decided, pending],
+      );
+      const store = await openStore(schema);
+      expect(await versions(schema)).toEqual(STORE_MIGRATIONS.map((m) => m.version));
+      expect(await store.getSession(decided)).toMatchObject({
+        decisionSource: 'service',
+        details: { authorizationReference: null, allowedEvses: null, displayText: null },
+      });
+      expect((await store.getSession(pending))?.decisionSource).toBeNull();
+    });
+
     it('refuses a database migrated by a newer release', async () => {
       const schema = schemaName();
       schemas.push(schema);

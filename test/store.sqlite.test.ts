@@ -77,6 +77,48 @@ describe('SQLite store file', () => {
     }
   });
 
+  it('upgrades a version 1 file: its decisions came from the service, its pending ones wait', async () => {
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE sessions (
+      request_id TEXT PRIMARY KEY, station_id TEXT NOT NULL, token_hash TEXT NOT NULL,
+      callback_url TEXT NOT NULL, accepted_at INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
+      request_hash TEXT, decision TEXT NOT NULL DEFAULT 'pending', reason TEXT,
+      auth_latency_ms INTEGER, decided_at INTEGER,
+      callback_state TEXT NOT NULL DEFAULT 'pending', callback_attempts INTEGER NOT NULL DEFAULT 0,
+      last_attempt_at INTEGER, delivered_at INTEGER, next_attempt_at INTEGER) STRICT;`);
+    const insert = raw.prepare(
+      `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
+         decision, reason) VALUES (?, 's', 'h', 'https://client.example/cb', 1, ?, ?)`,
+    );
+    const [decided, pending] = [randomUUID(), randomUUID()];
+    insert.run(decided, 'allowed', 'active');
+    insert.run(pending, 'pending', null);
+    raw.pragma('user_version = 1');
+    raw.close();
+
+    const store = createSqliteStore({ file });
+    try {
+      expect(await store.getSession(decided)).toMatchObject({
+        decision: 'allowed',
+        decisionSource: 'service',
+        details: { authorizationReference: null, allowedEvses: null, displayText: null },
+      });
+      expect((await store.getSession(pending))?.decisionSource).toBeNull();
+      const details = { authorizationReference: 'r', allowedEvses: ['E1'], displayText: null };
+      await store.recordDecision(pending, {
+        decision: 'allowed',
+        reason: 'active',
+        authLatencyMs: 1,
+        decidedAt: 2,
+        source: 'cache',
+        details,
+      });
+      expect(await store.getSession(pending)).toMatchObject({ decisionSource: 'cache', details });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a file written by a newer schema version', () => {
     const raw = new Database(file);
     raw.pragma('user_version = 99');

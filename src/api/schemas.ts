@@ -111,6 +111,30 @@ export const SessionView = Type.Object(
     authorization_latency_ms: Type.Union([Type.Integer(), Type.Null()]),
     accepted_at: Type.String({ format: 'date-time' }),
     decided_at: Timestamp,
+    decision_source: Type.Union(
+      [
+        Type.Literal('service'),
+        Type.Literal('cache'),
+        Type.Literal('offline_last_known'),
+        Type.Null(),
+      ],
+      {
+        description:
+          'Where the decision came from: the authorization service (unknown included), the decision cache (AUTH_CACHE_TTL), or the last known decision while the service was unreachable (AUTH_OFFLINE_POLICY=last_known). Null while pending.',
+      },
+    ),
+    authorization_reference: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "OCPI: the eMSP's reference for this authorization, to carry into the session and its CDR.",
+    }),
+    allowed_evses: Type.Union([Type.Array(Type.String()), Type.Null()], {
+      description:
+        'OCPI: the EVSEs of the station the driver may charge at, when the eMSP names them.',
+    }),
+    display_text: Type.Union(
+      [Type.Object({ language: Type.String(), text: Type.String() }), Type.Null()],
+      { description: 'OCPI: a text for the driver that the eMSP gave with its decision.' },
+    ),
     callback: Type.Object({
       url: Type.String(),
       state: Type.Union([

@@ -203,6 +203,10 @@ export function sessionView(
     authorization_latency_ms: s.authLatencyMs,
     accepted_at: new Date(s.acceptedAt).toISOString(),
     decided_at: iso(s.decidedAt),
+    decision_source: s.decisionSource,
+    authorization_reference: s.details.authorizationReference,
+    allowed_evses: s.details.allowedEvses,
+    display_text: s.details.displayText,
     callback: {
       url: viewer.operator ? s.callbackUrl : publicCallbackUrl(s.callbackUrl),
       state: s.callback.state,

@@ -1,29 +1,19 @@
 import { Agent } from 'undici';
-import type { Decision } from '../store/port.js';
-import { ACL_STATUSES, type AclStatus, type AuthorizeRequestBody } from './contract.js';
 import { Semaphore } from '../lib/semaphore.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { RateLimiter } from './rate-limit.js';
-import { CENSOR } from '../lib/logger.js';
 import { exchange, splitUrl } from '../lib/http-exchange.js';
+import {
+  chargegateProtocol,
+  ocpiProtocol,
+  unknown,
+  type AuthorizationResult,
+  type AuthorizeInput,
+  type Protocol,
+} from './protocols.js';
+import type { OcpiClientSettings } from './ocpi.js';
 
-export interface AuthorizationResult {
-  decision: Decision;
-  /** Raw reason, persisted next to the decision. */
-  reason: string;
-  /** Time spent on the HTTP call; null when no call was made. */
-  latencyMs: number | null;
-}
-
-export interface AuthorizeInput {
-  requestId: string;
-  stationId: string;
-  driverToken: string;
-  /** After this instant (ms since epoch) the service is not asked: `deadline_exceeded`. */
-  deadlineAt?: number;
-  /** W3C trace context, sent as the `traceparent` header. */
-  traceparent?: string;
-}
+export type { AuthorizationResult, AuthorizeInput } from './protocols.js';
 
 export interface AuthorizationClient {
   authorize(input: AuthorizeInput): Promise<AuthorizationResult>;
@@ -35,15 +25,14 @@ export interface AuthorizationClient {
 /** An ACL answer is a few dozen bytes; anything past this is not an answer we trust. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
-/** Reasons are persisted and shown; an unbounded string from another service is not. */
-const MAX_REASON_LENGTH = 200;
-
 /**
  * The worker's client for the authorization service (docs/authorization.md). Every failure mode becomes a
  * decision: nothing here throws for a bad or missing answer, it answers `unknown` with a reason.
  */
 export function createAuthorizationClient(options: {
   url: string;
+  /** Absent: Chargegate's own contract; with it, OCPI 2.2.1 (`url` is the Tokens endpoint). */
+  ocpi?: OcpiClientSettings;
   timeoutMs: number;
   maxInFlight: number;
   breaker: CircuitBreaker;
@@ -66,22 +55,24 @@ export function createAuthorizationClient(options: {
   const permits = new Semaphore(options.maxInFlight);
 
   const target = splitUrl(url);
+  const protocol: Protocol =
+    options.ocpi === undefined
+      ? chargegateProtocol(target.path)
+      : ocpiProtocol(new URL(url).pathname, options.ocpi);
 
   async function call(input: AuthorizeInput): Promise<AuthorizationResult> {
+    const question = protocol.ask(input);
+    if (!('path' in question)) return question;
     const started = performance.now();
-    const body: AuthorizeRequestBody = {
-      station_id: input.stationId,
-      driver_token: input.driverToken,
-    };
     const result = await exchange(dispatcher, {
-      ...target,
+      origin: target.origin,
+      path: question.path,
       method: 'POST',
       headers: {
-        'content-type': 'application/json',
-        'x-request-id': input.requestId,
+        ...question.headers,
         ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
       },
-      body: JSON.stringify(body),
+      body: question.body,
       timeoutMs,
       maxBodyBytes: MAX_RESPONSE_BYTES,
     });
@@ -92,9 +83,8 @@ export function createAuthorizationClient(options: {
     // Cut short by the timeout or the network: no trustworthy answer either.
     if (result.cut === 'timeout') return unknown('timeout', latencyMs);
     if (result.cut === 'error') return unknown(connectionReason(result.error), latencyMs);
-    if (result.statusCode !== 200) return unknown(`http_${result.statusCode}`, latencyMs);
-    if (result.cut === 'too_long') return unknown('malformed_body', latencyMs);
-    return interpret(result.body.toString('utf8'), latencyMs, input.driverToken);
+    const body = result.cut === 'too_long' ? null : result.body;
+    return protocol.read({ statusCode: result.statusCode, body }, input, latencyMs);
   }
 
   /**
@@ -131,46 +121,6 @@ export function createAuthorizationClient(options: {
       await dispatcher.close();
     },
   };
-}
-
-function unknown(reason: string, latencyMs: number | null): AuthorizationResult {
-  return { decision: 'unknown', reason, latencyMs };
-}
-
-function interpret(text: string, latencyMs: number, token: string): AuthorizationResult {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return unknown('malformed_body', latencyMs);
-  }
-  if (typeof parsed !== 'object' || parsed === null) return unknown('malformed_body', latencyMs);
-  const { status, reason } = parsed as { status?: unknown; reason?: unknown };
-  if (typeof status !== 'string' || !ACL_STATUSES.includes(status as AclStatus)) {
-    return unknown('unexpected_status', latencyMs);
-  }
-  return { decision: status as AclStatus, reason: cleanReason(reason, status, token), latencyMs };
-}
-
-/**
- * Control characters: C0, DEL, C1, and the invisible format characters that reorder or hide
- * text (bidirectional overrides, isolates and marks, zero-width characters, the BOM), which
- * could make a reason read differently in a console, a log viewer or a terminal.
- */
-const CONTROL_CHARACTERS =
-  // eslint-disable-next-line no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
-
-/** A reason is shown, logged, traced and stored: never with a token the service echoed in it,
- * nor with characters that change how the text around it reads. */
-function cleanReason(reason: unknown, fallback: string, token: string): string {
-  if (typeof reason !== 'string') return fallback;
-  const clean = reason
-    .replace(CONTROL_CHARACTERS, '')
-    .replaceAll(token, CENSOR)
-    .trim()
-    .slice(0, MAX_REASON_LENGTH);
-  return clean === '' ? fallback : clean;
 }
 
 function connectionReason(error: unknown): string {

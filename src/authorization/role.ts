@@ -40,6 +40,7 @@ export async function startAuthServiceRole(
       hasher,
       logger: logger.child({ role: 'auth-service' }),
       adminToken: config.aclAdminToken,
+      ...(config.auth.ocpi.token === undefined ? {} : { ocpiToken: config.auth.ocpi.token }),
     });
     await service.listen({ port: config.auth.servicePort, host: config.auth.serviceHost });
     closers.push(() => service.close());
@@ -50,6 +51,7 @@ export async function startAuthServiceRole(
         acl_file: aclPath,
         acl_db: config.databaseUrl === undefined ? aclDb : 'postgresql',
         acl_seeded: seeded,
+        ocpi: config.auth.ocpi.token !== undefined,
       },
       'reference authorization service listening',
     );

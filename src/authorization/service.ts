@@ -26,11 +26,13 @@ import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
 import { registerAclAdmin } from './admin.js';
 import { AUTHORIZE_PATH } from './contract.js';
+import { registerOcpiAuthorize } from './service-ocpi.js';
 import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
 import { acceptJsonOnly } from '../api/json-body.js';
 
 /**
- * The reference authorization service (docs/acl.md): an ACL behind `POST /api/v1/authorize`.
+ * The reference authorization service (docs/acl.md): an ACL behind `POST /api/v1/authorize`,
+ * and behind OCPI's real-time authorization when it has a credentials token (`service-ocpi.ts`).
  * The worker is its only client; it maps anything but a `200` with this body to `unknown`, so
  * the service answers `200` for every well-formed question, including "who is this?"
  * (`invalid`), and a problem only for questions it cannot read.
@@ -102,6 +104,9 @@ export interface AuthServiceOptions {
   now?: () => number;
   /** The bearer token of the ACL admin API (`ADMIN_TOKEN`); without it the API does not exist. */
   adminToken?: string;
+  /** The OCPI credentials token (`AUTH_OCPI_TOKEN`); without it the OCPI endpoint does not
+   * exist. */
+  ocpiToken?: string;
 }
 
 type LoggerOptions = FastifyLoggerOptions & PinoLoggerOptions;
@@ -228,6 +233,10 @@ function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void
   );
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  if (options.ocpiToken !== undefined) {
+    registerOcpiAuthorize(app, { acl, hasher, credentialsToken: options.ocpiToken, now });
+  }
 
   if (options.adminToken !== undefined) {
     registerAclAdmin(app, { acl, hasher, adminToken: options.adminToken });

@@ -21,6 +21,8 @@ export interface Metrics {
   authorizations: Counter<'decision' | 'reason'>;
   authorizationSeconds: Histogram<'decision'>;
   authorizationInFlight: Gauge;
+  authorizationCache: Counter<'result'>;
+  authorizationOffline: Counter<'outcome'>;
   circuitState: Gauge<'state'>;
   callbackAttempts: Counter<'outcome'>;
   requestsAccepted: Counter;
@@ -46,11 +48,14 @@ const KNOWN_REASONS = new Set([
   'unexpected_status',
   'circuit_open',
   'deadline_exceeded',
+  'no_credit',
+  'token_too_long',
+  'offline_last_known',
 ]);
 
 export function reasonLabel(reason: string): string {
   if (KNOWN_REASONS.has(reason)) return reason;
-  return /^http_\d{3}$/.test(reason) ? reason : 'other';
+  return /^(http_\d{3}|ocpi_status_\d{4})$/.test(reason) ? reason : 'other';
 }
 
 const CIRCUIT_STATES: CircuitState[] = ['closed', 'half_open', 'open'];
@@ -151,6 +156,8 @@ const AUTHORIZATION_METRICS = [
   'chargegate_authorization_duration_seconds',
   'chargegate_authorization_in_flight',
   'chargegate_authorization_circuit_state',
+  'chargegate_authorization_cache_total',
+  'chargegate_authorization_offline_total',
 ];
 const CALLBACK_METRICS = ['chargegate_callback_attempts_total'];
 const WORKER_METRICS = [...AUTHORIZATION_METRICS, ...CALLBACK_METRICS];
@@ -193,6 +200,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     authorizationInFlight: new Gauge({
       name: 'chargegate_authorization_in_flight',
       help: 'Calls to the authorization service in flight in this process.',
+      registers: [registry],
+    }),
+    authorizationCache: new Counter({
+      name: 'chargegate_authorization_cache_total',
+      help: 'Decision cache lookups (AUTH_CACHE_TTL) by result: hit (no call) or miss.',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    authorizationOffline: new Counter({
+      name: 'chargegate_authorization_offline_total',
+      help: 'Requests the authorization service could not answer, under AUTH_OFFLINE_POLICY=last_known, by outcome: last_known (allowed offline) or unknown.',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     circuitState,

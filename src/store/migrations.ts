@@ -255,6 +255,20 @@ CREATE INDEX callback_attempts_by_session ON callback_attempts (request_id, star
   },
   {
     version: 2,
+    name: 'add decision sources and authorization details',
+    // Decisions made before this version all came from the authorization service.
+    sql: `
+ALTER TABLE sessions
+  ADD COLUMN decision_source text
+    CHECK (decision_source IN ('service', 'cache', 'offline_last_known')),
+  ADD COLUMN authorization_reference text,
+  ADD COLUMN allowed_evses jsonb,
+  ADD COLUMN display_text jsonb;
+UPDATE sessions SET decision_source = 'service' WHERE decision <> 'pending';
+`,
+  },
+  {
+    version: 3,
     name: 'add the client of each session',
     sql: `ALTER TABLE sessions ADD COLUMN client_id text;`,
   },

@@ -23,6 +23,41 @@ export type Decision = 'allowed' | 'not_allowed' | 'unknown' | 'invalid';
 export const DECISIONS: readonly Decision[] = ['allowed', 'not_allowed', 'unknown', 'invalid'];
 
 /**
+ * Where a decision came from: the authorization service (`unknown` included, when it could not
+ * give one), the decision cache, or the offline policy's last known decision
+ * (docs/authorization.md).
+ */
+export type DecisionSource = 'service' | 'cache' | 'offline_last_known';
+
+export const DECISION_SOURCES: readonly DecisionSource[] = [
+  'service',
+  'cache',
+  'offline_last_known',
+];
+
+/** A text for the driver that the authorization service gave with its decision (OCPI). */
+export interface DisplayText {
+  /** ISO 639-1 language code. */
+  language: string;
+  text: string;
+}
+
+/** What an OCPI authorization service returns beside its decision; all null otherwise. */
+export interface AuthorizationDetails {
+  /** The eMSP's reference for this authorization, to carry into the session and its CDR. */
+  authorizationReference: string | null;
+  /** The EVSEs of the station the driver may charge at, when the service names them. */
+  allowedEvses: string[] | null;
+  displayText: DisplayText | null;
+}
+
+export const NO_DETAILS: AuthorizationDetails = {
+  authorizationReference: null,
+  allowedEvses: null,
+  displayText: null,
+};
+
+/**
  * Where a request's callback stands.
  * - `pending`: not attempted yet (or the decision is not made yet).
  * - `retrying`: at least one attempt failed; another is scheduled.
@@ -103,6 +138,9 @@ export interface SessionRecord {
   reason: string | null;
   authLatencyMs: number | null;
   decidedAt: number | null;
+  /** Null while pending. */
+  decisionSource: DecisionSource | null;
+  details: AuthorizationDetails;
   callback: {
     state: CallbackState;
     attempts: number;
@@ -122,6 +160,10 @@ export interface DecisionInput {
   reason: string;
   authLatencyMs: number | null;
   decidedAt: number;
+  /** Default `service`. */
+  source?: DecisionSource;
+  /** Default: none (`NO_DETAILS`). */
+  details?: AuthorizationDetails;
 }
 
 export interface CallbackStateUpdate {

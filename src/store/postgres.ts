@@ -10,12 +10,14 @@ import type {
   CreateSessionResult,
   Decision,
   DecisionInput,
+  DecisionSource,
   DecisionStore,
+  DisplayText,
   NewSession,
   SessionRecord,
 } from './port.js';
 import { FINISHED, STICKY } from './sql.js';
-import { tooLate } from './port.js';
+import { NO_DETAILS, tooLate } from './port.js';
 
 /**
  * The distributed-mode decision store: PostgreSQL, shared by any number of API and worker
@@ -72,6 +74,11 @@ interface SessionRow {
   reason: string | null;
   auth_latency_ms: number | null;
   decided_at: Int8 | null;
+  decision_source: DecisionSource | null;
+  authorization_reference: string | null;
+  /** jsonb, parsed by pg. */
+  allowed_evses: string[] | null;
+  display_text: DisplayText | null;
   callback_state: CallbackState;
   callback_attempts: number;
   last_attempt_at: Int8 | null;
@@ -102,7 +109,8 @@ function moveCallback(state: string, next: string, at: string, table = ''): stri
 const MOVE_CALLBACK = moveCallback('$2::text', '$3::bigint', '$4::bigint');
 
 const SESSION_COLUMNS = `request_id, station_id, token_hash, callback_url, accepted_at,
-  idempotency_key, client_id, decision, reason, auth_latency_ms, decided_at, callback_state,
+  idempotency_key, client_id, decision, reason, auth_latency_ms, decided_at, decision_source,
+  authorization_reference, allowed_evses, display_text, callback_state,
   callback_attempts, last_attempt_at, delivered_at, next_attempt_at`;
 
 /** Table names are qualified with the quoted schema, so the store never depends on a
@@ -133,9 +141,13 @@ function statements(schema: string) {
     // Decisions for distinct requests, one or many at once; the ones applied come back. A
     // concurrent decider's committed write is re-checked against `pending` before ours.
     decide: `UPDATE ${sessions} AS s SET decision = v.decision, reason = v.reason,
-        auth_latency_ms = v.auth_latency_ms, decided_at = v.decided_at
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[])
-        AS v (request_id, decision, reason, auth_latency_ms, decided_at)
+        auth_latency_ms = v.auth_latency_ms, decided_at = v.decided_at,
+        decision_source = v.decision_source, authorization_reference = v.authorization_reference,
+        allowed_evses = v.allowed_evses, display_text = v.display_text
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::text[],
+          $7::text[], $8::jsonb[], $9::jsonb[])
+        AS v (request_id, decision, reason, auth_latency_ms, decided_at, decision_source,
+          authorization_reference, allowed_evses, display_text)
       WHERE s.request_id = v.request_id AND s.decision = 'pending'
       RETURNING s.request_id`,
     setState: `UPDATE ${sessions} SET ${MOVE_CALLBACK} WHERE request_id = $1 AND ${STICKY}`,
@@ -203,6 +215,12 @@ function toRecord(row: SessionRow): SessionRecord {
     reason: row.reason,
     authLatencyMs: row.auth_latency_ms,
     decidedAt: msOrNull(row.decided_at),
+    decisionSource: row.decision_source,
+    details: {
+      authorizationReference: row.authorization_reference,
+      allowedEvses: row.allowed_evses,
+      displayText: row.display_text,
+    },
     callback: {
       state: row.callback_state,
       attempts: row.callback_attempts,
@@ -244,7 +262,18 @@ type InsertValues = [
   number | null,
   string | null,
 ];
-type DecideValues = [string, string, string, number | null, number];
+/** The JSON values (EVSEs, display text) as text, cast to jsonb by the statement. */
+type DecideValues = [
+  string,
+  string,
+  string,
+  number | null,
+  number,
+  DecisionSource,
+  string | null,
+  string | null,
+  string | null,
+];
 type AttemptValues = [
   ...ReturnType<typeof moveParams>,
   number,
@@ -404,12 +433,17 @@ class PostgresStore implements DecisionStore {
   }
 
   recordDecision(requestId: string, input: DecisionInput) {
+    const details = input.details ?? NO_DETAILS;
     return this.#decisions.run([
       requestId,
       input.decision,
       input.reason,
       wholeMs(input.authLatencyMs),
       input.decidedAt,
+      input.source ?? 'service',
+      details.authorizationReference,
+      details.allowedEvses === null ? null : JSON.stringify(details.allowedEvses),
+      details.displayText === null ? null : JSON.stringify(details.displayText),
     ]);
   }
 

@@ -9,12 +9,14 @@ import type {
   CreateSessionResult,
   Decision,
   DecisionInput,
+  DecisionSource,
   DecisionStore,
+  DisplayText,
   NewSession,
   SessionRecord,
 } from './port.js';
 import { FINISHED, STICKY } from './sql.js';
-import { tooLate } from './port.js';
+import { NO_DETAILS, tooLate } from './port.js';
 
 /**
  * The embedded-mode decision store: one SQLite file in WAL mode. The port's guarantees are
@@ -34,12 +36,23 @@ export interface SqliteStoreOptions {
 }
 
 /** Bumped with every schema change; a newer file is refused rather than misread. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
-/** From each version to the next; the schema below is then applied as it is. */
-const MIGRATIONS: Record<number, string> = {
+/** What a decision came with (version 2): its source and what an OCPI service returned. The
+ * EVSEs and the display text are JSON. Decisions made before it all came from the service. */
+const DECISION_DETAIL_COLUMNS = [
+  `decision_source TEXT CHECK (decision_source IN ('service', 'cache', 'offline_last_known'))`,
+  'authorization_reference TEXT',
+  'allowed_evses TEXT',
+  'display_text TEXT',
+];
+
+/** SQL that takes a file of schema version `n` (the key) to `n + 1`. */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  1: `${DECISION_DETAIL_COLUMNS.map((column) => `ALTER TABLE sessions ADD COLUMN ${column};`).join('\n')}
+UPDATE sessions SET decision_source = 'service' WHERE decision <> 'pending';`,
   // The client (its id) that made the request, when API clients are configured.
-  1: 'ALTER TABLE sessions ADD COLUMN client_id TEXT;',
+  2: 'ALTER TABLE sessions ADD COLUMN client_id TEXT;',
 };
 
 // STRICT tables reject a mistyped value loudly; durations, which `performance.now()` makes
@@ -58,6 +71,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   reason TEXT,
   auth_latency_ms INTEGER,
   decided_at INTEGER,
+  ${DECISION_DETAIL_COLUMNS.join(',\n  ')},
   callback_state TEXT NOT NULL DEFAULT 'pending'
     CHECK (callback_state IN ('pending', 'retrying', 'delivered', 'gone', 'dead_lettered')),
   callback_attempts INTEGER NOT NULL DEFAULT 0,
@@ -92,6 +106,10 @@ interface SessionRow {
   reason: string | null;
   auth_latency_ms: number | null;
   decided_at: number | null;
+  decision_source: DecisionSource | null;
+  authorization_reference: string | null;
+  allowed_evses: string | null;
+  display_text: string | null;
   callback_state: CallbackState;
   callback_attempts: number;
   last_attempt_at: number | null;
@@ -108,6 +126,19 @@ type AttemptRow = {
   error: string | null;
   response_snippet: string | null;
 };
+
+type DecideRow = Pick<
+  SessionRow,
+  | 'request_id'
+  | 'decision'
+  | 'reason'
+  | 'auth_latency_ms'
+  | 'decided_at'
+  | 'decision_source'
+  | 'authorization_reference'
+  | 'allowed_evses'
+  | 'display_text'
+>;
 
 type StateParams = { request_id: string; state: CallbackState; at: number; next: number | null };
 
@@ -150,11 +181,11 @@ function prepareStatements(db: Database.Database) {
       `SELECT attempt, started_at, duration_ms, status_code, error, response_snippet
        FROM callback_attempts WHERE request_id = ? ORDER BY started_at, id`,
     ),
-    decide: db.prepare<
-      Pick<SessionRow, 'request_id' | 'decision' | 'reason' | 'auth_latency_ms' | 'decided_at'>
-    >(
+    decide: db.prepare<DecideRow>(
       `UPDATE sessions SET decision = @decision, reason = @reason,
-         auth_latency_ms = @auth_latency_ms, decided_at = @decided_at
+         auth_latency_ms = @auth_latency_ms, decided_at = @decided_at,
+         decision_source = @decision_source, authorization_reference = @authorization_reference,
+         allowed_evses = @allowed_evses, display_text = @display_text
        WHERE request_id = @request_id AND decision = 'pending'`,
     ),
     setState: db.prepare<StateParams>(
@@ -222,6 +253,12 @@ function toRecord(row: SessionRow): SessionRecord {
     reason: row.reason,
     authLatencyMs: row.auth_latency_ms,
     decidedAt: row.decided_at,
+    decisionSource: row.decision_source,
+    details: {
+      authorizationReference: row.authorization_reference,
+      allowedEvses: parseJson<string[]>(row.allowed_evses),
+      displayText: parseJson<DisplayText>(row.display_text),
+    },
     callback: {
       state: row.callback_state,
       attempts: row.callback_attempts,
@@ -230,6 +267,11 @@ function toRecord(row: SessionRow): SessionRecord {
       nextAttemptAt: row.next_attempt_at,
     },
   };
+}
+
+/** The JSON columns are written by `recordDecision` only; null stays null. */
+function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
 }
 
 function toAttempt(row: AttemptRow): CallbackAttempt {
@@ -309,12 +351,17 @@ class SqliteStore implements DecisionStore {
   }
 
   recordDecision(requestId: string, input: DecisionInput) {
-    const row = {
+    const details = input.details ?? NO_DETAILS;
+    const row: DecideRow = {
       request_id: requestId,
       decision: input.decision,
       reason: input.reason,
       auth_latency_ms: input.authLatencyMs === null ? null : Math.round(input.authLatencyMs),
       decided_at: input.decidedAt,
+      decision_source: input.source ?? 'service',
+      authorization_reference: details.authorizationReference,
+      allowed_evses: details.allowedEvses === null ? null : JSON.stringify(details.allowedEvses),
+      display_text: details.displayText === null ? null : JSON.stringify(details.displayText),
     };
     return this.#group.run(() => this.#sql.decide.run(row).changes === 1);
   }

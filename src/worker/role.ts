@@ -5,7 +5,16 @@ import type { DecisionStore } from '../store/port.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Tracer } from '@opentelemetry/api';
 import { reasonLabel, setCircuitState } from '../lib/metrics.js';
-import { createAuthorizationClient } from '../authorization/client.js';
+import {
+  createAuthorizationClient,
+  type AuthorizationClient,
+  type AuthorizationResult,
+} from '../authorization/client.js';
+import { createCachedAuthorizationClient } from '../authorization/cached-client.js';
+import { createMemoryDecisionCache, type DecisionCache } from '../authorization/decision-cache.js';
+import { createRedisDecisionCache } from '../authorization/decision-cache-redis.js';
+import type { OcpiClientSettings } from '../authorization/ocpi.js';
+import { ConfigError } from '../config.js';
 import { CircuitBreaker, type CircuitState } from '../authorization/circuit-breaker.js';
 import { createLocalRateLimiter, type RateLimiter } from '../authorization/rate-limit.js';
 import { createRedisRateLimiter } from '../authorization/rate-limit-redis.js';
@@ -37,6 +46,89 @@ function rateLimiterFor(config: Config, logger: FastifyBaseLogger): RateLimiter 
     key: `${config.redisKeyPrefix}:authorization-rate`,
     perSecond,
     onError: (error) => logger.warn({ err: error }, 'rate limiter cannot reach Redis; waiting'),
+  });
+}
+
+/** The OCPI client's settings, with `AUTH_PROTOCOL=ocpi`. */
+function ocpiSettingsOf(config: Config): OcpiClientSettings | undefined {
+  if (config.auth.protocol !== 'ocpi') return undefined;
+  const { token, tokenType, from, to } = config.auth.ocpi;
+  if (token === undefined) {
+    throw new ConfigError([
+      'AUTH_OCPI_TOKEN: required with AUTH_PROTOCOL=ocpi (the credentials token for the eMSP)',
+    ]);
+  }
+  return {
+    credentialsToken: token,
+    tokenType,
+    ...(from === undefined || to === undefined ? {} : { from, to }),
+  };
+}
+
+/** Embedded: in this process's memory; distributed: in Redis, shared by every worker. */
+function decisionCacheFor(config: Config): DecisionCache {
+  const { cacheTtlMs, offlinePolicy, offlineMaxAgeMs } = config.auth;
+  const retainMs = Math.max(cacheTtlMs, offlinePolicy === 'last_known' ? offlineMaxAgeMs : 0);
+  if (config.redisUrl === undefined) return createMemoryDecisionCache({ retainMs });
+  return createRedisDecisionCache({
+    url: config.redisUrl,
+    keyPrefix: `${config.redisKeyPrefix}:authorization-cache`,
+    retainMs,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
+}
+
+/** A failing cache is said at most this often in the log (every lookup fails meanwhile). */
+const CACHE_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The client for the authorization service in the configured protocol, behind the decision
+ * cache and the offline policy when either is on. Decisions are counted once each, as they
+ * are finally made; call durations where the calls are made.
+ */
+function authorizerFor(
+  config: Config,
+  deps: WorkerRoleDeps,
+  breaker: CircuitBreaker,
+): AuthorizationClient {
+  const { metrics, logger } = deps;
+  const count = (result: AuthorizationResult) =>
+    metrics.authorizations.inc({ decision: result.decision, reason: reasonLabel(result.reason) });
+  const time = (result: AuthorizationResult) => {
+    if (result.latencyMs === null) return;
+    metrics.authorizationSeconds.observe({ decision: result.decision }, result.latencyMs / 1000);
+  };
+  const { cacheTtlMs, offlinePolicy, offlineMaxAgeMs } = config.auth;
+  const wrapped = cacheTtlMs > 0 || offlinePolicy === 'last_known';
+  const ocpi = ocpiSettingsOf(config);
+  const client = createAuthorizationClient({
+    url: deps.authUrl,
+    ...(ocpi === undefined ? {} : { ocpi }),
+    timeoutMs: config.auth.timeoutMs,
+    maxInFlight: config.auth.maxInFlight,
+    breaker,
+    rateLimiter: rateLimiterFor(config, logger),
+    observe: wrapped
+      ? time
+      : (result) => {
+          count(result);
+          time(result);
+        },
+  });
+  if (!wrapped) return client;
+  let lastCacheError = -Infinity;
+  return createCachedAuthorizationClient(client, {
+    cache: decisionCacheFor(config),
+    ttlMs: cacheTtlMs,
+    ...(offlinePolicy === 'last_known' ? { offlineMaxAgeMs } : {}),
+    onCache: (result) => metrics.authorizationCache.inc({ result }),
+    onOffline: (outcome) => metrics.authorizationOffline.inc({ outcome }),
+    onCacheError: (error) => {
+      if (Date.now() - lastCacheError < CACHE_ERROR_LOG_INTERVAL_MS) return;
+      lastCacheError = Date.now();
+      logger.warn({ err: error }, 'decision cache failing; asking the authorization service');
+    },
+    observe: count,
   });
 }
 
@@ -74,6 +166,9 @@ export function startWorkerRole(
     {
       part,
       authorization_url: requests === null ? undefined : deps.authUrl,
+      authorization_protocol: requests === null ? undefined : config.auth.protocol,
+      authorization_cache_ttl_ms: requests === null ? undefined : config.auth.cacheTtlMs,
+      authorization_offline_policy: requests === null ? undefined : config.auth.offlinePolicy,
       rate_limit_per_sec: requests === null ? undefined : (config.auth.rateLimitPerSec ?? null),
     },
     part === 'both'
@@ -101,22 +196,7 @@ function startRequestsPart(config: Config, deps: WorkerRoleDeps): WorkerRole {
       log({ state, previous }, `authorization circuit ${state}`);
     },
   });
-  const authorizer = createAuthorizationClient({
-    url: deps.authUrl,
-    timeoutMs: config.auth.timeoutMs,
-    maxInFlight: config.auth.maxInFlight,
-    breaker,
-    rateLimiter: rateLimiterFor(config, logger),
-    observe: (result) => {
-      metrics.authorizations.inc({ decision: result.decision, reason: reasonLabel(result.reason) });
-      if (result.latencyMs !== null) {
-        metrics.authorizationSeconds.observe(
-          { decision: result.decision },
-          result.latencyMs / 1000,
-        );
-      }
-    },
-  });
+  const authorizer = authorizerFor(config, deps, breaker);
   const worker = startRequestWorker({
     queue,
     store,

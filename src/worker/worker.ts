@@ -94,7 +94,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
   const tracer = options.tracer ?? trace.getTracer('chargegate');
 
   /** Asks for a decision inside the request's trace; returns the span's traceparent too. */
-  async function authorize(message: RequestMessage) {
+  async function authorize(message: RequestMessage, tokenHash: string) {
     return inSpan(
       tracer,
       'authorize',
@@ -109,6 +109,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
           requestId: message.request_id,
           stationId: message.station_id,
           driverToken: message.driver_token,
+          tokenHash,
           ...(traceparent === undefined ? {} : { traceparent }),
           ...(options.requestDeadlineMs === undefined
             ? {}
@@ -117,6 +118,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
         span.setAttributes({
           'chargegate.decision': result.decision,
           'chargegate.reason': result.reason,
+          'chargegate.decision_source': result.source ?? 'service',
         });
         if (result.decision === 'unknown')
           span.setStatus({ code: SpanStatusCode.ERROR, message: result.reason });
@@ -129,15 +131,21 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     message: RequestMessage,
     session: SessionRecord,
   ): Promise<{ decision: Decision; traceparent?: string }> {
-    const { result, traceparent } = await authorize(message);
+    const { result, traceparent } = await authorize(message, session.tokenHash);
     const carry = traceparent === undefined ? {} : { traceparent };
+    const source = result.source ?? 'service';
     const applied = await store.recordDecision(message.request_id, {
       decision: result.decision,
       reason: result.reason,
       authLatencyMs: result.latencyMs,
       decidedAt: now(),
+      source,
+      ...(result.details === undefined ? {} : { details: result.details }),
     });
-    logger.info(
+    // Every start allowed offline must be findable: it is said at warn, beside its counter.
+    const log =
+      source === 'offline_last_known' ? logger.warn.bind(logger) : logger.info.bind(logger);
+    log(
       {
         request_id: message.request_id,
         // The stored hash's prefix: the same fingerprint, without a second HMAC per message.
@@ -145,6 +153,10 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
         decision: result.decision,
         reason: result.reason,
         auth_latency_ms: result.latencyMs,
+        decision_source: source,
+        ...(result.details?.authorizationReference == null
+          ? {}
+          : { authorization_reference: result.details.authorizationReference }),
         applied,
       },
       'request decided',

@@ -76,6 +76,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           reason: null,
           authLatencyMs: null,
           decidedAt: null,
+          decisionSource: null,
+          details: { authorizationReference: null, allowedEvses: null, displayText: null },
           callback: {
             state: 'pending',
             attempts: 0,
@@ -184,6 +186,48 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const timeout = { decision: 'unknown', reason: 'timeout', authLatencyMs: null } as const;
         await store.recordDecision(session.requestId, { ...timeout, decidedAt: ACCEPTED_AT + 5 });
         expect(await store.getSession(session.requestId)).toMatchObject(timeout);
+      });
+
+      it('stores where a decision came from and what the service returned with it', async () => {
+        const session = newSession();
+        await store.createSession(session);
+        const details = {
+          authorizationReference: 'auth-ref-0001',
+          allowedEvses: ['NL*CPO*E1', 'NL*CPO*E2'],
+          displayText: { language: 'nl', text: 'Veel plezier – “laden”' },
+        };
+        await store.recordDecision(session.requestId, { ...DECIDED, source: 'cache', details });
+        expect(await store.getSession(session.requestId)).toMatchObject({
+          decision: 'allowed',
+          decisionSource: 'cache',
+          details,
+        });
+      });
+
+      it('says a decision came from the service, without details, when not told otherwise', async () => {
+        const session = newSession();
+        await store.createSession(session);
+        expect((await store.getSession(session.requestId))?.decisionSource).toBeNull();
+        await store.recordDecision(session.requestId, DECIDED);
+        expect(await store.getSession(session.requestId)).toMatchObject({
+          decisionSource: 'service',
+          details: { authorizationReference: null, allowedEvses: null, displayText: null },
+        });
+      });
+
+      it('marks a decision allowed offline as such', async () => {
+        const session = newSession();
+        await store.createSession(session);
+        const offline = { decision: 'allowed', reason: 'offline_last_known' } as const;
+        await store.recordDecision(session.requestId, {
+          ...DECIDED,
+          ...offline,
+          source: 'offline_last_known',
+        });
+        expect(await store.getSession(session.requestId)).toMatchObject({
+          ...offline,
+          decisionSource: 'offline_last_known',
+        });
       });
 
       it('refuses a decision for an unknown session', async () => {

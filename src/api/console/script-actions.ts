@@ -93,13 +93,23 @@ async function replayAll() {
 
 // ---- request lookup ----
 
+/** Where a decision came from, and what an OCPI service gave with it (docs/authorization.md). */
+function decisionDetails(s) {
+  const parts = [];
+  if (s.decision_source && s.decision_source !== 'service') parts.push('from ' + s.decision_source.replaceAll('_', ' '));
+  if (s.authorization_reference) parts.push('reference ' + s.authorization_reference);
+  if (s.allowed_evses && s.allowed_evses.length > 0) parts.push('EVSEs ' + s.allowed_evses.join(', '));
+  if (s.display_text) parts.push('“' + s.display_text.text + '” (' + s.display_text.language + ')');
+  return parts.map((part) => ' · ' + part).join('');
+}
+
 function timelineOf(s) {
   const cb = s.callback;
   const items = [{ kind: 'accepted', at: s.accepted_at, title: 'Accepted', detail: 'station ' + s.station_id + ' · token hash ' + s.driver_token_hash_prefix, tone: 'ok' }];
   if (s.decided_at) {
     const latency = s.authorization_latency_ms === null ? '' : ' · authorization ' + s.authorization_latency_ms + ' ms';
     const tone = s.decision === 'allowed' ? 'ok' : s.decision === 'unknown' ? 'wait' : 'bad';
-    items.push({ kind: 'decided', at: s.decided_at, title: 'Decided: ' + s.decision.replace('_', ' '), detail: 'reason ' + (s.reason || '–') + latency, tone });
+    items.push({ kind: 'decided', at: s.decided_at, title: 'Decided: ' + s.decision.replace('_', ' '), detail: 'reason ' + (s.reason || '–') + latency + decisionDetails(s), tone });
   } else {
     items.push({ kind: 'pending', at: null, title: 'Waiting for a decision', tone: 'wait' });
   }
