@@ -159,6 +159,7 @@ export function createIntake(deps: {
         callbackUrl: body.callback_url,
         acceptedAt,
         acceptBy,
+        startedAt: acceptBy - acceptTimeoutMs,
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: hash }),
       });
       backlog.value += 1;

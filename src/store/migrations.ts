@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
+import { HISTORY_INDEXES } from './history.js';
 
 /**
  * A numbered-migration runner for PostgreSQL, shared by every component that owns tables (the
@@ -252,5 +253,15 @@ CREATE TABLE callback_attempts (
 );
 CREATE INDEX callback_attempts_by_session ON callback_attempts (request_id, started_at, id);
 `,
+  },
+  {
+    // The stored share of POST → 202, and the indexes of the console's history. The indexes are
+    // built inside the migration's transaction, which blocks writes to the tables meanwhile
+    // (docs/operations.md gives the time at a million sessions).
+    version: 2,
+    name: 'history of the operator console',
+    sql: `
+ALTER TABLE sessions ADD COLUMN accept_ms integer;
+${HISTORY_INDEXES}`,
   },
 ];

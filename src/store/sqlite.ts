@@ -10,9 +10,11 @@ import type {
   Decision,
   DecisionInput,
   DecisionStore,
+  HistoryQuery,
   NewSession,
   SessionRecord,
 } from './port.js';
+import { assembleHistory, HISTORY_INDEXES, historyStatements } from './history.js';
 import { FINISHED, STICKY } from './sql.js';
 import { tooLate } from './port.js';
 
@@ -34,7 +36,14 @@ export interface SqliteStoreOptions {
 }
 
 /** Bumped with every schema change; a newer file is refused rather than misread. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** SQL taking a file of schema version `n` (the key) to `n + 1`; `SCHEMA` then creates what is
+ * missing (the history's indexes). */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  // 2: the stored share of POST → 202, and the indexes of the console's history.
+  1: `ALTER TABLE sessions ADD COLUMN accept_ms INTEGER;${HISTORY_INDEXES}`,
+};
 
 // STRICT tables reject a mistyped value loudly; durations, which `performance.now()` makes
 // fractional, are therefore rounded to whole ms before they are written.
@@ -57,7 +66,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   callback_attempts INTEGER NOT NULL DEFAULT 0,
   last_attempt_at INTEGER,
   delivered_at INTEGER,
-  next_attempt_at INTEGER
+  next_attempt_at INTEGER,
+  accept_ms INTEGER
 ) STRICT;
 CREATE TABLE IF NOT EXISTS callback_attempts (
   id INTEGER PRIMARY KEY,
@@ -71,7 +81,7 @@ CREATE TABLE IF NOT EXISTS callback_attempts (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS callback_attempts_by_session
   ON callback_attempts (request_id, started_at, id);
-`;
+${HISTORY_INDEXES}`;
 
 interface SessionRow {
   request_id: string;
@@ -90,6 +100,7 @@ interface SessionRow {
   last_attempt_at: number | null;
   delivered_at: number | null;
   next_attempt_at: number | null;
+  accept_ms: number | null;
 }
 
 type AttemptRow = {
@@ -109,6 +120,7 @@ function openDatabase(file: string, synchronous: Synchronous): Database.Database
     synchronous,
     schema: SCHEMA,
     schemaVersion: SCHEMA_VERSION,
+    migrations: MIGRATIONS,
     kind: 'store',
     foreignKeys: true,
   });
@@ -118,7 +130,7 @@ type NewSessionRow = Pick<
   SessionRow,
   'request_id' | 'station_id' | 'token_hash' | 'callback_url' | 'accepted_at'
 > &
-  Pick<SessionRow, 'idempotency_key' | 'request_hash'>;
+  Pick<SessionRow, 'idempotency_key' | 'request_hash' | 'accept_ms'>;
 
 /** Moves the callback; shared by both state writes so they cannot drift apart. */
 const MOVE_CALLBACK = `callback_state = @state, next_attempt_at = @next,
@@ -128,9 +140,9 @@ function prepareStatements(db: Database.Database) {
   return {
     insert: db.prepare<NewSessionRow>(
       `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
-         idempotency_key, request_hash)
+         idempotency_key, request_hash, accept_ms)
        VALUES (@request_id, @station_id, @token_hash, @callback_url, @accepted_at,
-         @idempotency_key, @request_hash)
+         @idempotency_key, @request_hash, @accept_ms)
        ON CONFLICT (idempotency_key) DO NOTHING`,
     ),
     byKey: db.prepare<[string], Pick<SessionRow, 'request_id' | 'request_hash'>>(
@@ -207,6 +219,7 @@ function toRecord(row: SessionRow): SessionRecord {
     tokenHash: row.token_hash,
     callbackUrl: row.callback_url,
     acceptedAt: row.accepted_at,
+    acceptMs: row.accept_ms,
     idempotencyKey: row.idempotency_key,
     decision: row.decision,
     reason: row.reason,
@@ -261,13 +274,17 @@ class SqliteStore implements DecisionStore {
       accepted_at: session.acceptedAt,
       idempotency_key: session.idempotencyKey ?? null,
       request_hash: session.requestHash ?? null,
+      accept_ms: null,
     };
     // One write, atomic by itself, then a read: no savepoint needed. The only conflict ignored
     // is the key's, and the group commit's write lock makes its winner visible here.
     const { acceptBy } = session;
     return this.#group.run((): CreateSessionResult => {
       // Checked inside the write, as late as it can be: the commit follows within the turn.
-      if (acceptBy !== undefined && Date.now() > acceptBy) throw tooLate(session.requestId);
+      const writtenAt = Date.now();
+      if (acceptBy !== undefined && writtenAt > acceptBy) throw tooLate(session.requestId);
+      if (session.startedAt !== undefined)
+        row.accept_ms = Math.round(writtenAt - session.startedAt);
       if (this.#sql.insert.run(row).changes === 1) return { created: true };
       const key = row.idempotency_key;
       const winner = key === null ? undefined : this.#sql.byKey.get(key);
@@ -322,6 +339,25 @@ class SqliteStore implements DecisionStore {
     return this.#group.run(
       () => this.#sql.purge.run({ floor: uuidv7Floor(before), before, limit }).changes,
     );
+  }
+
+  /** Reads in one snapshot (a read transaction), so the statements agree with each other. */
+  history(query: HistoryQuery) {
+    return settle(() => {
+      const sql = historyStatements({ sessions: 'sessions', attempts: 'callback_attempts' }, query);
+      const all = <R>(text: string) => this.#db.prepare<[], R>(text).all();
+      const read = this.#db.transaction(() =>
+        assembleHistory(query, {
+          accepted: all(sql.accepted),
+          decided: all(sql.decided),
+          delivered: all(sql.delivered),
+          retried: all(sql.retried),
+          deadLettered: all(sql.deadLettered),
+          backlogAtFrom: this.#db.prepare<[], { n: number }>(sql.backlogAtFrom).get()?.n ?? 0,
+        }),
+      );
+      return read.deferred();
+    });
   }
 
   ping() {
