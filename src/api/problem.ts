@@ -28,6 +28,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   STORE_UNAVAILABLE: 'Service unavailable',
   INTERNAL_ERROR: 'Internal error',
   ADMIN_UNAUTHORIZED: 'Unauthorized',
+  HISTORY_UNAVAILABLE: 'Service unavailable',
   DEAD_LETTER_NOT_FOUND: 'Not found',
   DEAD_LETTER_UNREADABLE: 'Dead letter unreadable',
   DEAD_LETTER_SESSION_GONE: 'Dead letter without its session',

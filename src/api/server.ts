@@ -162,6 +162,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     const { circuitState, ...admin } = deps.admin;
     registerAdminRoutes(app, {
       ...admin,
+      store: deps.store,
       stats: {
         metricsJson: metricsJson ?? (() => deps.metrics.registry.getMetricsAsJSON()),
         ...(circuitState === undefined ? {} : { circuitState }),
