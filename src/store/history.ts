@@ -52,16 +52,24 @@ function latencyBucket(expression: string): string {
   return `CASE WHEN ${expression} IS NULL THEN -1 ${whens.join(' ')} ELSE ${HISTORY_LATENCY_BOUNDS_MS.length} END`;
 }
 
-/** The statements of one window, on tables named as given (qualified where needed). */
+/**
+ * The statements of one window, on tables named as given (qualified where needed). With
+ * `slice` (whole buckets of the window), they read only that part, still numbering buckets
+ * from the window's start: an adapter may read a long window slice by slice.
+ */
 export function historyStatements(
   tables: { sessions: string; attempts: string },
   query: HistoryQuery,
+  slice: { from: number; to: number } = query,
 ) {
   checkHistoryQuery(query);
-  const { from, to, bucketMs } = query;
+  const { from, bucketMs } = query;
   const { sessions, attempts } = tables;
+  if (![slice.from, slice.to].every(Number.isSafeInteger)) {
+    throw new RangeError(`History slice ${slice.from}..${slice.to} is not valid`);
+  }
   const bucket = (column: string) => `(${column} - ${from}) / ${bucketMs}`;
-  const within = (column: string) => `${column} >= ${from} AND ${column} < ${to}`;
+  const within = (column: string) => `${column} >= ${slice.from} AND ${column} < ${slice.to}`;
   const deadAt = 'COALESCE(last_attempt_at, accepted_at)';
   return {
     accepted: `SELECT ${bucket('accepted_at')} AS b, ${latencyBucket('accept_ms')} AS l,
@@ -77,10 +85,13 @@ export function historyStatements(
       FROM ${attempts} WHERE attempt > 1 AND ${within('started_at')} GROUP BY 1`,
     deadLettered: `SELECT ${bucket(deadAt)} AS b, count(*) AS n
       FROM ${sessions} WHERE callback_state = 'dead_lettered' AND ${within(deadAt)} GROUP BY 1`,
-    // Undecided at `from`: still undecided, or decided since (both accepted before it).
-    backlogAtFrom: `SELECT
-        (SELECT count(*) FROM ${sessions} WHERE decided_at IS NULL AND accepted_at < ${from})
-        + (SELECT count(*) FROM ${sessions} WHERE decided_at >= ${from} AND accepted_at < ${from})
+    // Undecided at the window's end: still undecided, or decided since (accepted before it).
+    // Read at the end, where both counts are small (the backlog, and what was decided since),
+    // and carried backwards through the buckets.
+    backlogAtTo: `SELECT
+        (SELECT count(*) FROM ${sessions} WHERE decided_at IS NULL AND accepted_at < ${query.to})
+        + (SELECT count(*) FROM ${sessions}
+            WHERE decided_at >= ${query.to} AND accepted_at < ${query.to})
         AS n`,
   };
 }
@@ -95,7 +106,7 @@ export interface HistoryRows {
   delivered: { b: Num; l: Num; n: Num }[];
   retried: { b: Num; n: Num }[];
   deadLettered: { b: Num; n: Num }[];
-  backlogAtFrom: Num;
+  backlogAtTo: Num;
 }
 
 const histogram = () => new Array<number>(HISTORY_LATENCY_BOUNDS_MS.length + 1).fill(0);
@@ -115,7 +126,7 @@ function emptyBucket(start: number): HistoryBucket {
   };
 }
 
-/** Builds the buckets from the statements' rows, backlog carried forward from `from`. */
+/** Builds the buckets from the statements' rows, backlog carried back from `to`. */
 export function assembleHistory(query: HistoryQuery, rows: HistoryRows): StoreHistory {
   const { from, to, bucketMs } = query;
   const buckets: HistoryBucket[] = [];
@@ -151,11 +162,11 @@ export function assembleHistory(query: HistoryQuery, rows: HistoryRows): StoreHi
     const bucket = at(row.b);
     if (bucket) bucket.deadLettered += Number(row.n);
   }
-  let backlog = Number(rows.backlogAtFrom);
-  for (const bucket of buckets) {
-    const decided = DECISIONS.reduce((sum, d) => sum + bucket.decided[d], 0);
-    backlog += bucket.accepted - decided;
+  let backlog = Number(rows.backlogAtTo);
+  for (const bucket of [...buckets].reverse()) {
     bucket.backlog = Math.max(0, backlog);
+    const decided = DECISIONS.reduce((sum, d) => sum + bucket.decided[d], 0);
+    backlog -= bucket.accepted - decided;
   }
   return { from, to, bucketMs, buckets };
 }

@@ -466,7 +466,7 @@ class PostgresStore implements DecisionStore {
         delivered: await run<HistoryRows['delivered'][number]>(sql.delivered),
         retried: await run<HistoryRows['retried'][number]>(sql.retried),
         deadLettered: await run<HistoryRows['deadLettered'][number]>(sql.deadLettered),
-        backlogAtFrom: (await run<{ n: string }>(sql.backlogAtFrom))[0]?.n ?? 0,
+        backlogAtTo: (await run<{ n: string }>(sql.backlogAtTo))[0]?.n ?? 0,
       };
       await run('COMMIT');
       return assembleHistory(query, rows);

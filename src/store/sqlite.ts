@@ -14,7 +14,13 @@ import type {
   NewSession,
   SessionRecord,
 } from './port.js';
-import { assembleHistory, HISTORY_INDEXES, historyStatements } from './history.js';
+import {
+  assembleHistory,
+  checkHistoryQuery,
+  HISTORY_INDEXES,
+  historyStatements,
+  type HistoryRows,
+} from './history.js';
 import { FINISHED, STICKY } from './sql.js';
 import { tooLate } from './port.js';
 
@@ -34,6 +40,11 @@ export interface SqliteStoreOptions {
    * an fsync per write. */
   synchronous?: 'normal' | 'full';
 }
+
+/** How long one slice of a history read may hold the process (see `history`). */
+const HISTORY_SLICE_MS = 20;
+/** The shortest slice, so that a window's worth of them stays few. */
+const MIN_SLICE_MS = 1_000;
 
 /** Bumped with every schema change; a newer file is refused rather than misread. */
 const SCHEMA_VERSION = 2;
@@ -341,23 +352,48 @@ class SqliteStore implements DecisionStore {
     );
   }
 
-  /** Reads in one snapshot (a read transaction), so the statements agree with each other. */
-  history(query: HistoryQuery) {
-    return settle(() => {
-      const sql = historyStatements({ sessions: 'sessions', attempts: 'callback_attempts' }, query);
-      const all = <R>(text: string) => this.#db.prepare<[], R>(text).all();
-      const read = this.#db.transaction(() =>
-        assembleHistory(query, {
-          accepted: all(sql.accepted),
-          decided: all(sql.decided),
-          delivered: all(sql.delivered),
-          retried: all(sql.retried),
-          deadLettered: all(sql.deadLettered),
-          backlogAtFrom: this.#db.prepare<[], { n: number }>(sql.backlogAtFrom).get()?.n ?? 0,
-        }),
-      );
-      return read.deferred();
-    });
+  /**
+   * Reads the window slice by slice, yielding to the event loop between slices: SQLite reads
+   * block the process, and a day's history at a million sessions takes seconds to read. Each
+   * slice's span adapts to take about `HISTORY_SLICE_MS`; a bucket cut across two slices is
+   * summed from both (the rows are counts). Slices are read at different moments, so a write
+   * landing meanwhile may be counted in one and not another.
+   */
+  async history(query: HistoryQuery) {
+    checkHistoryQuery(query);
+    const tables = { sessions: 'sessions', attempts: 'callback_attempts' };
+    const all = <R>(text: string) => this.#db.prepare<[], R>(text).all();
+    const first = historyStatements(tables, query);
+    const rows: HistoryRows = {
+      accepted: [],
+      decided: [],
+      delivered: [],
+      retried: [],
+      deadLettered: await settle(() => all(first.deadLettered)),
+      backlogAtTo: 0,
+    };
+    let span = query.bucketMs;
+    for (let from = query.from; from < query.to;) {
+      const to = Math.min(query.to, from + span);
+      const started = performance.now();
+      await settle(() => {
+        const sql = historyStatements(tables, query, { from, to });
+        rows.accepted.push(...all<HistoryRows['accepted'][number]>(sql.accepted));
+        rows.decided.push(...all<HistoryRows['decided'][number]>(sql.decided));
+        rows.delivered.push(...all<HistoryRows['delivered'][number]>(sql.delivered));
+        rows.retried.push(...all<HistoryRows['retried'][number]>(sql.retried));
+      });
+      const took = performance.now() - started;
+      if (took < HISTORY_SLICE_MS / 2) span *= 2;
+      else if (took > HISTORY_SLICE_MS) span = Math.max(MIN_SLICE_MS, Math.floor(span / 2));
+      from = to;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Last, as the slices go oldest first: the backlog carried back then matches the newest.
+    rows.backlogAtTo = await settle(
+      () => this.#db.prepare<[], { n: number }>(first.backlogAtTo).get()?.n ?? 0,
+    );
+    return assembleHistory(query, rows);
   }
 
   ping() {
