@@ -77,8 +77,18 @@ const REPLAY_PAGE_SIZE = 500;
 /** A filtered listing reads at most this many letters per call, then answers with `next`. */
 const FILTERED_SCAN_LIMIT = 5_000;
 
-/** Grouping keeps at most this many groups in memory; the rest are counted in `other`. */
+/** Grouping keeps at most this many groups in memory; letters of others count in `total` only. */
 const MAX_GROUPS = 10_000;
+
+/** One grouping (it reads every letter: about a second per 100,000) is shared by every caller
+ * for this long; a replay made here drops it at once. */
+const GROUPS_SHARED_MS = 2_000;
+
+interface Grouped {
+  all: DeadLetterGroupView[];
+  total: number;
+  through: string | null;
+}
 
 /** A letter's receiver host (`host:port` when a port is given); empty when it has no URL. */
 export function receiverHost(callbackUrl: string): string {
@@ -134,6 +144,9 @@ export function createDeadLetters(deps: {
   const { queue, store, retentionMs } = deps;
   const now = deps.now ?? Date.now;
 
+  /** The last grouping, shared by callers for `GROUPS_SHARED_MS`. */
+  let shared: { at: number; value: Promise<Grouped> } | null = null;
+
   async function replayLetter(letter: DeadLetter<CallbackMessage>) {
     const requestId = letter.key;
     if (!replayable(letter)) return { refused: 'DEAD_LETTER_UNREADABLE' as const, requestId };
@@ -143,7 +156,9 @@ export function createDeadLetters(deps: {
     await store.setCallbackState(requestId, { state: 'pending', at: now(), nextAttemptAt: now() });
     // False: replayed (or purged) by someone else meanwhile. The state is left pending: after a
     // concurrent replay that is right, and which of the two happened cannot be told from here.
-    return (await queue.replayDeadLetter('callbacks', letter.id)) ? { replayed: requestId } : null;
+    const replayed = await queue.replayDeadLetter('callbacks', letter.id);
+    shared = null; // the groups counted before are stale now
+    return replayed ? { replayed: requestId } : null;
   }
 
   async function replay(id: string) {
@@ -183,7 +198,7 @@ export function createDeadLetters(deps: {
     return count;
   }
 
-  async function groups(options: { limit: number; offset: number }): Promise<DeadLetterGroups> {
+  async function grouped(): Promise<Grouped> {
     const byKey = new Map<string, DeadLetterGroupView>();
     let total = 0;
     const through = await walk((letter) => {
@@ -204,6 +219,18 @@ export function createDeadLetters(deps: {
       (a, b) =>
         b.count - a.count || a.host.localeCompare(b.host) || a.reason.localeCompare(b.reason),
     );
+    return { all, total, through };
+  }
+
+  async function groups(options: { limit: number; offset: number }): Promise<DeadLetterGroups> {
+    if (shared === null || now() - shared.at >= GROUPS_SHARED_MS) {
+      const value = grouped();
+      shared = { at: now(), value };
+      value.catch(() => {
+        if (shared?.value === value) shared = null;
+      });
+    }
+    const { all, total, through } = await shared.value;
     const end = options.offset + options.limit;
     return {
       groups: all.slice(options.offset, end),
