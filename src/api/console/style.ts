@@ -50,7 +50,7 @@ form.inline input { flex: 1; max-width: 420px; }
 .error { color: var(--red); min-height: 1.2em; margin: 8px 0 0; }
 .error:empty { display: none; }
 
-.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px;
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 12px;
   margin-bottom: 16px; }
 .tile { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .tile p { margin: 0; }
