@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   CLIENT_NOT_FOUND: 'No API client has this name.',
   CLIENT_EXISTS: 'An API client with this name exists already.',
   ADMIN_UNAUTHORIZED: 'An admin endpoint was called without the right bearer ADMIN_TOKEN.',
+  HISTORY_UNAVAILABLE:
+    'The store failed or did not answer the history query in time; the console keeps its last charts.',
   DEAD_LETTER_NOT_FOUND: 'No dead letter has this id (replayed or purged already).',
   DEAD_LETTER_UNREADABLE:
     'The dead letter holds a payload that is not valid JSON or not a callback message; a replay would only dead-letter it again. Purge it.',

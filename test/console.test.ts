@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ok, startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
-import { call, startBody, startSession } from './helpers/client.js';
+import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 
 const ADMIN = 'admin-token-for-console-tests-0123';
@@ -118,117 +118,177 @@ describe('operator console', () => {
       ((await page.getByTestId(testId).textContent()) ?? '').trim();
     const poll = { timeout: 15_000, interval: 100 };
 
-    it(
-      'shows live numbers, finds a request by id and replays a dead letter by clicking',
-      { timeout: UPDATE_SCREENSHOT ? 120_000 : 60_000 },
-      async () => {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        const pageErrors: string[] = [];
-        page.on('pageerror', (error) => pageErrors.push(error.message));
-        page.on('console', (message) => {
-          if (/Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
-        });
-
-        await page.goto(`${service.url}/console`);
-        await page.getByTestId('token-input').fill('not-the-admin-token-at-all');
-        await page.getByTestId('login-submit').click();
-        await expect.poll(text(page, 'login-error'), poll).toContain('rejected');
-
-        await page.getByTestId('token-input').fill(ADMIN);
-        await page.getByTestId('login-submit').click();
-        await expect.poll(text(page, 'status'), poll).toContain('Live');
-        await expect.poll(text(page, 'accepted-total'), poll).toBe('0');
-
-        const callbackUrl = `${receiver.url}/hooks`;
-        const ids = [
-          await startSession(service.url, startBody({ driver_token: TOKENS.allowed }, callbackUrl)),
-          await startSession(service.url, startBody({ driver_token: TOKENS.allowed }, callbackUrl)),
-          await startSession(service.url, startBody({ driver_token: TOKENS.blocked }, callbackUrl)),
-        ];
-        const [first] = ids as [string];
-        await expect.poll(text(page, 'accepted-total'), poll).toBe('3');
-        await expect.poll(text(page, 'decided-total'), poll).toBe('3');
-        await expect.poll(text(page, 'decision-allowed'), poll).toMatch(/^2 /);
-        await expect.poll(text(page, 'decision-not_allowed'), poll).toMatch(/^1 /);
-        await expect.poll(text(page, 'circuit-state'), poll).toBe('closed');
-        await expect.poll(text(page, 'dead-letter-count'), poll).toBe('3');
-        const rows = page.getByTestId('dead-letter-row');
-        await expect.poll(() => rows.count(), poll).toBe(3);
-
-        await page.getByTestId('lookup-input').fill(first);
-        await page.getByTestId('lookup-submit').click();
-        const timeline = page.getByTestId('timeline');
-        await expect
-          .poll(() => timeline.locator('[data-kind="decided"]').textContent(), poll)
-          .toContain('Decided: allowed');
-        expect(await timeline.locator('[data-kind="accepted"]').count()).toBe(1);
-        expect(await timeline.locator('[data-kind="attempt"]').count()).toBe(2);
-        expect(await timeline.locator('[data-kind="attempt"]').first().textContent()).toContain(
-          'HTTP 500',
-        );
-        expect(await timeline.locator('[data-kind="dead_lettered"]').count()).toBe(1);
-        expect(await page.content()).not.toContain(TOKENS.allowed);
-
-        receiver.script = ok;
-        const seen = receiver.requests.length;
-        await page.locator(`tr[data-request-id="${first}"]`).getByTestId('replay-button').click();
+    /** Sends `count` requests whose callbacks go to `url`, and waits until each settles. */
+    async function burst(url: string, count: number, token = TOKENS.allowed): Promise<string[]> {
+      const ids = await Promise.all(
+        Array.from({ length: count }, () =>
+          startSession(service.url, startBody({ driver_token: token }, `${url}/hooks`)),
+        ),
+      );
+      for (const id of ids) {
         await waitFor(
-          () =>
-            receiver.requests.slice(seen).some((r) => r.headers['webhook-id'] === first) || false,
-          { timeoutMs: 15_000, message: 'the replayed webhook at the receiver' },
+          async () => {
+            const { state } = (await getSession(service.url, id))['callback'] as { state: string };
+            return state === 'delivered' || state === 'dead_lettered';
+          },
+          { timeoutMs: 20_000, message: `the callback of ${id} settled` },
         );
-        const row = page.locator(`tr[data-request-id="${first}"]`);
-        await expect.poll(() => row.count(), poll).toBe(0);
-        await expect.poll(text(page, 'dead-letter-count'), poll).toBe('2');
-        await expect.poll(() => rows.count(), poll).toBe(2);
+      }
+      return ids;
+    }
 
-        await page.getByTestId('lookup-submit').click();
-        await expect.poll(() => timeline.locator('[data-kind="delivered"]').count(), poll).toBe(1);
-        await expect.poll(text(page, 'callback-success'), poll).toMatch(/%$/);
+    it(
+      'opened after a burst, shows it in the charts and tiles, switches range and replays one group',
+      { timeout: UPDATE_SCREENSHOT ? 400_000 : 90_000 },
+      async () => {
+        const healthy = await startScriptedServer(ok);
+        const busy = await startScriptedServer(() => ({ status: 503, body: 'busy' }));
+        try {
+          // The burst happens before the console is opened.
+          const delivered = await burst(healthy.url, 24);
+          await burst(healthy.url, 6, TOKENS.blocked);
+          const toDown = await burst(receiver.url, 3);
+          const toBusy = await burst(busy.url, 2);
+          const total = delivered.length + 6 + toDown.length + toBusy.length;
 
-        if (UPDATE_SCREENSHOT) await takeScreenshot(page, service.url, callbackUrl);
-        expect(pageErrors).toEqual([]);
-        await page.close();
+          const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+          const pageErrors: string[] = [];
+          page.on('pageerror', (error) => pageErrors.push(error.message));
+          page.on('console', (message) => {
+            if (/Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
+          });
+
+          await page.goto(`${service.url}/console`);
+          await page.getByTestId('token-input').fill('not-the-admin-token-at-all');
+          await page.getByTestId('login-submit').click();
+          await expect.poll(text(page, 'login-error'), poll).toContain('rejected');
+          await page.getByTestId('token-input').fill(ADMIN);
+          await page.getByTestId('login-submit').click();
+          await expect.poll(text(page, 'status'), poll).toContain('Live');
+
+          // The charts and tiles hold the burst that ended before the page was opened.
+          const chart = (testId: string, name: string) => async () =>
+            page.getByTestId(testId).getAttribute(`data-${name}`);
+          await expect.poll(chart('chart-throughput', 'accepted'), poll).toBe(String(total));
+          expect(await chart('chart-throughput', 'decided')()).toBe(String(total));
+          expect(await chart('chart-latency', 'count')()).toBe(String(total));
+          expect(await chart('chart-callback-latency', 'count')()).toBe('30');
+          expect(await chart('chart-callbacks', 'delivered')()).toBe('30');
+          expect(await chart('chart-callbacks', 'dead-lettered')()).toBe('5');
+          expect(await chart('chart-backlog', 'now')()).toBe('0');
+          for (const tile of ['ack-p50', 'ack-p99', 'callback-p50', 'auth-p50']) {
+            expect(await text(page, tile)(), tile).toMatch(/^[0-9.,]+ ms$/);
+          }
+          await expect.poll(text(page, 'accepted-total'), poll).toBe(String(total));
+          await expect.poll(text(page, 'decision-not_allowed'), poll).toMatch(/^6 /);
+          await expect.poll(text(page, 'dead-letter-count'), poll).toBe('5');
+          await expect.poll(text(page, 'history-note'), poll).toContain('last 15 minutes');
+
+          await page.getByTestId('range-1h').click();
+          await expect.poll(text(page, 'history-note'), poll).toContain('last hour');
+          expect(await page.getByTestId('range-1h').getAttribute('aria-pressed')).toBe('true');
+          expect(await chart('chart-throughput', 'accepted')()).toBe(String(total));
+
+          // Two receivers, two groups; replaying one delivers exactly its callbacks.
+          const groups = page.getByTestId('dead-letter-group');
+          await expect.poll(() => groups.count(), poll).toBe(2);
+          const downHost = new URL(receiver.url).host;
+          const downGroup = page.locator(`tr[data-host="${downHost}"]`);
+          expect(await downGroup.textContent()).toContain('http_500');
+          await downGroup.getByTestId('group-replay').click();
+          await expect.poll(text(page, 'confirm-text'), poll).toContain('3 callbacks');
+          expect(await text(page, 'confirm-hosts')()).toBe(`3 → ${downHost}`);
+          receiver.script = ok;
+          const seen = receiver.requests.length;
+          const seenBusy = busy.requests.length;
+          await page.getByTestId('confirm-replay').click();
+          await waitFor(() => receiver.requests.length - seen >= 3, {
+            timeoutMs: 15_000,
+            message: 'the replayed group at its receiver',
+          });
+          await expect.poll(() => groups.count(), poll).toBe(1);
+          const replayedIds = receiver.requests.slice(seen).map((r) => r.headers['webhook-id']);
+          expect(replayedIds.sort()).toEqual([...toDown].sort());
+          expect(busy.requests.length).toBe(seenBusy);
+          await expect.poll(text(page, 'dead-letter-count'), poll).toBe('2');
+
+          // One letter of the other group: listed, looked up, replayed after its confirmation.
+          const [first] = toBusy as [string];
+          await page.getByTestId('group-show').click();
+          const rows = page.getByTestId('dead-letter-row');
+          await expect.poll(() => rows.count(), poll).toBe(2);
+          await page.getByTestId('lookup-input').fill(first);
+          await page.getByTestId('lookup-submit').click();
+          const timeline = page.getByTestId('timeline');
+          await expect
+            .poll(() => timeline.locator('[data-kind="decided"]').textContent(), poll)
+            .toContain('Decided: allowed');
+          expect(await timeline.locator('[data-kind="attempt"]').count()).toBe(2);
+          expect(await timeline.locator('[data-kind="dead_lettered"]').count()).toBe(1);
+          expect(await page.content()).not.toContain(TOKENS.allowed);
+
+          busy.script = ok;
+          const row = page.locator(`tr[data-request-id="${first}"]`);
+          await row.getByTestId('replay-button').click();
+          await expect.poll(text(page, 'confirm-text'), poll).toContain(first);
+          await page.getByTestId('confirm-replay').click();
+          await waitFor(
+            () => busy.requests.slice(seenBusy).some((r) => r.headers['webhook-id'] === first),
+            { timeoutMs: 15_000, message: 'the replayed webhook at the receiver' },
+          );
+          await expect.poll(() => row.count(), poll).toBe(0);
+          await expect.poll(text(page, 'dead-letter-count'), poll).toBe('1');
+
+          if (UPDATE_SCREENSHOT) await takeScreenshot(page, service.url, healthy.url, busy);
+          expect(pageErrors).toEqual([]);
+          await page.close();
+        } finally {
+          await healthy.close();
+          await busy.close();
+        }
       },
     );
   });
 });
 
-/** Half a minute of mixed traffic, still flowing when the screenshot of docs/operations.md is taken, so the
- * charts and rates show data. */
-async function takeScreenshot(page: Page, url: string, callbackUrl: string): Promise<void> {
+/** How long the screenshot's traffic runs: the charts then show a few minutes of it. */
+const SCREENSHOT_TRAFFIC_MS = 180_000;
+
+/**
+ * Three minutes of mixed traffic whose rate rises and falls, some of it to a receiver that fails
+ * (retries, dead letters), before the screenshot of docs/operations.md is taken.
+ */
+async function takeScreenshot(
+  page: Page,
+  url: string,
+  healthyUrl: string,
+  failing: ScriptedServer,
+): Promise<void> {
+  failing.script = (_request, index) => ({ status: index % 3 === 0 ? 200 : 503 });
   const tokens = Object.values(TOKENS);
   const weights = [0, 0, 0, 0, 0, 1, 1, 2, 3];
-  let running = true;
+  const end = Date.now() + SCREENSHOT_TRAFFIC_MS;
   let latest = '';
-  const traffic = (async () => {
-    for (let tick = 0; running; tick += 1) {
-      const burst = 2 + Math.round(3 * (1 + Math.sin(tick / 25)));
-      const sent = Array.from({ length: burst }, (_, i) => {
-        const token = tokens[weights[(tick * 7 + i) % weights.length] ?? 0] ?? TOKENS.allowed;
-        return startSession(url, startBody({ driver_token: token }, callbackUrl));
-      });
-      latest = (await Promise.all(sent))[0] ?? latest;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  })();
-  try {
-    await waitFor(
-      async () =>
-        Number((await page.getByTestId('decided-total').textContent())?.replaceAll(',', '')) >
-        1_500,
-      {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-        message: 'traffic for the screenshot',
-      },
-    );
-    await page.getByTestId('lookup-input').fill(latest);
-    await page.getByTestId('lookup-submit').click();
-    await page.locator('[data-kind="delivered"]').waitFor({ timeout: 15_000 });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-  } finally {
-    running = false;
-    await traffic;
+  for (let tick = 0; Date.now() < end; tick += 1) {
+    const burst = 2 + Math.round(4 * (1 + Math.sin(tick / 60)));
+    const sent = Array.from({ length: burst }, (_, i) => {
+      const token = tokens[weights[(tick * 7 + i) % weights.length] ?? 0] ?? TOKENS.allowed;
+      const target = (tick + i) % 9 === 0 ? failing.url : healthyUrl;
+      return startSession(url, startBody({ driver_token: token }, `${target}/hooks`));
+    });
+    latest = (await Promise.all(sent))[0] ?? latest;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  await page.getByTestId('range-15m').click();
+  await expect
+    .poll(async () => (await page.getByTestId('history-note').textContent()) ?? '', {
+      timeout: 15_000,
+    })
+    .toContain('last 15 minutes');
+  await page.getByTestId('lookup-input').fill(latest);
+  await page.getByTestId('lookup-submit').click();
+  await page.locator('[data-kind="decided"]').waitFor({ timeout: 15_000 });
+  // The next history refresh includes the last seconds of traffic.
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
 }

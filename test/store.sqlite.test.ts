@@ -85,7 +85,11 @@ describe('SQLite store file', () => {
       request_hash TEXT, decision TEXT NOT NULL DEFAULT 'pending', reason TEXT,
       auth_latency_ms INTEGER, decided_at INTEGER,
       callback_state TEXT NOT NULL DEFAULT 'pending', callback_attempts INTEGER NOT NULL DEFAULT 0,
-      last_attempt_at INTEGER, delivered_at INTEGER, next_attempt_at INTEGER) STRICT;`);
+      last_attempt_at INTEGER, delivered_at INTEGER, next_attempt_at INTEGER) STRICT;
+      CREATE TABLE callback_attempts (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL
+        REFERENCES sessions (request_id) ON DELETE CASCADE, attempt INTEGER NOT NULL,
+        started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, status_code INTEGER,
+        error TEXT, response_snippet TEXT) STRICT;`);
     const insert = raw.prepare(
       `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
          decision, reason) VALUES (?, 's', 'h', 'https://client.example/cb', 1, ?, ?)`,
@@ -117,6 +121,40 @@ describe('SQLite store file', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('migrates a schema 1 file: its sessions kept, the history indexed', async () => {
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE sessions (request_id TEXT PRIMARY KEY, station_id TEXT NOT NULL,
+      token_hash TEXT NOT NULL, callback_url TEXT NOT NULL, accepted_at INTEGER NOT NULL,
+      idempotency_key TEXT UNIQUE, request_hash TEXT, decision TEXT NOT NULL DEFAULT 'pending',
+      reason TEXT, auth_latency_ms INTEGER, decided_at INTEGER,
+      callback_state TEXT NOT NULL DEFAULT 'pending', callback_attempts INTEGER NOT NULL DEFAULT 0,
+      last_attempt_at INTEGER, delivered_at INTEGER, next_attempt_at INTEGER) STRICT;
+    CREATE TABLE callback_attempts (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL
+      REFERENCES sessions (request_id) ON DELETE CASCADE, attempt INTEGER NOT NULL,
+      started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, status_code INTEGER,
+      error TEXT, response_snippet TEXT) STRICT;
+    INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at)
+      VALUES ('old', 'station', 'hash', 'https://client.example/cb', 5000);
+    PRAGMA user_version = 1;`);
+    raw.close();
+    const store = createSqliteStore({ file });
+    try {
+      expect(await store.getSession('old')).toMatchObject({ acceptedAt: 5_000, acceptMs: null });
+      const history = await store.history({ from: 0, to: 10_000, bucketMs: 10_000 });
+      expect(history.buckets[0]).toMatchObject({ accepted: 1, backlog: 1 });
+    } finally {
+      await store.close();
+    }
+    const check = new Database(file, { readonly: true });
+    const plan = check
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT count(*) FROM sessions WHERE decided_at >= 1 AND decided_at < 2`,
+      )
+      .all() as { detail: string }[];
+    check.close();
+    expect(plan.map((row) => row.detail).join('\n')).toMatch(/COVERING INDEX sessions_decided/);
   });
 
   it('refuses a file written by a newer schema version', () => {

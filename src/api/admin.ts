@@ -9,6 +9,9 @@ import { registerStatsRoute, type StatsSource } from './stats.js';
 import { registerClientRoutes } from './clients-admin.js';
 import type { ClientStore } from '../clients/port.js';
 import type { ClientRegistry } from '../clients/registry.js';
+import { registerHistoryRoute } from './history.js';
+import { DeadLetterId, GroupFilter, registerDeadLetterGroupRoutes } from './dead-letter-groups.js';
+import type { DecisionStore } from '../store/port.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
@@ -62,6 +65,7 @@ export function registerAdminRoutes(
     deadLetters: DeadLetters;
     stats: StatsSource;
     clients?: { store: ClientStore; registry: ClientRegistry };
+    store: Pick<DecisionStore, 'history'>;
   },
 ): void {
   void app.register(
@@ -79,12 +83,17 @@ export function registerAdminRoutes(
 
       registerStatsRoute(admin, deps.stats);
       if (deps.clients !== undefined) registerClientRoutes(admin, deps.clients);
+      registerHistoryRoute(admin, deps.store);
+      registerDeadLetterGroupRoutes(admin, deps.deadLetters);
 
-      admin.get<{ Querystring: { limit?: string; after?: string } }>(
+      admin.get<{
+        Querystring: { limit?: string; after?: string; host?: string; reason?: string };
+      }>(
         '/dead-letters',
         {
           schema: {
-            summary: 'List dead-lettered callbacks, oldest first',
+            summary:
+              'List dead-lettered callbacks, oldest first (of one group with host and reason)',
             tags,
             security,
             querystring: Type.Object({
@@ -94,12 +103,12 @@ export function registerAdminRoutes(
                   description: `Page size, 1 to ${MAX_PAGE}; default ${DEFAULT_PAGE}.`,
                 }),
               ),
-              after: Type.Optional(
-                Type.String({
-                  pattern: '^[0-9A-Za-z_-]{1,64}$',
-                  description: 'The `next` of the previous page.',
-                }),
-              ),
+              after: Type.Optional({
+                ...DeadLetterId,
+                description: 'The `next` of the previous page.',
+              }),
+              host: Type.Optional(GroupFilter.host),
+              reason: Type.Optional(GroupFilter.reason),
             }),
             response: {
               200: Type.Object({
@@ -115,6 +124,8 @@ export function registerAdminRoutes(
           deps.deadLetters.list({
             limit: Math.min(MAX_PAGE, Number(request.query.limit ?? DEFAULT_PAGE)),
             ...(request.query.after === undefined ? {} : { after: request.query.after }),
+            ...(request.query.host === undefined ? {} : { host: request.query.host }),
+            ...(request.query.reason === undefined ? {} : { reason: request.query.reason }),
           }),
       );
 
@@ -157,18 +168,23 @@ export function registerAdminRoutes(
         },
       );
 
-      admin.post(
+      admin.post<{ Querystring: { through?: string } }>(
         '/dead-letters/replay',
         {
           schema: {
-            summary: 'Replay every dead-lettered callback',
+            summary: 'Replay every dead-lettered callback (none newer than `through`)',
             tags,
             security,
-            response: { 202: Type.Object({ replayed: Type.Integer() }), 401: Problem },
+            querystring: Type.Object({ through: Type.Optional(DeadLetterId) }),
+            response: {
+              202: Type.Object({ replayed: Type.Integer() }),
+              400: Problem,
+              401: Problem,
+            },
           },
         },
         async (request, reply) => {
-          const replayed = await deps.deadLetters.replayAll();
+          const replayed = await deps.deadLetters.replayWhere({}, request.query.through);
           request.log.info({ replayed }, 'all dead letters replayed');
           return reply.code(202).send({ replayed });
         },

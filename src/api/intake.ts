@@ -169,6 +169,7 @@ export function createIntake(deps: {
         acceptedAt,
         acceptBy,
         ...(clientId === undefined ? {} : { clientId }),
+        startedAt: acceptBy - acceptTimeoutMs,
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: hash }),
       });
       backlog.value += 1;

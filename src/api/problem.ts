@@ -31,6 +31,7 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   CLIENT_UNAUTHORIZED: 'Unauthorized',
   CLIENT_NOT_FOUND: 'Not found',
   CLIENT_EXISTS: 'Conflict',
+  HISTORY_UNAVAILABLE: 'Service unavailable',
   DEAD_LETTER_NOT_FOUND: 'Not found',
   DEAD_LETTER_UNREADABLE: 'Dead letter unreadable',
   DEAD_LETTER_SESSION_GONE: 'Dead letter without its session',

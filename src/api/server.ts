@@ -168,6 +168,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     registerAdminRoutes(app, {
       ...admin,
       ...(clients === undefined ? {} : { clients }),
+      store: deps.store,
       stats: {
         metricsJson: metricsJson ?? (() => deps.metrics.registry.getMetricsAsJSON()),
         ...(circuitState === undefined ? {} : { circuitState }),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
+import { HISTORY_INDEXES } from './history.js';
 
 /**
  * A numbered-migration runner for PostgreSQL, shared by every component that owns tables (the
@@ -271,5 +272,15 @@ UPDATE sessions SET decision_source = 'service' WHERE decision <> 'pending';
     version: 3,
     name: 'add the client of each session',
     sql: `ALTER TABLE sessions ADD COLUMN client_id text;`,
+  },
+  {
+    // The stored share of POST → 202, and the indexes of the console's history. The indexes are
+    // built inside the migration's transaction, which blocks writes to the tables meanwhile
+    // (docs/operations.md gives the time at a million sessions).
+    version: 4,
+    name: 'history of the operator console',
+    sql: `
+ALTER TABLE sessions ADD COLUMN accept_ms integer;
+${HISTORY_INDEXES}`,
   },
 ];

@@ -97,6 +97,11 @@ export interface NewSession {
   acceptBy?: number;
   /** The API client that made the request (its id), when clients are configured. */
   clientId?: string;
+  /**
+   * ms since epoch: when the API began accepting this request. The adapter stores the time
+   * from it to the moment its write runs (`acceptMs`), the stored share of POST → `202`.
+   */
+  startedAt?: number;
 }
 
 /** `createSession` ran after the session's `acceptBy`: nothing was stored. */
@@ -130,6 +135,8 @@ export interface SessionRecord {
   tokenHash: string;
   callbackUrl: string;
   acceptedAt: number;
+  /** ms from `startedAt` to the session's write; null when it was not given. */
+  acceptMs: number | null;
   idempotencyKey: string | null;
   /** The API client that made the request; null without clients. */
   clientId: string | null;
@@ -177,6 +184,48 @@ export function deadLettered(at: number): CallbackStateUpdate {
   return { state: 'dead_lettered', at, nextAttemptAt: null };
 }
 
+/**
+ * Upper bounds (ms) of the history's latency histograms, 1-2-5 steps from 1 ms to an hour: a
+ * quantile read from them is exact to its bucket (as Prometheus' `histogram_quantile`). Every
+ * histogram has one more count, for values above the last bound.
+ */
+export const HISTORY_LATENCY_BOUNDS_MS: readonly number[] = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000,
+  3_600_000,
+];
+
+/** A window `[from, to)` cut into buckets of `bucketMs` starting at `from` (ms since epoch). */
+export interface HistoryQuery {
+  from: number;
+  to: number;
+  bucketMs: number;
+}
+
+/** What the store saw happen in one bucket; latencies are counts per bound (not cumulative). */
+export interface HistoryBucket {
+  /** The bucket is `[start, start + bucketMs)`, the last one cut at `to`. */
+  start: number;
+  /** Sessions accepted (by `acceptedAt`), and their `acceptMs` where stored. */
+  accepted: number;
+  acceptMs: number[];
+  /** Decisions made (by `decidedAt`), and their authorization latency. */
+  decided: Record<Decision, number>;
+  authMs: number[];
+  /** Callbacks delivered (by `deliveredAt`), and the time from acceptance to delivery. */
+  delivered: number;
+  callbackMs: number[];
+  /** Callback attempts after the first (by their start). */
+  retried: number;
+  /** Callbacks now dead-lettered, by their last attempt (else acceptance). */
+  deadLettered: number;
+  /** Sessions accepted and not yet decided at the bucket's end. */
+  backlog: number;
+}
+
+export interface StoreHistory extends HistoryQuery {
+  buckets: HistoryBucket[];
+}
+
 export interface DecisionStore {
   /**
    * Stores a newly accepted request with decision `pending`. When its idempotency key is
@@ -218,6 +267,13 @@ export interface DecisionStore {
    * old sessions by their primary key.
    */
   purgeFinishedSessions(before: number, limit: number): Promise<number>;
+
+  /**
+   * What happened in a window, bucketed: read from the sessions and attempts kept (retention
+   * deletes finished ones), so every process that shares the store sees the same history.
+   * Served by indexes on the timestamps read; the cost grows with the rows inside the window.
+   */
+  history(query: HistoryQuery): Promise<StoreHistory>;
 
   /** Throws when the store cannot serve (used by `/health/ready`). */
   ping(): Promise<void>;

@@ -13,9 +13,12 @@ import type {
   DecisionSource,
   DecisionStore,
   DisplayText,
+  HistoryQuery,
   NewSession,
   SessionRecord,
+  StoreHistory,
 } from './port.js';
+import { assembleHistory, historyStatements, type HistoryRows } from './history.js';
 import { FINISHED, STICKY } from './sql.js';
 import { NO_DETAILS, tooLate } from './port.js';
 
@@ -84,6 +87,7 @@ interface SessionRow {
   last_attempt_at: Int8 | null;
   delivered_at: Int8 | null;
   next_attempt_at: Int8 | null;
+  accept_ms: number | null;
 }
 
 interface AttemptRow {
@@ -111,7 +115,7 @@ const MOVE_CALLBACK = moveCallback('$2::text', '$3::bigint', '$4::bigint');
 const SESSION_COLUMNS = `request_id, station_id, token_hash, callback_url, accepted_at,
   idempotency_key, client_id, decision, reason, auth_latency_ms, decided_at, decision_source,
   authorization_reference, allowed_evses, display_text, callback_state,
-  callback_attempts, last_attempt_at, delivered_at, next_attempt_at`;
+  callback_attempts, last_attempt_at, delivered_at, next_attempt_at, accept_ms`;
 
 /** Table names are qualified with the quoted schema, so the store never depends on a
  * connection's `search_path`. */
@@ -122,14 +126,17 @@ function statements(schema: string) {
     // Sessions, one or many at once: one parameter array per column (`InsertValues`); the
     // ones stored come back, a taken key skipped. The conflict target names the partial index,
     // so a duplicate request id still fails loudly.
+    // `started_at` is on the server's clock, as `accept_by`: the write's own time measures
+    // `accept_ms`.
     insert: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
-        accepted_at, idempotency_key, request_hash, client_id)
+        accepted_at, idempotency_key, request_hash, client_id, accept_ms)
       SELECT request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
-        request_hash, client_id
+        request_hash, client_id,
+        round(extract(epoch FROM clock_timestamp()) * 1000 - v.started_at)::integer
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-        $7::text[], $8::float8[], $9::text[])
+        $7::text[], $8::float8[], $9::text[], $10::float8[])
         AS v (request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
-          request_hash, accept_by, client_id)
+          request_hash, accept_by, client_id, started_at)
       WHERE v.accept_by IS NULL
         OR extract(epoch FROM clock_timestamp()) * 1000 <= v.accept_by
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -209,6 +216,7 @@ function toRecord(row: SessionRow): SessionRecord {
     tokenHash: row.token_hash,
     callbackUrl: row.callback_url,
     acceptedAt: ms(row.accepted_at),
+    acceptMs: row.accept_ms,
     idempotencyKey: row.idempotency_key,
     clientId: row.client_id,
     decision: row.decision,
@@ -261,6 +269,7 @@ type InsertValues = [
   string | null,
   number | null,
   string | null,
+  number | null,
 ];
 /** The JSON values (EVSEs, display text) as text, cast to jsonb by the statement. */
 type DecideValues = [
@@ -307,6 +316,7 @@ class PostgresStore implements DecisionStore {
   #clockOffsetMs = 0;
   readonly #clockCheck: NodeJS.Timeout;
   readonly #sql: Statements;
+  readonly #tables: { sessions: string; attempts: string };
   readonly #inserts: TurnBatch<InsertValues, boolean>;
   readonly #reads: TurnBatch<string, SessionRecord | null>;
   readonly #decisions: TurnBatch<DecideValues, boolean>;
@@ -321,6 +331,10 @@ class PostgresStore implements DecisionStore {
     }, CLOCK_CHECK_MS);
     this.#clockCheck.unref();
     this.#sql = statements(schema);
+    this.#tables = {
+      sessions: `${pg.escapeIdentifier(schema)}.sessions`,
+      attempts: `${pg.escapeIdentifier(schema)}.callback_attempts`,
+    };
     // Two creates with one key may share a statement: ON CONFLICT DO NOTHING skips the second
     // (the rows go in call order, so the earlier call wins), which then finds the first once the
     // statement has committed (`createSession`).
@@ -404,6 +418,7 @@ class PostgresStore implements DecisionStore {
       // On the server's clock: the statement itself refuses to store a session it runs after.
       acceptBy === undefined ? null : acceptBy + this.#clockOffsetMs,
       session.clientId ?? null,
+      session.startedAt === undefined ? null : session.startedAt + this.#clockOffsetMs,
     ];
     for (let round = 0; round < CREATE_ROUNDS; round += 1) {
       if (await this.#inserts.run(values)) return { created: true };
@@ -466,6 +481,40 @@ class PostgresStore implements DecisionStore {
   async purgeFinishedSessions(before: number, limit: number) {
     const result = await this.#query(this.#sql.purge, [uuidv7Floor(before), before, limit]);
     return result.rowCount ?? 0;
+  }
+
+  /** One read-only transaction at REPEATABLE READ: the statements see one snapshot. */
+  async history(query: HistoryQuery): Promise<StoreHistory> {
+    const sql = historyStatements(
+      { sessions: this.#tables.sessions, attempts: this.#tables.attempts },
+      query,
+    );
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      const run = async <R extends pg.QueryResultRow>(text: string) => {
+        const config: pg.QueryConfig = { text };
+        return (await client.query<R>(Object.assign(config, { query_timeout: this.#timeoutMs })))
+          .rows;
+      };
+      await run('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const rows: HistoryRows = {
+        accepted: await run<HistoryRows['accepted'][number]>(sql.accepted),
+        decided: await run<HistoryRows['decided'][number]>(sql.decided),
+        delivered: await run<HistoryRows['delivered'][number]>(sql.delivered),
+        retried: await run<HistoryRows['retried'][number]>(sql.retried),
+        deadLettered: await run<HistoryRows['deadLettered'][number]>(sql.deadLettered),
+        backlogAtTo: (await run<{ n: string }>(sql.backlogAtTo))[0]?.n ?? 0,
+      };
+      await run('COMMIT');
+      return assembleHistory(query, rows);
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      // A connection that failed mid-transaction is dropped, not handed back half-open.
+      client.release(broken);
+    }
   }
 
   async ping() {

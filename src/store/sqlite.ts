@@ -12,9 +12,17 @@ import type {
   DecisionSource,
   DecisionStore,
   DisplayText,
+  HistoryQuery,
   NewSession,
   SessionRecord,
 } from './port.js';
+import {
+  assembleHistory,
+  checkHistoryQuery,
+  HISTORY_INDEXES,
+  historyStatements,
+  type HistoryRows,
+} from './history.js';
 import { FINISHED, STICKY } from './sql.js';
 import { NO_DETAILS, tooLate } from './port.js';
 
@@ -35,8 +43,13 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
 }
 
+/** How long one slice of a history read may hold the process (see `history`). */
+const HISTORY_SLICE_MS = 20;
+/** The shortest slice, so that a window's worth of them stays few. */
+const MIN_SLICE_MS = 1_000;
+
 /** Bumped with every schema change; a newer file is refused rather than misread. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** What a decision came with (version 2): its source and what an OCPI service returned. The
  * EVSEs and the display text are JSON. Decisions made before it all came from the service. */
@@ -53,6 +66,9 @@ const MIGRATIONS: Readonly<Record<number, string>> = {
 UPDATE sessions SET decision_source = 'service' WHERE decision <> 'pending';`,
   // The client (its id) that made the request, when API clients are configured.
   2: 'ALTER TABLE sessions ADD COLUMN client_id TEXT;',
+  // 4: the stored share of POST → 202, and the indexes of the console's history;
+  // `SCHEMA` then creates what is missing.
+  3: `ALTER TABLE sessions ADD COLUMN accept_ms INTEGER;${HISTORY_INDEXES}`,
 };
 
 // STRICT tables reject a mistyped value loudly; durations, which `performance.now()` makes
@@ -78,7 +94,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   last_attempt_at INTEGER,
   delivered_at INTEGER,
   next_attempt_at INTEGER,
-  client_id TEXT
+  client_id TEXT,
+  accept_ms INTEGER
 ) STRICT;
 CREATE TABLE IF NOT EXISTS callback_attempts (
   id INTEGER PRIMARY KEY,
@@ -92,7 +109,7 @@ CREATE TABLE IF NOT EXISTS callback_attempts (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS callback_attempts_by_session
   ON callback_attempts (request_id, started_at, id);
-`;
+${HISTORY_INDEXES}`;
 
 interface SessionRow {
   request_id: string;
@@ -116,6 +133,7 @@ interface SessionRow {
   delivered_at: number | null;
   next_attempt_at: number | null;
   client_id: string | null;
+  accept_ms: number | null;
 }
 
 type AttemptRow = {
@@ -158,7 +176,7 @@ type NewSessionRow = Pick<
   SessionRow,
   'request_id' | 'station_id' | 'token_hash' | 'callback_url' | 'accepted_at'
 > &
-  Pick<SessionRow, 'idempotency_key' | 'request_hash' | 'client_id'>;
+  Pick<SessionRow, 'idempotency_key' | 'request_hash' | 'client_id' | 'accept_ms'>;
 
 /** Moves the callback; shared by both state writes so they cannot drift apart. */
 const MOVE_CALLBACK = `callback_state = @state, next_attempt_at = @next,
@@ -168,9 +186,9 @@ function prepareStatements(db: Database.Database) {
   return {
     insert: db.prepare<NewSessionRow>(
       `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
-         idempotency_key, request_hash, client_id)
+         idempotency_key, request_hash, client_id, accept_ms)
        VALUES (@request_id, @station_id, @token_hash, @callback_url, @accepted_at,
-         @idempotency_key, @request_hash, @client_id)
+         @idempotency_key, @request_hash, @client_id, @accept_ms)
        ON CONFLICT (idempotency_key) DO NOTHING`,
     ),
     byKey: db.prepare<[string], Pick<SessionRow, 'request_id' | 'request_hash'>>(
@@ -247,6 +265,7 @@ function toRecord(row: SessionRow): SessionRecord {
     tokenHash: row.token_hash,
     callbackUrl: row.callback_url,
     acceptedAt: row.accepted_at,
+    acceptMs: row.accept_ms,
     idempotencyKey: row.idempotency_key,
     clientId: row.client_id,
     decision: row.decision,
@@ -314,13 +333,17 @@ class SqliteStore implements DecisionStore {
       idempotency_key: session.idempotencyKey ?? null,
       request_hash: session.requestHash ?? null,
       client_id: session.clientId ?? null,
+      accept_ms: null,
     };
     // One write, atomic by itself, then a read: no savepoint needed. The only conflict ignored
     // is the key's, and the group commit's write lock makes its winner visible here.
     const { acceptBy } = session;
     return this.#group.run((): CreateSessionResult => {
       // Checked inside the write, as late as it can be: the commit follows within the turn.
-      if (acceptBy !== undefined && Date.now() > acceptBy) throw tooLate(session.requestId);
+      const writtenAt = Date.now();
+      if (acceptBy !== undefined && writtenAt > acceptBy) throw tooLate(session.requestId);
+      if (session.startedAt !== undefined)
+        row.accept_ms = Math.round(writtenAt - session.startedAt);
       if (this.#sql.insert.run(row).changes === 1) return { created: true };
       const key = row.idempotency_key;
       const winner = key === null ? undefined : this.#sql.byKey.get(key);
@@ -380,6 +403,50 @@ class SqliteStore implements DecisionStore {
     return this.#group.run(
       () => this.#sql.purge.run({ floor: uuidv7Floor(before), before, limit }).changes,
     );
+  }
+
+  /**
+   * Reads the window slice by slice, yielding to the event loop between slices: SQLite reads
+   * block the process, and a day's history at a million sessions takes seconds to read. Each
+   * slice's span adapts to take about `HISTORY_SLICE_MS`; a bucket cut across two slices is
+   * summed from both (the rows are counts). Slices are read at different moments, so a write
+   * landing meanwhile may be counted in one and not another.
+   */
+  async history(query: HistoryQuery) {
+    checkHistoryQuery(query);
+    const tables = { sessions: 'sessions', attempts: 'callback_attempts' };
+    const all = <R>(text: string) => this.#db.prepare<[], R>(text).all();
+    const first = historyStatements(tables, query);
+    const rows: HistoryRows = {
+      accepted: [],
+      decided: [],
+      delivered: [],
+      retried: [],
+      deadLettered: await settle(() => all(first.deadLettered)),
+      backlogAtTo: 0,
+    };
+    let span = query.bucketMs;
+    for (let from = query.from; from < query.to;) {
+      const to = Math.min(query.to, from + span);
+      const started = performance.now();
+      await settle(() => {
+        const sql = historyStatements(tables, query, { from, to });
+        rows.accepted.push(...all<HistoryRows['accepted'][number]>(sql.accepted));
+        rows.decided.push(...all<HistoryRows['decided'][number]>(sql.decided));
+        rows.delivered.push(...all<HistoryRows['delivered'][number]>(sql.delivered));
+        rows.retried.push(...all<HistoryRows['retried'][number]>(sql.retried));
+      });
+      const took = performance.now() - started;
+      if (took < HISTORY_SLICE_MS / 2) span *= 2;
+      else if (took > HISTORY_SLICE_MS) span = Math.max(MIN_SLICE_MS, Math.floor(span / 2));
+      from = to;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Last, as the slices go oldest first: the backlog carried back then matches the newest.
+    rows.backlogAtTo = await settle(
+      () => this.#db.prepare<[], { n: number }>(first.backlogAtTo).get()?.n ?? 0,
+    );
+    return assembleHistory(query, rows);
   }
 
   ping() {

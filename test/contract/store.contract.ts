@@ -7,6 +7,7 @@ import {
   type NewSession,
 } from '../../src/store/port.js';
 import { uuidv7 } from '../../src/lib/ids.js';
+import { historyContract } from './store-history.contract.js';
 
 /**
  * The decision store port's contract (src/store/port.ts), run against every adapter. An
@@ -70,6 +71,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
           tokenHash: session.tokenHash,
           callbackUrl: session.callbackUrl,
           acceptedAt: ACCEPTED_AT,
+          acceptMs: null,
           idempotencyKey: 'key-1',
           clientId: null,
           decision: 'pending',
@@ -557,6 +559,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(await store.purgeFinishedSessions(before, 2)).toBe(1);
       });
     });
+
+    historyContract(() => store);
 
     it('answers ping while open', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

@@ -1,96 +1,8 @@
 /**
- * Browser code of the console's actions: the dead-letter table with its replay buttons, the
- * request lookup with its timeline, and the start-up wiring. Free of backticks and template
- * placeholders (it lives in a string).
+ * Browser code of the console's actions: the request lookup with its timeline, and the
+ * start-up wiring. Free of backticks and template placeholders (it lives in a string).
  */
 export const ACTIONS_JS = String.raw`
-// ---- dead letters ----
-
-/** Rows are kept by id, so a row under the pointer is never replaced by the next poll. */
-function renderDeadLetters(items, total) {
-  const body = $('dead-letters');
-  const visible = items.filter((item) => !replayed.has(item.id));
-  const ids = new Set(visible.map((item) => item.id));
-  for (const row of Array.from(body.children)) if (!ids.has(row.dataset.id)) row.remove();
-  for (const item of visible) {
-    if (body.querySelector('tr[data-id="' + CSS.escape(item.id) + '"]')) continue;
-    body.appendChild(deadLetterRow(item));
-  }
-  const shown = body.children.length;
-  const note = $('dl-empty');
-  note.hidden = shown > 0 && total <= shown;
-  if (shown > 0) note.textContent = 'Showing the oldest ' + shown + ' of ' + fmtInt(total) + '.';
-  else note.textContent = 'No dead letters.';
-  $('replay-all').disabled = total === 0 && shown === 0;
-}
-
-function deadLetterRow(item) {
-  const row = document.createElement('tr');
-  row.dataset.id = item.id;
-  row.dataset.requestId = item.request_id;
-  row.dataset.testid = 'dead-letter-row';
-  const requestCell = cell('');
-  const link = document.createElement('button');
-  link.type = 'button';
-  link.className = 'link';
-  link.textContent = item.request_id;
-  link.title = 'Show this request';
-  link.addEventListener('click', () => lookup(item.request_id));
-  requestCell.appendChild(link);
-  const action = cell('', 'n');
-  const button = document.createElement('button');
-  button.type = 'button';
-  button.className = 'small';
-  button.textContent = 'Replay';
-  button.dataset.testid = 'replay-button';
-  button.setAttribute('aria-label', 'Replay dead letter ' + item.id);
-  button.addEventListener('click', () => replay(item, row, button));
-  action.appendChild(button);
-  row.append(cell(item.id), requestCell, cell(item.status), cell(fmtInt(item.attempts), 'n'), cell(item.reason), cell(fmtTime(item.dead_lettered_at)), action);
-  return row;
-}
-
-async function replay(item, row, button) {
-  button.disabled = true;
-  button.textContent = 'Replaying…';
-  try {
-    await api('POST', '/admin/v1/dead-letters/' + encodeURIComponent(item.id) + '/replay');
-    toast('Replayed the callback of ' + item.request_id + '.');
-  } catch (error) {
-    if (error.status !== 404) {
-      button.disabled = false;
-      button.textContent = 'Replay';
-      toast('Replay failed: ' + error.message);
-      return;
-    }
-    toast('Dead letter ' + item.id + ' was already replayed or purged.');
-  }
-  replayed.add(item.id);
-  row.remove();
-  if (!$('dead-letters').children.length) {
-    $('dl-empty').textContent = 'No dead letters.';
-    $('dl-empty').hidden = false;
-  }
-}
-
-async function replayAll() {
-  if (!window.confirm('Replay every dead-lettered callback? Receivers get each one again.')) return;
-  const button = $('replay-all');
-  button.disabled = true;
-  try {
-    const result = await api('POST', '/admin/v1/dead-letters/replay');
-    for (const row of Array.from($('dead-letters').children)) {
-      replayed.add(row.dataset.id);
-      row.remove();
-    }
-    toast('Replayed ' + fmtInt(result.replayed) + ' callbacks.');
-  } catch (error) {
-    toast('Replay failed: ' + error.message);
-  } finally {
-    button.disabled = false;
-  }
-}
-
 // ---- request lookup ----
 
 /** Where a decision came from, and what an OCPI service gave with it (docs/authorization.md). */
@@ -191,12 +103,15 @@ async function lookup(id) {
 function init() {
   $('login-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => signOut(''));
-  $('replay-all').addEventListener('click', () => void replayAll());
+  wireDeadLetters();
+  for (const button of document.querySelectorAll('[data-range]')) {
+    button.addEventListener('click', () => selectRange(button.dataset.range));
+  }
   $('lookup-form').addEventListener('submit', (event) => {
     event.preventDefault();
     void lookup($('lookup-input').value);
   });
-  window.addEventListener('resize', () => { if (snapshots.length) render(snapshots[snapshots.length - 1].s); });
+  window.addEventListener('resize', () => renderHistory());
   if (token) start();
   else $('token-input').focus();
 }

@@ -1,16 +1,15 @@
 /**
- * Browser code of the console: sign-in, polling `/admin/v1/stats` every second, tiles,
- * charts, dead letters with replay, and the request lookup. Data only ever reaches the page
- * through textContent, never as markup. Free of backticks and template placeholders.
+ * Browser code of the console: sign-in, and polling `/admin/v1/stats` every second for this
+ * process's live figures (totals, current rates, circuit, queues). The history charts are in
+ * `script-history.ts`, the dead letters in `script-dead-letters.ts`. Data only ever reaches the
+ * page through textContent, never as markup. Free of backticks and template placeholders.
  */
 export const APP_JS = String.raw`
 const TOKEN_KEY = 'chargegate.adminToken';
 const POLL_MS = 1000;
-/** The charts' window; snapshots older than this (plus the quantile window) are dropped. */
-const WINDOW_MS = 120000;
-/** Latency quantiles are computed over this much traffic, so a quiet second is not a gap. */
-const QUANTILE_WINDOW_MS = 5000;
+/** Snapshots are kept this long: the callback success tile reads the last minute. */
 const SUCCESS_WINDOW_MS = 60000;
+const KEEP_MS = SUCCESS_WINDOW_MS + 5000;
 const DECISIONS = ['allowed', 'not_allowed', 'invalid', 'unknown'];
 
 const $ = (id) => document.getElementById(id);
@@ -20,8 +19,6 @@ const setText = (testId, text) => { byTestId(testId).textContent = text; };
 let token = sessionStorage.getItem(TOKEN_KEY);
 let snapshots = [];
 let pollTimer = null;
-/** Dead letters replayed from this page: hidden at once, even from a listing already under way. */
-const replayed = new Set();
 
 class ApiError extends Error {
   constructor(status, message) {
@@ -31,6 +28,8 @@ class ApiError extends Error {
 }
 
 async function api(method, path, options) {
+  // The query string is built from parts the page knows, each encoded.
+  if (options && options.query) path += '?' + new URLSearchParams(options.query).toString();
   const headers = { accept: 'application/json' };
   if (!(options && options.public)) headers.authorization = 'Bearer ' + token;
   const response = await fetch(path, { method, headers, cache: 'no-store' });
@@ -68,6 +67,8 @@ function signOut(message) {
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(pollTimer);
+  stopHistory();
+  stopDeadLetters();
   snapshots = [];
   showDashboard(false);
   setStatus('', 'Signed out');
@@ -96,6 +97,8 @@ function start() {
   showDashboard(true);
   clearTimeout(pollTimer);
   void poll();
+  startHistory();
+  startDeadLetters();
 }
 
 // ---- polling and derived series ----
@@ -103,13 +106,11 @@ function start() {
 async function poll() {
   try {
     const stats = await api('GET', '/admin/v1/stats');
-    const letters = await api('GET', '/admin/v1/dead-letters?limit=50');
     if (!token) return;
     snapshots.push({ t: Date.parse(stats.at), s: stats });
-    const oldest = snapshots[snapshots.length - 1].t - WINDOW_MS - QUANTILE_WINDOW_MS;
+    const oldest = snapshots[snapshots.length - 1].t - KEEP_MS;
     while (snapshots.length > 2 && snapshots[0].t < oldest) snapshots.shift();
     render(stats);
-    renderDeadLetters(letters.items, stats.queues.callbacks ? stats.queues.callbacks.dead_letters : 0);
     setStatus('live', 'Live · ' + fmtTime(stats.at).slice(0, 8));
   } catch (error) {
     if (error.status === 401) return signOut('The admin token was rejected.');
@@ -141,15 +142,6 @@ function baseline(index, windowMs) {
   return j === index ? null : snapshots[j];
 }
 
-function quantileSeries(q, read) {
-  const points = [];
-  for (let i = 1; i < snapshots.length; i += 1) {
-    const base = baseline(i, QUANTILE_WINDOW_MS);
-    points.push({ t: snapshots[i].t, v: base ? quantileBetween(q, read(base.s), read(snapshots[i].s)) : null });
-  }
-  return points;
-}
-
 const last = (points) => (points.length ? points[points.length - 1].v : null);
 
 function render(stats) {
@@ -161,16 +153,6 @@ function render(stats) {
   setText('accepted-rate', fmtRate(last(accepted)));
   setText('decided-total', fmtInt(decided(stats)));
   setText('decided-rate', fmtRate(last(decidedRate)));
-
-  const ack = (s) => s.acknowledgement_seconds;
-  const p50 = quantileSeries(0.5, ack);
-  const p99 = quantileSeries(0.99, ack);
-  setText('ack-p50', fmtMs(last(p50)));
-  setText('ack-p99', fmtMs(last(p99)));
-  const base = n > 0 ? baseline(n, QUANTILE_WINDOW_MS) : null;
-  const auth = (q) => (base ? quantileBetween(q, base.s.authorization_seconds, stats.authorization_seconds) : null);
-  setText('auth-p50', fmtMs(auth(0.5)));
-  setText('auth-p99', fmtMs(auth(0.99)));
   setText('auth-in-flight', fmtInt(stats.authorizations_in_flight));
 
   renderCallbacks(stats, n > 0 ? baseline(n, SUCCESS_WINDOW_MS) : null);
@@ -180,21 +162,6 @@ function render(stats) {
   circuit.className = 'big circuit ' + (stats.circuit || 'none');
   renderDecisions(stats.decisions);
   renderQueues(stats.queues);
-
-  const now = snapshots[n].t;
-  const throughput = [
-    { color: COLORS.accepted, points: accepted },
-    { color: COLORS.decided, points: decidedRate },
-  ];
-  drawChart($('chart-throughput'), throughput, { now, windowMs: WINDOW_MS, floor: 1 });
-  const toMs = (points) => points.map((p) => ({ t: p.t, v: p.v === null ? null : p.v * 1000 }));
-  const latency = [
-    { color: COLORS.p50, points: toMs(p50) },
-    { color: COLORS.p99, points: toMs(p99) },
-  ];
-  drawChart($('chart-latency'), latency, { now, windowMs: WINDOW_MS, floor: 1 });
-  $('chart-throughput').setAttribute('aria-label', 'Throughput: ' + fmtRate(last(accepted)) + ' accepted and ' + fmtRate(last(decidedRate)) + ' decided per second');
-  $('chart-latency').setAttribute('aria-label', 'Acknowledgement latency: p50 ' + fmtMs(last(p50)) + ', p99 ' + fmtMs(last(p99)));
 }
 
 /** Success = delivered among finished attempts (deferrals are not attempts). */

@@ -1,10 +1,14 @@
 /**
  * Browser code (plain ES2020, no build step): number formatting, histogram quantiles and a
- * small line chart on <canvas>. Concatenated with `script-app.ts` into `/console/app.js`.
- * It lives in a string, so keep it free of backticks and template placeholders.
+ * small line or stacked-bar chart on <canvas>. Concatenated with the other `script-*.ts` into
+ * `/console/app.js`. It lives in a string, so keep it free of backticks and template
+ * placeholders.
  */
 export const CHARTS_JS = String.raw`
-const COLORS = { accepted: '#2563eb', decided: '#16a34a', p50: '#7c3aed', p99: '#d97706' };
+const COLORS = {
+  accepted: '#2563eb', decided: '#16a34a', p50: '#7c3aed', p99: '#d97706', dead: '#dc2626',
+  allowed: '#86efac', not_allowed: '#fca5a5', invalid: '#fcd34d', unknown: '#c026d3',
+};
 
 const fmtInt = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 const fmtRate = (n) => (n === null ? '–' : n < 10 ? n.toFixed(1) : fmtInt(n));
@@ -32,29 +36,38 @@ function fmtTime(iso) {
 }
 
 /**
- * The q-quantile of the observations between two cumulative histogram snapshots, linearly
- * interpolated inside the bucket (as Prometheus' histogram_quantile). Null without
- * observations or across a counter reset; the largest finite bound when it falls in +Inf.
+ * The q-quantile (in ms) of a histogram of counts per bound ('bounds' ascending, one more count
+ * above the last), linearly interpolated inside its bucket as Prometheus' histogram_quantile
+ * does. Null without observations; the last bound when it falls above it.
  */
-function quantileBetween(q, older, newer) {
-  if (older.le.length !== newer.le.length) return null;
-  const total = newer.count - older.count;
+function quantileOf(q, counts, bounds) {
+  const total = counts.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return null;
   const rank = q * total;
-  let lowerBound = 0;
-  let lowerCount = 0;
-  for (let i = 0; i < newer.le.length; i += 1) {
-    const count = newer.counts[i] - older.counts[i];
-    if (count < lowerCount) return null;
-    if (count >= rank) {
-      const inBucket = count - lowerCount;
-      const fraction = inBucket > 0 ? (rank - lowerCount) / inBucket : 1;
-      return lowerBound + (newer.le[i] - lowerBound) * fraction;
+  let below = 0;
+  for (let i = 0; i < bounds.length; i += 1) {
+    const count = counts[i] || 0;
+    if (below + count >= rank && count > 0) {
+      const lower = i === 0 ? 0 : bounds[i - 1];
+      return lower + (bounds[i] - lower) * ((rank - below) / count);
     }
-    lowerBound = newer.le[i];
-    lowerCount = count;
+    below += count;
   }
-  return lowerBound;
+  return bounds[bounds.length - 1];
+}
+
+/** Adds histograms of equal length. */
+function mergeCounts(list) {
+  const out = [];
+  for (const counts of list) counts.forEach((c, i) => { out[i] = (out[i] || 0) + c; });
+  return out;
+}
+
+/** Clock time for an axis: seconds only when the range is short. */
+function fmtClock(ms, withSeconds) {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, '0');
+  return pad(d.getHours()) + ':' + pad(d.getMinutes()) + (withSeconds ? ':' + pad(d.getSeconds()) : '');
 }
 
 const fmtAxis = (v) => (v >= 10 || Number.isInteger(v) ? fmtInt(v) : String(Number(v.toFixed(2))));
@@ -66,11 +79,8 @@ function niceCeil(v) {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
 }
 
-/**
- * Draws series of { t, v } points (v null = gap) over the window ending at 'now', sized to the
- * canvas' CSS box at the device's pixel ratio, so lines stay sharp.
- */
-function drawChart(canvas, series, options) {
+/** Sizes the canvas to its CSS box at the device's pixel ratio, so lines stay sharp. */
+function prepareCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
   const height = canvas.clientHeight;
@@ -81,16 +91,34 @@ function drawChart(canvas, series, options) {
   const ctx = canvas.getContext('2d');
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
+  return { ctx, width, height };
+}
+
+/**
+ * Draws series over [from, to]: lines of { t, v } points (v null = gap), or, with 'stacked',
+ * bars of one bucket each, the series stacked in order from the bottom.
+ */
+function drawChart(canvas, series, options) {
+  const { ctx, width, height } = prepareCanvas(canvas);
   const left = 52;
-  const right = 8;
   const top = 8;
-  const bottom = 22;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
-  const from = options.now - options.windowMs;
+  const plotW = width - left - 8;
+  const plotH = height - top - 22;
+  const span = options.to - options.from;
+  const xOf = (t) => left + ((t - options.from) / span) * plotW;
   let max = 0;
-  for (const s of series) for (const p of s.points) if (p.v !== null && p.t >= from) max = Math.max(max, p.v);
+  const n = series.length ? series[0].points.length : 0;
+  for (let i = 0; i < n; i += 1) {
+    let stack = 0;
+    for (const s of series) {
+      const v = s.points[i].v;
+      if (v === null) continue;
+      stack = options.stacked ? stack + v : Math.max(stack, v);
+    }
+    max = Math.max(max, stack);
+  }
   max = niceCeil(Math.max(max, options.floor));
+  const yOf = (v) => top + plotH - (v / max) * plotH;
 
   ctx.font = '11px system-ui, sans-serif';
   ctx.lineWidth = 1;
@@ -108,14 +136,28 @@ function drawChart(canvas, series, options) {
     ctx.fillText(fmtAxis(max * (1 - i / 5)), left - 8, y);
   }
   ctx.textBaseline = 'top';
-  const ticks = options.windowMs / 30000;
-  for (let i = 0; i <= ticks; i += 1) {
-    const x = left + (plotW * i) / ticks;
-    const secondsAgo = (options.windowMs / 1000) * (1 - i / ticks);
-    ctx.textAlign = i === 0 ? 'left' : i === ticks ? 'right' : 'center';
-    ctx.fillText(secondsAgo === 0 ? 'now' : '-' + secondsAgo + ' s', x, top + plotH + 6);
+  for (let i = 0; i <= 4; i += 1) {
+    const t = options.from + (span * i) / 4;
+    ctx.textAlign = i === 0 ? 'left' : i === 4 ? 'right' : 'center';
+    ctx.fillText(i === 4 ? 'now' : fmtClock(t, span <= 3600000), xOf(t), top + plotH + 6);
   }
 
+  if (options.stacked) {
+    const w = Math.max(1, (options.bucketMs / span) * plotW - 1);
+    for (let i = 0; i < n; i += 1) {
+      let base = 0;
+      for (const s of series) {
+        const v = s.points[i].v || 0;
+        if (v <= 0) continue;
+        ctx.fillStyle = s.color;
+        const y0 = yOf(base);
+        const y1 = yOf(base + v);
+        ctx.fillRect(xOf(s.points[i].t), y1, w, Math.max(1, y0 - y1));
+        base += v;
+      }
+    }
+    return;
+  }
   ctx.lineWidth = 2;
   ctx.lineJoin = 'round';
   for (const s of series) {
@@ -123,14 +165,13 @@ function drawChart(canvas, series, options) {
     ctx.beginPath();
     let drawing = false;
     for (const p of s.points) {
-      if (p.t < from || p.v === null) {
+      if (p.v === null) {
         drawing = false;
         continue;
       }
-      const x = left + ((p.t - from) / options.windowMs) * plotW;
-      const y = top + plotH - (p.v / max) * plotH;
-      if (drawing) ctx.lineTo(x, y);
-      else ctx.moveTo(x, y);
+      const x = xOf(p.t + options.bucketMs / 2);
+      if (drawing) ctx.lineTo(x, yOf(p.v));
+      else ctx.moveTo(x, yOf(p.v));
       drawing = true;
     }
     ctx.stroke();

@@ -50,7 +50,7 @@ form.inline input { flex: 1; max-width: 420px; }
 .error { color: var(--red); min-height: 1.2em; margin: 8px 0 0; }
 .error:empty { display: none; }
 
-.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px;
+.tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 12px;
   margin-bottom: 16px; }
 .tile { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .tile p { margin: 0; }
@@ -65,11 +65,16 @@ form.inline input { flex: 1; max-width: 420px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
 figure { margin: 0 0 16px; }
 figcaption { display: flex; justify-content: space-between; align-items: baseline; margin-bottom: 8px; }
-canvas { display: block; width: 100%; height: 190px; }
+canvas { display: block; width: 100%; height: 170px; }
 .legend { color: var(--muted); font-size: 12px; }
 .legend i { display: inline-block; width: 12px; height: 3px; margin: 0 4px 3px 10px; }
 .k-accepted { background: var(--accent); } .k-decided { background: var(--green); }
 .k-p50 { background: var(--violet); } .k-p99 { background: var(--amber); }
+.k-dead { background: var(--red); }
+.range-bar { margin: 0 0 12px; gap: 16px; }
+.ranges { display: flex; gap: 4px; }
+.ranges button { padding: 4px 12px; }
+.ranges button.on { background: var(--accent); color: #fff; }
 
 .split { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
 .mix { list-style: none; margin: 0; padding: 0; display: grid; gap: 8px; }
@@ -77,8 +82,9 @@ canvas { display: block; width: 100%; height: 190px; }
 .mix .track { display: block; height: 10px; background: #f1f5f9; border-radius: 5px; overflow: hidden; }
 .mix .fill { display: block; height: 100%; width: 0; border-radius: 5px; transition: width .3s; }
 .mix .count { text-align: right; font-variant-numeric: tabular-nums; }
-.d-allowed { background: var(--green); } .d-not_allowed { background: var(--red); }
-.d-invalid { background: var(--amber); } .d-unknown { background: var(--muted); }
+.d-allowed { background: #86efac; } .d-not_allowed { background: #fca5a5; }
+.d-invalid { background: #fcd34d; } .d-unknown { background: #c026d3; }
+.legend strong { color: #c026d3; }
 
 table.grid { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .grid th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px;
@@ -88,6 +94,18 @@ table.grid { width: 100%; border-collapse: collapse; font-variant-numeric: tabul
 .grid tbody tr:last-child td { border-bottom: 0; }
 .grid code { color: var(--ink); }
 .empty { color: var(--muted); margin: 8px 0 0; }
+.pager { display: flex; align-items: center; gap: 8px; }
+.pager .empty { margin-right: auto; }
+.grid .actions { white-space: nowrap; }
+.grid .actions button + button { margin-left: 6px; }
+.letters { margin-top: 16px; border-top: 1px solid var(--line); padding-top: 12px; }
+.letters h3 { font-size: 14px; margin: 0 0 8px; }
+dialog.confirm { border: 1px solid var(--line); border-radius: 8px; padding: 20px; max-width: 480px;
+  box-shadow: 0 8px 32px rgba(0,0,0,.2); }
+dialog.confirm::backdrop { background: rgba(15,23,42,.35); }
+.confirm h2 { margin-bottom: 8px; }
+.confirm .hosts { margin: 8px 0 16px; padding-left: 18px; font-variant-numeric: tabular-nums; }
+.confirm .actions { display: flex; justify-content: flex-end; gap: 8px; }
 
 .summary { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 16px 0 0; }
 .summary dt { color: var(--muted); }
