@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
+import { chromium } from 'playwright-core';
 import { startScriptedServer, type RecordedRequest, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, startBody } from './helpers/client.js';
@@ -17,6 +19,7 @@ import {
 const haveServers = (await redisAvailable()) && (await postgresAvailable());
 const PATH = '/api/v1/charging-sessions';
 const ADMIN = 'admin-token-for-clients-0123456';
+const CHROMIUM = '/usr/bin/chromium';
 
 interface Made {
   name: string;
@@ -174,6 +177,34 @@ for (const { mode, skip } of modes) {
       expect(verifies(a.secret, request)).toBe(true);
       expect(verifies(fresh, request)).toBe(true);
     }, 60_000);
+
+    it.skipIf(mode !== 'embedded' || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))(
+      'shows the clients in the console, with key prefixes but never a key',
+      async () => {
+        const a = await makeClient('app-a', ['127.0.0.1', '*.hooks.example']);
+        const browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        });
+        try {
+          const page = await browser.newPage();
+          await page.goto(`${service.url}/console`);
+          await page.getByTestId('token-input').fill(ADMIN);
+          await page.getByTestId('login-submit').click();
+          const row = page.locator('[data-testid="clients"] tr[data-client="app-a"]');
+          await row.waitFor({ timeout: 15_000 });
+          const text = (await row.textContent()) ?? '';
+          expect(text).toContain('127.0.0.1, *.hooks.example');
+          expect(text).toContain(`${a.key.slice(0, 12)}…`);
+          expect(await page.getByTestId('clients-empty').isHidden()).toBe(true);
+          expect(await page.content()).not.toContain(a.key);
+          expect(await page.content()).not.toContain(a.secret);
+        } finally {
+          await browser.close();
+        }
+      },
+      60_000,
+    );
 
     it('lets every API process see a new client within a few seconds', async () => {
       const second = await spawnService('api', env);

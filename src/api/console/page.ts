@@ -118,6 +118,15 @@ export const CONSOLE_HTML = `<!doctype html>
     </div>
   </section>
 
+  <section class="card" aria-labelledby="clients-title">
+    <h2 id="clients-title">API clients</h2>
+    <table class="grid">
+      <thead><tr><th scope="col">Client</th><th scope="col">Callback hosts</th><th scope="col">Rate limit</th><th scope="col">Key prefixes</th><th scope="col" class="n">Keys</th><th scope="col" class="n">Webhook secrets</th></tr></thead>
+      <tbody id="clients" data-testid="clients"></tbody>
+    </table>
+    <p id="clients-empty" class="empty" data-testid="clients-empty">No API clients: the public API needs no key (docs/clients.md).</p>
+  </section>
+
   <section class="card" aria-labelledby="lookup-title">
     <h2 id="lookup-title">Find a request</h2>
     <form id="lookup-form" class="inline" autocomplete="off">

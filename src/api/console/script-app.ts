@@ -69,6 +69,7 @@ function signOut(message) {
   clearTimeout(pollTimer);
   stopHistory();
   stopDeadLetters();
+  stopClients();
   snapshots = [];
   showDashboard(false);
   setStatus('', 'Signed out');
@@ -99,6 +100,7 @@ function start() {
   void poll();
   startHistory();
   startDeadLetters();
+  startClients();
 }
 
 // ---- polling and derived series ----
