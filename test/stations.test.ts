@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { aclScript, startScriptedServer, type ScriptedServer } from './helpers/http.js';
-import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
+import { baseEnv, spawnService, tempDir } from './helpers/service.js';
 import { call, getSession, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import {
