@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { aclScript, startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, spawnService, tempDir } from './helpers/service.js';
 import { call, getSession, startSession } from './helpers/client.js';
@@ -19,6 +21,8 @@ const HOUR = 3_600_000;
 const HOLDER = 'DRIVER-HOLDER-0001-abcdefgh';
 const OTHER = 'DRIVER-OTHERS-0002-abcdefgh';
 const DEMO_OUT_OF_ORDER = '7d3e9a1b-2c4f-4e8a-b6d0-5f1e2a3b4c5d';
+const DEMO_AVAILABLE = '0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f';
+const CHROMIUM = '/usr/bin/chromium';
 const operator = { authorization: `Bearer ${ADMIN}` };
 
 function stationBody(overrides: Record<string, unknown> = {}, points = 1) {
@@ -269,6 +273,51 @@ for (const { mode, skip } of modes) {
         const list = await call(service.url, 'GET', `/api/v1/stations?status=available`);
         expect(list.json()['items']).toHaveLength(1);
       },
+    );
+
+    it.skipIf(mode !== 'embedded' || (!existsSync(CHROMIUM) && process.env['CI'] !== 'true'))(
+      "shows the stations and today's reservations in the console, and sets a status",
+      async () => {
+        const { service } = await start();
+        const now = Date.now();
+        const made = await reserve(service.url, {
+          station_id: DEMO_AVAILABLE,
+          driver_token: HOLDER,
+          starts_at: new Date(now).toISOString(),
+          ends_at: new Date(now + 60_000).toISOString(),
+        });
+        expect(made.status, made.text).toBe(201);
+        const browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        });
+        try {
+          const page = await browser.newPage();
+          await page.goto(`${service.url}/console`);
+          await page.getByTestId('token-input').fill(ADMIN);
+          await page.getByTestId('login-submit').click();
+          const available = page.locator(
+            `[data-testid="stations"] tr[data-station="${DEMO_AVAILABLE}"]`,
+          );
+          await available.waitFor({ timeout: 15_000 });
+          const window = new Date(now).toISOString().slice(11, 16);
+          expect(await available.textContent()).toContain(window);
+          const broken = page.locator(`tr[data-station="${DEMO_OUT_OF_ORDER}"]`);
+          expect(await broken.textContent()).toContain('out of order');
+          await broken.getByTestId('station-status-button').click();
+          await waitFor(async () => {
+            const read = await call(service.url, 'GET', `/api/v1/stations/${DEMO_OUT_OF_ORDER}`);
+            return read.json()['status'] === 'available';
+          });
+          await page
+            .locator(`tr[data-station="${DEMO_OUT_OF_ORDER}"] >> text=Set out of order`)
+            .waitFor({ timeout: 15_000 });
+          expect(await page.content()).not.toContain(HOLDER);
+        } finally {
+          await browser.close();
+        }
+      },
+      60_000,
     );
   });
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { TokenHasher } from '../lib/token-hash.js';
@@ -40,6 +40,9 @@ const ReservationView = Type.Object({
   cancelled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 const tags = ['reservations'];
+/** Reservations listed at once at most (the console shows a day's). */
+const MAX_LISTED = 500;
+const DAY_MS = 86_400_000;
 
 const timeOf = (v: unknown) =>
   typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) ? Date.parse(v) : Number.NaN;
@@ -91,6 +94,8 @@ export function registerReservationRoutes(
     hasher: TokenHasher;
     callers: CallerOptions;
     limits: Limits;
+    /** Present with ADMIN_TOKEN: operators list the reservations of a time range. */
+    guard?: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
     now?: () => number;
   },
 ): void {
@@ -190,6 +195,37 @@ export function registerReservationRoutes(
       if (cancelled === null) return sendProblem(reply, notFound(request));
       request.log.info({ reservation_id: cancelled.id }, 'reservation cancelled');
       return reservationView(cancelled, at);
+    },
+  );
+
+  if (deps.guard === undefined) return;
+  app.get<{ Querystring: { from?: string; to?: string } }>(
+    RESERVATIONS_PATH,
+    {
+      onRequest: deps.guard,
+      schema: {
+        summary: `Reservations overlapping from..to (default: today, UTC), by start, ${MAX_LISTED} at most`,
+        tags,
+        security: [{ adminToken: [] }],
+        querystring: Type.Object({
+          from: Type.Optional(Type.String({ format: 'date-time' })),
+          to: Type.Optional(Type.String({ format: 'date-time' })),
+        }),
+        response: { 400: Problem, 401: Problem },
+      },
+    },
+    async (request, reply) => {
+      const at = now();
+      const dayStart = at - (at % DAY_MS);
+      const from = request.query.from === undefined ? dayStart : timeOf(request.query.from);
+      const to = request.query.to === undefined ? dayStart + DAY_MS : timeOf(request.query.to);
+      if (Number.isNaN(from) || Number.isNaN(to) || to <= from) {
+        return invalid(request, reply, [
+          { field: 'to', message: 'from and to must be RFC 3339 date-times, from before to' },
+        ]);
+      }
+      const items = await stations.reservationsBetween(from, to, MAX_LISTED);
+      return { items: items.map((r) => reservationView(r, at)) };
     },
   );
 }

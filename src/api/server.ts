@@ -192,16 +192,19 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     ...(deps.admin === undefined ? {} : { operatorToken: deps.admin.adminToken }),
   };
   if (deps.stations !== undefined) {
+    // One guard for both: failed attempts count together, as in the admin API.
+    const guard = deps.admin === undefined ? undefined : adminGuard(deps.admin.adminToken);
     registerStationRoutes(app, {
       stations: deps.stations.store,
       callers,
-      ...(deps.admin === undefined ? {} : { guard: adminGuard(deps.admin.adminToken) }),
+      ...(guard === undefined ? {} : { guard }),
     });
     registerReservationRoutes(app, {
       stations: deps.stations.store,
       hasher: deps.hasher,
       callers,
       limits: deps.stations.reservationLimits,
+      ...(guard === undefined ? {} : { guard }),
     });
   }
   registerSessionRoutes(app, {
