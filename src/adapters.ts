@@ -14,6 +14,9 @@ import type { ClientStore } from './clients/port.js';
 import { createSqliteClientStore } from './clients/sqlite.js';
 import { createPostgresClientStore } from './clients/postgres.js';
 import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
+import type { StationStore } from './stations/port.js';
+import { createSqliteStationStore } from './stations/sqlite.js';
+import { createPostgresStationStore } from './stations/postgres.js';
 
 /**
  * Choosing and opening the adapters and secrets a process needs, from the config alone: shared
@@ -26,6 +29,7 @@ export const FILES = {
   store: 'store.db',
   acl: 'acl.db',
   clients: 'clients.db',
+  stations: 'stations.db',
   webhookSecret: 'webhook-secret',
   tokenHashKey: 'token-hash-key',
 };
@@ -135,4 +139,15 @@ export async function openClients(
       await store.close();
     },
   };
+}
+
+/** Where the station catalog and reservations live: beside the decision store, in either mode. */
+export async function openStationStore(config: Config): Promise<StationStore> {
+  if (config.databaseUrl !== undefined) {
+    return createPostgresStationStore({ url: config.databaseUrl, schema: config.databaseSchema });
+  }
+  return createSqliteStationStore({
+    file: join(resolve(config.dataDir), FILES.stations),
+    synchronous: config.sqliteSynchronous,
+  });
 }

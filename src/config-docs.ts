@@ -173,6 +173,25 @@ export const CONFIG_DOCS = {
       "JSON file that seeds the reference service's ACL when its store is empty ([format](acl.md#file-format))",
     unset: 'the bundled `acl/example.json`',
   },
+  STATION_CATALOG_STRICT: {
+    group: 'Authorization',
+    meaning:
+      'a start at a station the catalog does not know is decided `invalid` (`unknown_station`) instead of asked about ([stations](stations.md))',
+  },
+  STATIONS_FILE: {
+    group: 'Authorization',
+    meaning:
+      'JSON file that seeds the station catalog when it is empty ([format](stations.md#seeding-the-catalog))',
+    unset: 'embedded mode: the bundled `examples/stations.json`; distributed mode: none',
+  },
+  RESERVATION_MAX_LENGTH: {
+    group: 'Authorization',
+    meaning: 'the longest window a reservation may book ([stations](stations.md))',
+  },
+  RESERVATION_MAX_AHEAD: {
+    group: 'Authorization',
+    meaning: 'how far ahead of now a reservation may end',
+  },
   WEBHOOK_SECRET: {
     group: 'Callbacks',
     meaning:

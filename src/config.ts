@@ -42,6 +42,10 @@ export const DEFAULT_DEAD_LETTER_RETENTION = '7d';
  * their last activity: a month of history for debugging, without keeping personal data (token
  * hashes) or growing the store forever. */
 export const DEFAULT_SESSION_RETENTION = '30d';
+/** A reservation holds a charging point: longer than a long charge plus parking is hoarding. */
+export const DEFAULT_RESERVATION_MAX_LENGTH = '4h';
+/** Far enough for a trip planned a month ahead; the capacity check scans this window at most. */
+export const DEFAULT_RESERVATION_MAX_AHEAD = '30d';
 
 /** Requests accepted but not yet decided. Past it, `POST` answers 503: better to push back than
  * to accept work that would be decided long after the driver has left the station. */
@@ -200,6 +204,10 @@ const schema = z.object({
   CALLBACK_REQUIRE_HTTPS: booleanText.default(false),
   DEAD_LETTER_RETENTION: duration.prefault(DEFAULT_DEAD_LETTER_RETENTION),
   SESSION_RETENTION: duration.prefault(DEFAULT_SESSION_RETENTION),
+  STATION_CATALOG_STRICT: booleanText.default(false),
+  STATIONS_FILE: z.string().min(1).optional(),
+  RESERVATION_MAX_LENGTH: duration.prefault(DEFAULT_RESERVATION_MAX_LENGTH),
+  RESERVATION_MAX_AHEAD: duration.prefault(DEFAULT_RESERVATION_MAX_AHEAD),
   MAX_BACKLOG: integer(1, 100_000_000).default(DEFAULT_MAX_BACKLOG),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   HTTP_REQUEST_TIMEOUT_MS: integer(1_000, 600_000).default(DEFAULT_HTTP_REQUEST_TIMEOUT_MS),
@@ -296,6 +304,14 @@ export interface Config {
   };
   /** Finished sessions older than this are deleted (`store/port.ts`). */
   sessionRetentionMs: number;
+  stations: {
+    /** An unknown station is `invalid`/`unknown_station` instead of asked about. */
+    strict: boolean;
+    /** Seeds an empty catalog; unset: the bundled example in embedded mode, none otherwise. */
+    file: string | undefined;
+    reservationMaxLengthMs: number;
+    reservationMaxAheadMs: number;
+  };
   maxBacklog: number;
   shutdownTimeoutMs: number;
   http: {
@@ -445,6 +461,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       deadLetterRetentionMs: e.DEAD_LETTER_RETENTION,
     },
     sessionRetentionMs: e.SESSION_RETENTION,
+    stations: {
+      strict: e.STATION_CATALOG_STRICT,
+      file: e.STATIONS_FILE,
+      reservationMaxLengthMs: e.RESERVATION_MAX_LENGTH,
+      reservationMaxAheadMs: e.RESERVATION_MAX_AHEAD,
+    },
     maxBacklog: e.MAX_BACKLOG,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     http: {

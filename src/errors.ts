@@ -42,6 +42,11 @@ export const ERROR_CODES = {
     'The dead letter holds a payload that is not valid JSON or not a callback message; a replay would only dead-letter it again. Purge it.',
   DEAD_LETTER_SESSION_GONE:
     "The dead letter's session was deleted (SESSION_RETENTION); its callback has nothing to be recorded against. Purge it.",
+  STATION_NOT_FOUND: 'The station catalog has no station with this id.',
+  RESERVATION_NOT_FOUND: 'No reservation has this id (or it was purged after it ended).',
+  RESERVATION_FULL:
+    'The window would book more charging points than the station has; nothing was stored.',
+  STATION_OUT_OF_ORDER: 'The station is out of order: it cannot be reserved.',
   ACL_FILE_INVALID: 'The ACL file could not be read or does not match the documented format.',
   ACL_ENTRY_NOT_FOUND: 'No ACL entry has this id (or this token, for a lookup).',
   ACL_ENTRY_EXISTS: 'The ACL has an entry for this token already; update or delete that one.',

@@ -18,10 +18,13 @@ import { OCPI_TOKENS_PATH } from './authorization/ocpi.js';
 import { startAuthServiceRole } from './authorization/role.js';
 import { listenUrl } from './lib/listen-url.js';
 import { createTokenHasher } from './lib/token-hash.js';
+import type { StationStore } from './stations/port.js';
+import { bundledStationsPath, seedStations } from './stations/seed.js';
 import {
   deadLettersOf,
   openAdapters,
   openClients,
+  openStationStore,
   tokenHashKeyOf,
   webhookSecretsOf,
 } from './adapters.js';
@@ -97,6 +100,8 @@ export async function startChargegate(
       logger.warn({ err: error }, 'reading the API clients failed; keeping the last ones'),
     );
     closers.push(() => clients.close());
+    const stations = await openStations(config, logger);
+    closers.push(() => stations.close());
     if (roles.has('api') && config.requireClients && !clients.registry.active) {
       throw new Error(
         'REQUIRE_CLIENTS is set but no API client exists: create one with `chargegate clients create`',
@@ -144,6 +149,7 @@ export async function startChargegate(
           authUrl: target,
           webhookSecrets,
           clients: clients.registry,
+          stations,
         });
         closers.push(...worker.closers);
         circuitState = worker.circuitState;
@@ -197,6 +203,13 @@ export async function startChargegate(
             }),
         version: VERSION,
         clients: { store: clients.store, registry: clients.registry },
+        stations: {
+          store: stations,
+          reservationLimits: {
+            maxLengthMs: config.stations.reservationMaxLengthMs,
+            maxAheadMs: config.stations.reservationMaxAheadMs,
+          },
+        },
         metrics,
         tracer: tracing.tracer,
         ...(metricsJson === undefined ? {} : { metricsJson }),
@@ -232,6 +245,44 @@ export async function startChargegate(
 }
 
 /** The reference service's endpoint in the configured protocol. */
+/** Ended and cancelled reservations are deleted this often, once older than SESSION_RETENTION. */
+const RESERVATION_PURGE_INTERVAL_MS = 3_600_000;
+
+/**
+ * The station catalog, seeded when empty (STATIONS_FILE, or the bundled example in embedded
+ * mode), with the hourly purge of reservations that ended long ago.
+ */
+async function openStations(config: Config, logger: FastifyBaseLogger): Promise<StationStore> {
+  const store = await openStationStore(config);
+  const seedFile =
+    config.stations.file ?? (config.databaseUrl === undefined ? bundledStationsPath() : undefined);
+  try {
+    if (seedFile !== undefined) {
+      const seeded = await seedStations(store, seedFile, Date.now());
+      if (seeded > 0) logger.info({ stations: seeded, file: seedFile }, 'station catalog seeded');
+    }
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const purge = setInterval(() => {
+    store.purgeEnded(Date.now() - config.sessionRetentionMs).then(
+      (purged) => {
+        if (purged > 0) logger.info({ reservations: purged }, 'ended reservations purged');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'purging ended reservations failed'),
+    );
+  }, RESERVATION_PURGE_INTERVAL_MS);
+  purge.unref();
+  return {
+    ...store,
+    close: () => {
+      clearInterval(purge);
+      return store.close();
+    },
+  };
+}
+
 function servicePathOf(config: Config): string {
   return config.auth.protocol === 'ocpi' ? OCPI_TOKENS_PATH : AUTHORIZE_PATH;
 }

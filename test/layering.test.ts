@@ -35,6 +35,8 @@ const ADAPTERS = ['queue/sqlite.ts', 'queue/redis.ts', 'queue/redis-scripts.ts']
   'store/migrations.ts',
   'clients/sqlite.ts',
   'clients/postgres.ts',
+  'stations/sqlite.ts',
+  'stations/postgres.ts',
 ]);
 const folderOf = (file: string) => (file.includes('/') ? file.split('/')[0]! : '');
 

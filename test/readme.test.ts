@@ -14,7 +14,7 @@ const TRY_IT = README.slice(
   README.indexOf('\n## ', README.indexOf('## Try it') + 1),
 );
 
-/** The three requests of "Try it": the decision its comment announces, and its body. */
+/** The four requests of "Try it": the decision its comment announces, and its body. */
 const REQUESTS = [
   ...TRY_IT.matchAll(/^# (\w+).*\ncurl -i (\S+) \\\n(?:.*\\\n)*?\s*-d '([^']+)'/gm),
 ].map((m) => ({
@@ -65,8 +65,13 @@ describe("the README's Try it, as written", () => {
     dir.remove();
   });
 
-  it('sends the three requests and gets the three signed callbacks the README announces', async () => {
-    expect(REQUESTS.map((r) => r.decision)).toEqual(['allowed', 'not_allowed', 'invalid']);
+  it('sends the four requests and gets the four signed callbacks the README announces', async () => {
+    expect(REQUESTS.map((r) => r.decision)).toEqual([
+      'allowed',
+      'not_allowed',
+      'invalid',
+      'not_allowed',
+    ]);
     const ids: string[] = [];
     for (const { url, body } of REQUESTS) {
       expect(url).toBe('http://localhost:8080/api/v1/charging-sessions');
@@ -86,11 +91,11 @@ describe("the README's Try it, as written", () => {
     const callbacks = await waitFor(
       () => {
         const lines = printed.split('\n').filter((l) => l.startsWith('{'));
-        return lines.length >= 3 && lines.map((l) => JSON.parse(l) as Printed);
+        return lines.length >= 4 && lines.map((l) => JSON.parse(l) as Printed);
       },
-      { message: 'three callbacks printed by examples/receiver.mjs' },
+      { message: 'four callbacks printed by examples/receiver.mjs' },
     );
-    expect(callbacks).toHaveLength(3);
+    expect(callbacks).toHaveLength(4);
     for (const [index, { decision, body }] of REQUESTS.entries()) {
       const callback = callbacks.find((c) => c['webhook-id'] === ids[index]);
       expect(callback, `the callback of the ${decision} request`).toMatchObject({
@@ -103,7 +108,7 @@ describe("the README's Try it, as written", () => {
   it('shows each request, its decision and its delivered callback through the GET', async () => {
     const lines = printed.split('\n').filter((l) => l.startsWith('{'));
     const ids = lines.map((l) => (JSON.parse(l) as Printed)['webhook-id']);
-    expect(ids).toHaveLength(3);
+    expect(ids).toHaveLength(4);
     for (const id of ids) {
       const session = await waitFor(async () => {
         const s = await getSession(service.url, id);
@@ -112,5 +117,10 @@ describe("the README's Try it, as written", () => {
       expect(session).toMatchObject({ request_id: id, callback: { attempts: 1 } });
       expect(['allowed', 'not_allowed', 'invalid']).toContain(session['decision']);
     }
+    // The out-of-order station: decided by the catalog, without the service.
+    const outOfOrder = await Promise.all(ids.map((id) => getSession(service.url, id)));
+    expect(
+      outOfOrder.filter((s) => s['decided_by'] === 'station_catalog').map((s) => s['reason']),
+    ).toEqual(['station_out_of_order']);
   });
 });

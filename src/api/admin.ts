@@ -54,6 +54,23 @@ export function tooManyFailures(request: FastifyRequest, reply: FastifyReply, bl
 }
 
 /**
+ * An `onRequest` hook that lets through only a request bearing `adminToken`; an address that
+ * fails too often is refused for a while (`429`), whatever it sends then.
+ */
+export function adminGuard(adminToken: string) {
+  const failures = adminFailureLimit();
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const blockedMs = failures.blockedFor(request.ip);
+    if (blockedMs > 0) return tooManyFailures(request, reply, blockedMs);
+    const token = bearerToken(request.headers.authorization);
+    if (!token || !sameToken(token, adminToken)) {
+      failures.fail(request.ip);
+      return unauthorized(request, reply);
+    }
+  };
+}
+
+/**
  * The admin API (bearer `ADMIN_TOKEN`): dead-lettered callbacks, listed and replayed, and the
  * console's stats. Only registered when a token is configured; without one, these routes do
  * not exist (404).
@@ -70,16 +87,7 @@ export function registerAdminRoutes(
 ): void {
   void app.register(
     (admin, _options, done) => {
-      const failures = adminFailureLimit();
-      admin.addHook('onRequest', async (request, reply) => {
-        const blockedMs = failures.blockedFor(request.ip);
-        if (blockedMs > 0) return tooManyFailures(request, reply, blockedMs);
-        const token = bearerToken(request.headers.authorization);
-        if (!token || !sameToken(token, deps.adminToken)) {
-          failures.fail(request.ip);
-          return unauthorized(request, reply);
-        }
-      });
+      admin.addHook('onRequest', adminGuard(deps.adminToken));
 
       registerStatsRoute(admin, deps.stats);
       if (deps.clients !== undefined) registerClientRoutes(admin, deps.clients);

@@ -75,6 +75,11 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       },
       tags: [
         { name: 'charging sessions', description: 'The public API.' },
+        {
+          name: 'stations',
+          description: 'The station catalog; writes need ADMIN_TOKEN as a bearer token.',
+        },
+        { name: 'reservations', description: "Bookings of a station's charging points." },
         { name: 'operations', description: 'Health probes.' },
         { name: 'admin', description: 'Operator endpoints; need ADMIN_TOKEN as a bearer token.' },
       ],

@@ -33,6 +33,10 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   CLIENT_EXISTS: 'Conflict',
   HISTORY_UNAVAILABLE: 'Service unavailable',
   DEAD_LETTER_NOT_FOUND: 'Not found',
+  STATION_NOT_FOUND: 'Not found',
+  RESERVATION_NOT_FOUND: 'Not found',
+  RESERVATION_FULL: 'Conflict',
+  STATION_OUT_OF_ORDER: 'Conflict',
   DEAD_LETTER_UNREADABLE: 'Dead letter unreadable',
   DEAD_LETTER_SESSION_GONE: 'Dead letter without its session',
 };

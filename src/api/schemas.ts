@@ -123,6 +123,13 @@ export const SessionView = Type.Object(
           'Where the decision came from: the authorization service (unknown included), the decision cache (AUTH_CACHE_TTL), or the last known decision while the service was unreachable (AUTH_OFFLINE_POLICY=last_known). Null while pending.',
       },
     ),
+    decided_by: Type.Union(
+      [Type.Literal('station_catalog'), Type.Literal('authorization_service'), Type.Null()],
+      {
+        description:
+          "Which rule decided: the station catalog's (reasons station_out_of_order, reserved, unknown_station; docs/stations.md) or the authorization service (its answer, the cache, the offline policy, or unknown when it failed). Null while pending.",
+      },
+    ),
     authorization_reference: Type.Union([Type.String(), Type.Null()], {
       description:
         "OCPI: the eMSP's reference for this authorization, to carry into the session and its CDR.",

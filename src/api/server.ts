@@ -13,7 +13,10 @@ import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
 import type { CallbackUrlCheck } from './validate.js';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { trace, type Tracer } from '@opentelemetry/api';
-import { registerAdminRoutes } from './admin.js';
+import { adminGuard, registerAdminRoutes } from './admin.js';
+import { registerStationRoutes } from './stations.js';
+import { registerReservationRoutes } from './reservations.js';
+import type { StationStore } from '../stations/port.js';
 import { registerConsole } from './console/routes.js';
 import type { CircuitState } from '../authorization/circuit-breaker.js';
 import { exposition, registerQueueGauges, type Metrics, type MetricsJson } from '../lib/metrics.js';
@@ -76,6 +79,11 @@ export interface ApiDependencies {
   limits?: Partial<ApiLimits>;
   /** API clients: with at least one, the public API needs a client's key (`callers.ts`). */
   clients?: { store: ClientStore; registry: ClientRegistry };
+  /** The station catalog and reservations (`/api/v1/stations`, `/api/v1/reservations`). */
+  stations?: {
+    store: StationStore;
+    reservationLimits: { maxLengthMs: number; maxAheadMs: number };
+  };
   /** Serve `/metrics` here (default); false when it has a port of its own (METRICS_PORT). */
   serveMetrics?: boolean;
 }
@@ -177,20 +185,35 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     registerConsole(app);
   }
   app.decorateRequest('caller', null);
+  const callers = {
+    rateLimit: new ClientRateLimit(limits.rateLimitPerSec ?? 1),
+    ...(limits.rateLimitPerSec === undefined ? {} : { defaultRatePerSec: limits.rateLimitPerSec }),
+    ...(clients === undefined ? {} : { clients: clients.registry }),
+    ...(deps.admin === undefined ? {} : { operatorToken: deps.admin.adminToken }),
+  };
+  if (deps.stations !== undefined) {
+    // One guard for both: failed attempts count together, as in the admin API.
+    const guard = deps.admin === undefined ? undefined : adminGuard(deps.admin.adminToken);
+    registerStationRoutes(app, {
+      stations: deps.stations.store,
+      callers,
+      ...(guard === undefined ? {} : { guard }),
+    });
+    registerReservationRoutes(app, {
+      stations: deps.stations.store,
+      hasher: deps.hasher,
+      callers,
+      limits: deps.stations.reservationLimits,
+      ...(guard === undefined ? {} : { guard }),
+    });
+  }
   registerSessionRoutes(app, {
     tracer: deps.tracer ?? trace.getTracer('chargegate'),
     intake,
     store: deps.store,
     checkCallbackUrl: deps.checkCallbackUrl,
     readTimeoutMs: limits.acceptTimeoutMs,
-    callers: {
-      rateLimit: new ClientRateLimit(limits.rateLimitPerSec ?? 1),
-      ...(limits.rateLimitPerSec === undefined
-        ? {}
-        : { defaultRatePerSec: limits.rateLimitPerSec }),
-      ...(clients === undefined ? {} : { clients: clients.registry }),
-      ...(deps.admin === undefined ? {} : { operatorToken: deps.admin.adminToken }),
-    },
+    callers,
     onAccepted: (client, replayed) => {
       if (client !== null) {
         deps.metrics.clientRequests.inc({ client, outcome: replayed ? 'replayed' : 'accepted' });

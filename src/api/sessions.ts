@@ -18,6 +18,7 @@ import {
 import { problem, sendProblem } from './problem.js';
 import { isValidStartRequest, startRequestErrors, type CallbackUrlCheck } from './validate.js';
 import { isUuid } from '../lib/ids.js';
+import { decidedBy } from '../stations/rules.js';
 import type { Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, traceparentOf } from '../lib/tracing.js';
 
@@ -204,6 +205,7 @@ export function sessionView(
     accepted_at: new Date(s.acceptedAt).toISOString(),
     decided_at: iso(s.decidedAt),
     decision_source: s.decisionSource,
+    decided_by: decidedBy(s.decision, s.reason),
     authorization_reference: s.details.authorizationReference,
     allowed_evses: s.details.allowedEvses,
     display_text: s.details.displayText,

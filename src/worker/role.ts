@@ -21,6 +21,7 @@ import { createRedisRateLimiter } from '../authorization/rate-limit-redis.js';
 import { startDispatcher } from '../callbacks/dispatcher.js';
 import { createSigner, type Signer } from '../callbacks/signing.js';
 import type { ClientRegistry } from '../clients/registry.js';
+import type { StationStore } from '../stations/port.js';
 import { createGuardedAgent } from '../callbacks/ssrf.js';
 import { createDeadLetters, type DeadLetters } from '../callbacks/dead-letters.js';
 import { startRequestWorker } from './worker.js';
@@ -152,6 +153,8 @@ interface WorkerRoleDeps {
   webhookSecrets: string[];
   /** API clients, whose callbacks are signed with their own secrets. */
   clients?: ClientRegistry;
+  /** The station catalog, whose rules decide some requests before the service is asked. */
+  stations?: StationStore;
 }
 
 /** Wires the worker role, or one half of it (`part`, default both). */
@@ -207,6 +210,8 @@ function startRequestsPart(config: Config, deps: WorkerRoleDeps): WorkerRole {
     rateLimitPerSec: config.auth.rateLimitPerSec,
     ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }),
     maxInFlight: config.auth.maxInFlight,
+    stations: deps.stations,
+    stationCatalogStrict: config.stations.strict,
   });
   const inFlight = setInterval(() => metrics.authorizationInFlight.set(authorizer.inFlight), 1_000);
   inFlight.unref();

@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
-import { openAdapters, openClients } from '../adapters.js';
+import { openAdapters, openClients, openStationStore } from '../adapters.js';
 import { createLogger, flushLogSync } from '../lib/logger.js';
 import { createMetrics, workerMetricsOf } from '../lib/metrics.js';
 import { createTracing } from '../lib/tracing.js';
@@ -56,6 +56,8 @@ const { queue, store } = await openAdapters(config);
 const clients = await openClients(config, (error) =>
   logger.warn({ err: error }, 'reading the API clients failed; keeping the last ones'),
 );
+// Only the deciding half reads the catalog.
+const stations = data.part === 'callbacks' ? undefined : await openStationStore(config);
 const role = startWorkerRole(
   config,
   {
@@ -67,6 +69,7 @@ const role = startWorkerRole(
     authUrl: data.authUrl,
     webhookSecrets: data.webhookSecrets,
     clients: clients.registry,
+    ...(stations === undefined ? {} : { stations }),
     onCircuitState: (state) => post({ type: 'circuit', state }),
   },
   data.part,
@@ -85,6 +88,7 @@ async function stop(): Promise<void> {
   await queue.close();
   await store.close();
   await clients.close();
+  await stations?.close();
   await tracing.shutdown();
   post({ type: 'stopped' });
   port.close();

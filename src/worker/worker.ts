@@ -8,10 +8,13 @@ import {
   type SessionRecord,
 } from '../store/port.js';
 import type { AuthorizationClient } from '../authorization/client.js';
+import type { AuthorizationResult } from '../authorization/protocols.js';
 import { fingerprintOf } from '../lib/token-hash.js';
 import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, SpanStatusCode, traceparentOf } from '../lib/tracing.js';
+import type { StationStore } from '../stations/port.js';
+import { catalogVerdict } from '../stations/rules.js';
 
 /**
  * A message whose session is not stored yet may be racing the API's second write (see
@@ -80,6 +83,10 @@ export interface RequestWorkerOptions {
   maxInFlight: number;
   /** The authorizer's rate limit, when there is one: it bounds messages in flight too. */
   rateLimitPerSec?: number | undefined;
+  /** The station catalog: its rules decide some requests without the service (`stations/`). */
+  stations?: StationStore | undefined;
+  /** STATION_CATALOG_STRICT: a station the catalog does not know is `invalid`. */
+  stationCatalogStrict?: boolean;
   now?: () => number;
 }
 
@@ -127,11 +134,29 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     );
   }
 
+  /** The catalog's decision, when one of its rules decides without the service. */
+  async function byCatalog(message: RequestMessage, session: SessionRecord) {
+    if (options.stations === undefined) return null;
+    const verdict = await catalogVerdict(
+      options.stations,
+      { stationId: message.station_id, tokenHash: session.tokenHash, at: now() },
+      { strict: options.stationCatalogStrict === true },
+    );
+    if (verdict.kind === 'ask') return null;
+    const result: AuthorizationResult = {
+      decision: verdict.decision,
+      reason: verdict.reason,
+      latencyMs: null,
+    };
+    return { result, traceparent: message.traceparent };
+  }
+
   async function decide(
     message: RequestMessage,
     session: SessionRecord,
   ): Promise<{ decision: Decision; traceparent?: string }> {
-    const { result, traceparent } = await authorize(message, session.tokenHash);
+    const { result, traceparent } =
+      (await byCatalog(message, session)) ?? (await authorize(message, session.tokenHash));
     const carry = traceparent === undefined ? {} : { traceparent };
     const source = result.source ?? 'service';
     const applied = await store.recordDecision(message.request_id, {

@@ -12,7 +12,7 @@ export interface Answer {
 /** A driver-app client: plain HTTP against the public API, nothing shared with the service. */
 export async function call(
   baseUrl: string,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   options: { body?: string | object; headers?: Record<string, string> } = {},
 ): Promise<Answer> {

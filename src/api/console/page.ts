@@ -127,6 +127,15 @@ export const CONSOLE_HTML = `<!doctype html>
     <p id="clients-empty" class="empty" data-testid="clients-empty">No API clients: the public API needs no key (docs/clients.md).</p>
   </section>
 
+  <section class="card" aria-labelledby="stations-title">
+    <h2 id="stations-title">Stations</h2>
+    <table class="grid">
+      <thead><tr><th scope="col">Station</th><th scope="col">Status</th><th scope="col" class="n">Charging points</th><th scope="col">Reserved today (UTC)</th><th scope="col">Action</th></tr></thead>
+      <tbody id="stations" data-testid="stations"></tbody>
+    </table>
+    <p id="stations-empty" class="empty" data-testid="stations-empty">No stations: every start is asked about (docs/stations.md).</p>
+  </section>
+
   <section class="card" aria-labelledby="lookup-title">
     <h2 id="lookup-title">Find a request</h2>
     <form id="lookup-form" class="inline" autocomplete="off">

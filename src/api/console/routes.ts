@@ -6,6 +6,7 @@ import { APP_JS } from './script-app.js';
 import { HISTORY_JS } from './script-history.js';
 import { DEAD_LETTERS_JS } from './script-dead-letters.js';
 import { CLIENTS_JS } from './script-clients.js';
+import { STATIONS_JS } from './script-stations.js';
 import { ACTIONS_JS } from './script-actions.js';
 
 export const CONSOLE_PATH = '/console';
@@ -25,7 +26,7 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /** One strict-mode scope, so the parts share helpers without leaking globals. */
-const CONSOLE_JS = `(() => {\n'use strict';\n${CHARTS_JS}\n${APP_JS}\n${HISTORY_JS}\n${DEAD_LETTERS_JS}\n${CLIENTS_JS}\n${ACTIONS_JS}\n})();\n`;
+const CONSOLE_JS = `(() => {\n'use strict';\n${CHARTS_JS}\n${APP_JS}\n${HISTORY_JS}\n${DEAD_LETTERS_JS}\n${CLIENTS_JS}\n${STATIONS_JS}\n${ACTIONS_JS}\n})();\n`;
 
 /**
  * The operator console: one static page, its script and its style, served from strings built

@@ -32,7 +32,12 @@ async function api(method, path, options) {
   if (options && options.query) path += '?' + new URLSearchParams(options.query).toString();
   const headers = { accept: 'application/json' };
   if (!(options && options.public)) headers.authorization = 'Bearer ' + token;
-  const response = await fetch(path, { method, headers, cache: 'no-store' });
+  const init = { method, headers, cache: 'no-store' };
+  if (options && options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(options.body);
+  }
+  const response = await fetch(path, init);
   const type = response.headers.get('content-type') || '';
   const body = type.includes('json') ? await response.json() : null;
   if (!response.ok) {
@@ -70,6 +75,7 @@ function signOut(message) {
   stopHistory();
   stopDeadLetters();
   stopClients();
+  stopStations();
   snapshots = [];
   showDashboard(false);
   setStatus('', 'Signed out');
@@ -101,6 +107,7 @@ function start() {
   startHistory();
   startDeadLetters();
   startClients();
+  startStations();
 }
 
 // ---- polling and derived series ----

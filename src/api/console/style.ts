@@ -94,6 +94,8 @@ table.grid { width: 100%; border-collapse: collapse; font-variant-numeric: tabul
 .grid tbody tr:last-child td { border-bottom: 0; }
 .grid code { color: var(--ink); }
 .empty { color: var(--muted); margin: 8px 0 0; }
+.station-out_of_order { color: var(--red); font-weight: 600; }
+.station-occupied { color: var(--amber); }
 .pager { display: flex; align-items: center; gap: 8px; }
 .pager .empty { margin-right: auto; }
 .grid .actions { white-space: nowrap; }
