@@ -30,6 +30,16 @@ async function drive(limiters: RateLimiter[], count: number): Promise<number[]> 
   return times.sort((a, b) => a - b);
 }
 
+/**
+ * Times are taken where `acquire` resolves, not where the limiter let the call go: on a loaded
+ * machine a reply can be held up by tens of ms and land in the next call's second. Allow for
+ * that much (the limiter's exact bound is the `gcra` test above); a limiter that did not limit
+ * would let every call through in the first second.
+ */
+const JITTER_MS = 100;
+const allowed = (perSecond: number) =>
+  perSecond + burstFor(perSecond) + Math.ceil(JITTER_MS / (1_000 / perSecond));
+
 function maxInAnySecond(times: number[]): number {
   return Math.max(...times.map((t, i) => times.filter((u, j) => j >= i && u < t + 1_000).length));
 }
@@ -55,7 +65,7 @@ describe('rate limiting', () => {
     const limiter = createLocalRateLimiter(40);
     const times = await drive([limiter], 100);
     await limiter.close();
-    expect(maxInAnySecond(times)).toBeLessThanOrEqual(40 + burstFor(40));
+    expect(maxInAnySecond(times)).toBeLessThanOrEqual(allowed(40));
     expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(2_000);
   });
 
@@ -67,7 +77,7 @@ describe('rate limiting', () => {
       );
       try {
         const times = await drive(limiters, 90);
-        expect(maxInAnySecond(times)).toBeLessThanOrEqual(30 + burstFor(30));
+        expect(maxInAnySecond(times)).toBeLessThanOrEqual(allowed(30));
         expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(2_000);
       } finally {
         await Promise.all(limiters.map((l) => l.close()));
