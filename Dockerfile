@@ -18,7 +18,7 @@ RUN npm run build \
   && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
   && chmod 0755 dist/cli.js
 
-# Run: Node, the compiled service, its production dependencies and the example ACL.
+# Run: Node, the compiled service, its production dependencies, the example ACL and catalog.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     DATA_DIR=/data \
@@ -29,6 +29,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY acl ./acl
+COPY examples/stations.json ./examples/stations.json
 RUN ln -s /app/dist/cli.js /usr/local/bin/chargegate \
   && mkdir -p /data \
   && chown node:node /data

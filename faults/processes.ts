@@ -56,6 +56,8 @@ export function snapshotBuild(dir: string, dist = process.env['FAULTS_DIST']): s
   // FAULTS_DIST runs the suite against another build (e.g. one without a fix, to see it fail).
   cpSync(dist ?? join(root, 'dist'), join(app, 'dist'), { recursive: true });
   cpSync(join(root, 'acl'), join(app, 'acl'), { recursive: true });
+  // The example station catalog, which embedded mode seeds an empty catalog from.
+  cpSync(join(root, 'examples'), join(app, 'examples'), { recursive: true });
   copyFileSync(join(root, 'package.json'), join(app, 'package.json'));
   symlinkSync(join(root, 'node_modules'), join(app, 'node_modules'), 'dir');
   return join(app, 'dist', 'cli.js');
