@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Webhook } from 'standardwebhooks';
 import { chromium } from 'playwright-core';
@@ -10,8 +9,7 @@ import { waitFor } from './helpers/wait.js';
 import {
   DATABASE_URL,
   REDIS_URL,
-  deleteRedisKeys,
-  dropSchema,
+  distributedSettings,
   postgresAvailable,
   redisAvailable,
 } from './helpers/servers.js';
@@ -61,22 +59,9 @@ for (const { mode, skip } of modes) {
       receiver = await startScriptedServer(() => ({ status: 204 }));
       env = { ...baseEnv(dir.path), ADMIN_TOKEN: ADMIN };
       if (mode === 'distributed') {
-        const suffix = randomBytes(4).toString('hex');
-        const prefix = `cgtest-${suffix}`;
-        const schema = `cgtest_${suffix}`;
-        env = {
-          ...env,
-          REDIS_URL,
-          DATABASE_URL,
-          REDIS_KEY_PREFIX: prefix,
-          DATABASE_SCHEMA: schema,
-          TOKEN_HASH_KEY: randomBytes(24).toString('base64url'),
-          WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-        };
-        cleanupServers = async () => {
-          await deleteRedisKeys(REDIS_URL, prefix);
-          await dropSchema(DATABASE_URL, schema);
-        };
+        const settings = distributedSettings();
+        env = { ...env, REDIS_URL, DATABASE_URL, ...settings.env };
+        cleanupServers = () => settings.cleanup();
       }
       service = await spawnService('start', env);
     }, 30_000);

@@ -5,7 +5,7 @@ import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
-import { startStallProxy, type StallProxy } from './helpers/stall-proxy.js';
+import { FaultProxy } from '../faults/proxy.js';
 import {
   DATABASE_URL,
   REDIS_URL,
@@ -28,7 +28,16 @@ function hostAndPort(url: string): { host: string; port: number } {
   return { host: parsed.hostname, port: Number(parsed.port) };
 }
 
-function through(url: string, proxy: StallProxy): string {
+/** A proxy in front of a server that a test can stall: `blackhole` holds every byte, `pass`
+ * delivers what was held, as a paused server does when it continues. */
+async function stallable(name: string, url: string): Promise<FaultProxy> {
+  const { host, port } = hostAndPort(url);
+  const proxy = new FaultProxy(name, port, host);
+  await proxy.listen();
+  return proxy;
+}
+
+function through(url: string, proxy: FaultProxy): string {
   const parsed = new URL(url);
   parsed.host = `127.0.0.1:${proxy.port}`;
   return parsed.toString();
@@ -44,8 +53,8 @@ function through(url: string, proxy: StallProxy): string {
 describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
   let dir: ReturnType<typeof tempDir>;
   let receiver: ScriptedServer;
-  let redis: StallProxy;
-  let postgres: StallProxy;
+  let redis: FaultProxy;
+  let postgres: FaultProxy;
   let service: ServiceProcess | undefined;
   let prefix: string;
   let schema: string;
@@ -57,8 +66,8 @@ describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
     prefix = `cgtest-${suffix}`;
     schema = `cgtest_${suffix}`;
     receiver = await startScriptedServer(() => ({ status: 204 }));
-    redis = await startStallProxy(hostAndPort(REDIS_URL));
-    postgres = await startStallProxy(hostAndPort(DATABASE_URL));
+    redis = await stallable('redis', REDIS_URL);
+    postgres = await stallable('postgres', DATABASE_URL);
     service = await spawnService('start', {
       ...baseEnv(dir.path),
       REDIS_URL: through(REDIS_URL, redis),
@@ -79,8 +88,8 @@ describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
   }, 30_000);
 
   afterEach(async () => {
-    redis.resume();
-    postgres.resume();
+    redis.setMode('pass');
+    postgres.setMode('pass');
     await service?.stop('SIGKILL');
     service = undefined;
     await redis.close();
@@ -107,9 +116,9 @@ describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
   }
 
   /** A POST while `proxy` is stalled: answered 503 in time, then never stored or called back. */
-  async function refusedWhileStalled(proxy: StallProxy) {
+  async function refusedWhileStalled(proxy: FaultProxy) {
     const station = randomUUID();
-    proxy.stall();
+    proxy.setMode('blackhole');
     const sentAt = Date.now();
     const refused = await call(service!.url, 'POST', '/api/v1/charging-sessions', {
       body: startBody({ station_id: station }, `${receiver.url}/refused`),
@@ -150,7 +159,7 @@ describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
     expect(read.status).toBe(503);
     expect(read.json()['code']).toBe('STORE_UNAVAILABLE');
     expect(Date.now() - startedAt).toBeLessThan(ANSWER_WITHIN_MS);
-    postgres.resume();
+    postgres.setMode('pass');
     await neverStoredNorCalledBack(station);
   }, 60_000);
 
@@ -163,13 +172,13 @@ describe.skipIf(!haveServers)('a stalled Redis or PostgreSQL', () => {
     expect(Date.now() - startedAt).toBeLessThan(ANSWER_WITHIN_MS);
     const ready = await call(service!.url, 'GET', '/health/ready');
     expect(ready.status).toBe(503);
-    redis.resume();
+    redis.setMode('pass');
     await neverStoredNorCalledBack(station);
   }, 60_000);
 
   it('stops within the shutdown timeout and its 5 s backstop while the backends stall', async () => {
-    postgres.stall();
-    redis.stall();
+    postgres.setMode('blackhole');
+    redis.setMode('blackhole');
     const signalledAt = Date.now();
     const exited = await service!.stop('SIGTERM');
     // SHUTDOWN_TIMEOUT_MS (2 s), the CLI's backstop (5 s), and slack for a loaded machine.

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { aclScript, startScriptedServer, type ScriptedServer } from './helpers/http.js';
@@ -9,8 +9,7 @@ import { waitFor } from './helpers/wait.js';
 import {
   DATABASE_URL,
   REDIS_URL,
-  deleteRedisKeys,
-  dropSchema,
+  distributedSettings,
   postgresAvailable,
   redisAvailable,
 } from './helpers/servers.js';
@@ -77,20 +76,9 @@ for (const { mode, skip } of modes) {
       };
       cleanups.push(() => Promise.resolve(dir.remove()));
       if (mode === 'distributed') {
-        const suffix = randomBytes(4).toString('hex');
-        env = {
-          ...env,
-          REDIS_URL,
-          DATABASE_URL,
-          REDIS_KEY_PREFIX: `cgtest-${suffix}`,
-          DATABASE_SCHEMA: `cgtest_${suffix}`,
-          TOKEN_HASH_KEY: randomBytes(24).toString('base64url'),
-          WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-        };
-        cleanups.push(async () => {
-          await deleteRedisKeys(REDIS_URL, `cgtest-${suffix}`);
-          await dropSchema(DATABASE_URL, `cgtest_${suffix}`);
-        });
+        const settings = distributedSettings();
+        env = { ...env, REDIS_URL, DATABASE_URL, ...settings.env };
+        cleanups.push(() => settings.cleanup());
       }
       const service = await spawnService('start', env);
       cleanups.push(async () => void (await service.stop('SIGKILL')));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -99,4 +100,26 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * What a distributed-mode test process needs besides its URLs: a key prefix and a schema of the
+ * test's own, a token hash key and a webhook secret; `cleanup` deletes the keys and the schema.
+ */
+export function distributedSettings(): { env: Record<string, string>; cleanup(): Promise<void> } {
+  const suffix = randomBytes(4).toString('hex');
+  const prefix = `cgtest-${suffix}`;
+  const schema = `cgtest_${suffix}`;
+  return {
+    env: {
+      REDIS_KEY_PREFIX: prefix,
+      DATABASE_SCHEMA: schema,
+      TOKEN_HASH_KEY: randomBytes(24).toString('base64url'),
+      WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    },
+    async cleanup() {
+      await deleteRedisKeys(REDIS_URL, prefix);
+      await dropSchema(DATABASE_URL, schema);
+    },
+  };
 }
