@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 # dependency that needs its install script gets it through rebuild.
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 RUN npm run build \
   && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
