@@ -9,10 +9,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as prettier from 'prettier';
 import { z } from 'zod';
-import { CONFIG_DOCS, CONFIG_GROUPS, type VariableDoc } from '../src/config-docs.js';
-import { configSchema, type ConfigName } from '../src/config.js';
-import { ERROR_CODES } from '../src/errors.js';
-import { createMetrics, registerQueueGauges, workerMetricsOf } from '../src/lib/metrics.js';
+import { CONFIG_DOCS, CONFIG_GROUPS, type VariableDoc } from '../src/config/docs.js';
+import { configSchema, type ConfigName } from '../src/config/config.js';
+import { ERROR_CODES } from '../src/lib/errors.js';
+import { createMetrics, workerMetricsOf } from '../src/lib/metrics.js';
+import { registerQueueGauges } from '../src/queue/metrics.js';
 import type { Queue } from '../src/queue/port.js';
 
 export interface GeneratedRegion {
@@ -81,7 +82,7 @@ function defaultOf(name: ConfigName, doc: VariableDoc): string {
   const { defaultValue, optional } = unwrap(configSchema.shape[name]);
   if (defaultValue !== undefined) return code(JSON.stringify(defaultValue).replace(/^"|"$/g, ''));
   if (optional && doc.unset) return `unset: ${doc.unset}`;
-  throw new Error(`${name} has no default; its entry in src/config-docs.ts needs "unset"`);
+  throw new Error(`${name} has no default; its entry in src/config/docs.ts needs "unset"`);
 }
 
 export function configurationTables(): string {

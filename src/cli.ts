@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { DEAD_LETTERS_USAGE, runDeadLetters } from './dead-letters-cli.js';
 import { CLIENTS_USAGE, runClients } from './clients-cli.js';
 import { HEALTH_USAGE, runHealth } from './health-cli.js';

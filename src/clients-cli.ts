@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { parseDuration, type Config } from './config.js';
-import { openClientStore } from './adapters.js';
+import { parseDuration, type Config } from './config/config.js';
+import { openClientStore } from './wiring/adapters.js';
 import {
   changeClient,
   clientInputErrors,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import type { Config } from './config.js';
-import { deadLettersOf, openAdapters } from './adapters.js';
-import { ERROR_CODES } from './errors.js';
+import type { Config } from './config/config.js';
+import { deadLettersOf, openAdapters } from './wiring/adapters.js';
+import { ERROR_CODES } from './lib/errors.js';
 
 export const DEAD_LETTERS_USAGE = `Usage:
   chargegate dead-letters list [--limit N] [--after ID]   one JSON line per dead-lettered callback

@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 
 /**
  * `chargegate health [api|worker|auth-service]`: asks a running process on this host whether it

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { buildApi } from './api/server.js';
 import { startMetricsServer } from './api/metrics-server.js';
 import { startWorkerRole, type WorkerPart } from './worker/role.js';
@@ -11,11 +11,11 @@ import { createMetrics, mergedMetrics, type MetricsJson } from './lib/metrics.js
 import { startWorkerThread } from './worker/thread-host.js';
 import { startWorkerStatusServer } from './worker/status-server.js';
 import { createTracing } from './lib/tracing.js';
-import type { CircuitState } from './authorization/circuit-breaker.js';
+import type { CircuitState } from './lib/circuit-breaker.js';
 import { checkCallbackUrl } from './callbacks/ssrf.js';
-import { AUTHORIZE_PATH } from './authorization/contract.js';
-import { OCPI_TOKENS_PATH } from './authorization/ocpi.js';
-import { startAuthServiceRole } from './authorization/role.js';
+import { AUTHORIZE_PATH } from './contract/authorization.js';
+import { OCPI_TOKENS_PATH } from './contract/ocpi.js';
+import { startAuthServiceRole } from './acl-service/role.js';
 import { listenUrl } from './lib/listen-url.js';
 import { createTokenHasher } from './lib/token-hash.js';
 import type { StationStore } from './stations/port.js';
@@ -27,7 +27,7 @@ import {
   openStationStore,
   tokenHashKeyOf,
   webhookSecretsOf,
-} from './adapters.js';
+} from './wiring/adapters.js';
 
 /** The roles a process can run (docs/distributed.md). `start` runs all of them. */
 export type Role = 'api' | 'worker' | 'auth-service';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type CircuitState } from '../src/authorization/circuit-breaker.js';
+import { CircuitBreaker, type CircuitState } from '../src/lib/circuit-breaker.js';
 
 function breaker(threshold = 3, openMs = 1_000) {
   let now = 0;

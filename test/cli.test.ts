@@ -4,8 +4,8 @@ import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { redisQueueCap } from '../src/adapters.js';
+import { ConfigError, loadConfig } from '../src/config/config.js';
+import { redisQueueCap } from '../src/wiring/adapters.js';
 
 describe('configuration', () => {
   it('uses the documented defaults', () => {

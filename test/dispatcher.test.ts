@@ -5,7 +5,7 @@ import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { startDispatcher } from '../src/callbacks/dispatcher.js';
 import { createDeadLetters } from '../src/callbacks/dead-letters.js';
-import { createSigner, generateSecret } from '../src/callbacks/signing.js';
+import { createSigner, generateSecret } from '../src/contract/signing.js';
 import { createGuardedAgent } from '../src/callbacks/ssrf.js';
 import { createLogger } from '../src/lib/logger.js';
 import type { CallbackMessage } from '../src/queue/messages.js';

@@ -4,8 +4,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GENERATED_FILES, regeneratedPage } from '../scripts/reference.js';
-import { CONFIG_DOCS, CONFIG_GROUPS } from '../src/config-docs.js';
-import { configSchema } from '../src/config.js';
+import { CONFIG_DOCS, CONFIG_GROUPS } from '../src/config/docs.js';
+import { configSchema } from '../src/config/config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');

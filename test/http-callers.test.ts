@@ -1,9 +1,9 @@
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAuthorizationClient } from '../src/authorization/client.js';
-import { CircuitBreaker } from '../src/authorization/circuit-breaker.js';
+import { CircuitBreaker } from '../src/lib/circuit-breaker.js';
 import { attemptDelivery } from '../src/callbacks/delivery.js';
-import { createSigner, generateSecret } from '../src/callbacks/signing.js';
+import { createSigner, generateSecret } from '../src/contract/signing.js';
 import { startScriptedServer, type Reply } from './helpers/http.js';
 
 const TOKEN = 'DRIVER-TOKEN-0001-abcdefgh';

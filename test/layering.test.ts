@@ -1,97 +1,96 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
 
-/** The import rules of docs/architecture.md ("Which folder may import which"). */
-const SRC = fileURLToPath(new URL('../src', import.meta.url));
+/**
+ * The layering of docs/architecture.md ("Which folder may import which") is checked by
+ * dependency-cruiser in `npm run lint`. These tests run that check on src/ and show that it
+ * fails on the mistakes it exists for.
+ */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
+const DEPCRUISE = join(ROOT, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? sourceFiles(join(dir, entry.name))
-      : entry.name.endsWith('.ts')
-        ? [join(dir, entry.name)]
-        : [],
-  );
+interface Check {
+  code: number;
+  output: string;
 }
 
-/** Every file under src/ with what it imports: packages by name, project files by their path
- * relative to src/ (`queue/port.ts`). */
-const FILES = sourceFiles(SRC).map((path) => {
-  const file = relative(SRC, path);
-  const text = readFileSync(path, 'utf8');
-  const specifiers = [...text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!);
-  const imports = specifiers.map((s) =>
-    s.startsWith('.') ? relative(SRC, join(path, '..', s)).replace(/\.js$/, '.ts') : s,
-  );
-  return { file, imports };
-});
+async function depcruise(cwd: string): Promise<Check> {
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [DEPCRUISE, 'src', '--config', CONFIG],
+      { cwd },
+    );
+    return { code: 0, output: stdout };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, output: failed.stdout };
+  }
+}
 
-const DRIVERS = ['better-sqlite3', 'pg', 'ioredis'];
-const ADAPTERS = ['queue/sqlite.ts', 'queue/redis.ts', 'queue/redis-scripts.ts'].concat([
-  'store/sqlite.ts',
-  'store/postgres.ts',
-  'store/migrations.ts',
-  'clients/sqlite.ts',
-  'clients/postgres.ts',
-  'stations/sqlite.ts',
-  'stations/postgres.ts',
-]);
-const folderOf = (file: string) => (file.includes('/') ? file.split('/')[0]! : '');
+const scratch: string[] = [];
+afterAll(() => Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+/** A project of a few files under `src/`, checked with the repository's rules. */
+async function project(files: Record<string, string>): Promise<Check> {
+  const dir = await mkdtemp(join(tmpdir(), 'chargegate-layering-'));
+  scratch.push(dir);
+  const all = { 'tsconfig.json': '{ "compilerOptions": { "module": "nodenext" } }', ...files };
+  for (const [path, text] of Object.entries(all)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+  return depcruise(dir);
+}
 
 describe('the layering of src/', () => {
-  it('reads the imports of every source file', () => {
-    expect(FILES.length).toBeGreaterThan(50);
-    expect(FILES.find((f) => f.file === 'main.ts')?.imports).toContain('adapters.ts');
+  it('holds in this repository', async () => {
+    const check = await depcruise(ROOT);
+    expect(check.output).toContain('no dependency violations found');
+    expect(check.code).toBe(0);
   });
 
-  it('imports a database driver only in adapter files and the SQLite helpers', () => {
-    const allowed = (file: string) =>
-      ADAPTERS.includes(file) ||
-      /^authorization\/(acl-sqlite|acl-postgres|rate-limit-redis|decision-cache-redis)\.ts$/.test(
-        file,
-      ) ||
-      /^lib\/(sqlite|group-commit)\.ts$/.test(file);
-    const offenders = FILES.filter(
-      (f) => !allowed(f.file) && f.imports.some((i) => DRIVERS.includes(i)),
-    ).map((f) => f.file);
-    expect(offenders).toEqual([]);
+  it('fails on an import that runs up the layers', async () => {
+    const check = await project({
+      'src/lib/ids.ts': "import { route } from '../api/route.js';\nexport const id = route;\n",
+      'src/api/route.ts': "export const route = 'r';\n",
+    });
+    expect(check.code).not.toBe(0);
+    expect(check.output).toContain('layer-lib: src/lib/ids.ts → src/api/route.ts');
   });
 
-  it('reaches the queue and the store from api/, worker/ and callbacks/ only through their ports', () => {
-    const offenders = FILES.filter((f) =>
-      ['api', 'worker', 'callbacks'].includes(folderOf(f.file)),
-    ).flatMap((f) => f.imports.filter((i) => ADAPTERS.includes(i)).map((i) => `${f.file} → ${i}`));
-    expect(offenders).toEqual([]);
+  it('fails on a cycle inside one folder', async () => {
+    const check = await project({
+      'src/store/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
+      'src/store/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
+    });
+    expect(check.code).not.toBe(0);
+    expect(check.output).toContain('no-circular');
   });
 
-  it('chooses adapters in adapters.ts, used only by the entry points', () => {
-    const users = FILES.filter((f) => f.imports.includes('adapters.ts')).map((f) => f.file);
-    expect(users.sort()).toEqual(
-      [
-        'authorization/role.ts',
-        'clients-cli.ts',
-        'dead-letters-cli.ts',
-        'main.ts',
-        'worker/thread.ts',
-      ].sort(),
+  it('fails when a folder imports an entry point', async () => {
+    const check = await project({
+      'src/worker/role.ts': "import { main } from '../main.js';\nexport const role = main;\n",
+      'src/main.ts': "export const main = 'm';\n",
+    });
+    expect(check.code).not.toBe(0);
+    expect(check.output).toContain('no-entry-point-imports: src/worker/role.ts → src/main.ts');
+  });
+
+  it('fails when a role reaches an adapter around its port', async () => {
+    const check = await project({
+      'src/api/server.ts': "import { open } from '../store/sqlite.js';\nexport const s = open;\n",
+      'src/store/sqlite.ts': "export const open = 'o';\n",
+    });
+    expect(check.code).not.toBe(0);
+    expect(check.output).toContain(
+      'adapters-through-wiring: src/api/server.ts → src/store/sqlite.ts',
     );
-  });
-
-  it('keeps store/ on lib/ alone, and lib/ free of the layers but two types', () => {
-    const outside = (folder: string, allowed: (i: string) => boolean) =>
-      FILES.filter((f) => folderOf(f.file) === folder).flatMap((f) =>
-        f.imports
-          .filter((i) => i.endsWith('.ts') && folderOf(i) !== folder && !allowed(i))
-          .map((i) => `${f.file} → ${i}`),
-      );
-    expect(outside('store', (i) => folderOf(i) === 'lib')).toEqual([]);
-    expect(
-      outside('queue', (i) => folderOf(i) === 'lib' || ['errors.ts', 'store/port.ts'].includes(i)),
-    ).toEqual([]);
-    expect(
-      outside('lib', (i) => ['queue/port.ts', 'authorization/circuit-breaker.ts'].includes(i)),
-    ).toEqual([]);
   });
 });

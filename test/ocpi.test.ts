@@ -4,7 +4,7 @@ import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, runCli, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { getSession, startBody, startSession, STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/config.js';
 
 /** The demo tokens of the bundled ACL (acl/example.json) and what docs/acl.md says of them. */
 const DEMO: [string, string, string][] = [

@@ -3,7 +3,7 @@ import { startScriptedServer, type ScriptedServer } from './helpers/http.js';
 import { baseEnv, spawnService, tempDir, type ServiceProcess } from './helpers/service.js';
 import { call, getSession, startBody, startSession } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
-import { burstFor } from '../src/authorization/rate-limit.js';
+import { burstFor } from '../src/lib/rate-limit.js';
 
 const allow = () => ({ status: 200, body: '{"status":"allowed","reason":"active"}' });
 const slowly = (ms: number) => () =>

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import {
-  burstFor,
-  createLocalRateLimiter,
-  gcra,
-  type RateLimiter,
-} from '../src/authorization/rate-limit.js';
-import { createRedisRateLimiter } from '../src/authorization/rate-limit-redis.js';
+import { burstFor, createLocalRateLimiter, gcra, type RateLimiter } from '../src/lib/rate-limit.js';
+import { createRedisRateLimiter } from '../src/lib/rate-limit-redis.js';
 import { REDIS_URL, redisAvailable } from './helpers/servers.js';
 
 const haveRedis = await redisAvailable();

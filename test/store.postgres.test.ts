@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { migrate, STORE_MIGRATIONS, type Migration } from '../src/store/migrations.js';
+import { migrate, type Migration } from '../src/lib/pg-migrations.js';
+import { STORE_MIGRATIONS } from '../src/store/migrations.js';
 import type { DecisionStore, NewSession } from '../src/store/port.js';
 import { createPostgresStore, STORE_MIGRATIONS_TABLE } from '../src/store/postgres.js';
 import { storeContract } from './contract/store.contract.js';

@@ -7,7 +7,7 @@ import {
   createAuthorizationClient,
   type AuthorizationClient,
 } from '../src/authorization/client.js';
-import { CircuitBreaker } from '../src/authorization/circuit-breaker.js';
+import { CircuitBreaker } from '../src/lib/circuit-breaker.js';
 import { createTokenHasher } from '../src/lib/token-hash.js';
 import { createLogger } from '../src/lib/logger.js';
 import type { RequestMessage } from '../src/queue/messages.js';

@@ -3,7 +3,7 @@ import type { Client } from '../clients/port.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
 import { retryAfterSeconds, type ClientRateLimit } from '../lib/client-limits.js';
-import { instanceOf, problem, sendProblem } from './problem.js';
+import { instanceOf, problem, sendProblem } from '../http/problem.js';
 
 /** Who makes a request of the public API. */
 export interface Caller {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { parseDuration } from '../config.js';
+import { parseDuration } from '../config/config.js';
 import type { ClientStore } from '../clients/port.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import {
@@ -12,8 +12,8 @@ import {
   rotateSecret,
   type ClientInput,
 } from '../clients/manage.js';
-import { instanceOf, problem, sendProblem } from './problem.js';
-import { Problem } from './schemas.js';
+import { instanceOf, problem, sendProblem } from '../http/problem.js';
+import { Problem } from '../http/problem.js';
 
 const security = [{ adminToken: [] }];
 const tags = ['clients'];

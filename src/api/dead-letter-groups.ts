@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
-import { Problem } from './schemas.js';
+import { Problem } from '../http/problem.js';
 
 const security = [{ adminToken: [] }];
 const tags = ['admin'];

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError } from '../lib/errors.js';
 
 /**
  * Rejects with `STORE_UNAVAILABLE` (a `503` on every route) when `work` has not settled within

@@ -6,8 +6,8 @@ import {
   type DecisionStore,
   type StoreHistory,
 } from '../store/port.js';
-import { Problem } from './schemas.js';
-import { instanceOf, problem, sendProblem } from './problem.js';
+import { Problem } from '../http/problem.js';
+import { instanceOf, problem, sendProblem } from '../http/problem.js';
 
 /**
  * The ranges the console offers, each with a bucket that gives it 90 to 180 points, and how

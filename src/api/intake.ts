@@ -2,7 +2,7 @@ import type { Queue } from '../queue/port.js';
 import type { RequestMessage } from '../queue/messages.js';
 import { tooLate, type DecisionStore } from '../store/port.js';
 import type { TokenHasher } from '../lib/token-hash.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../lib/errors.js';
 import { storeCall } from './deadline.js';
 import { uuidv7 } from '../lib/ids.js';
 import type { StartSessionRequest } from './schemas.js';

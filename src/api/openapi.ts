@@ -3,7 +3,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from 'typebox';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { CallbackPayload, DriverToken, Problem, StationId } from './schemas.js';
+import { CallbackPayload } from './schemas.js';
+import { DriverToken, StationId } from '../contract/fields.js';
+import { Problem } from '../http/problem.js';
 
 export const OPENAPI_PATH = '/openapi.json';
 

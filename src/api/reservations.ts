@@ -6,8 +6,9 @@ import { isUuid } from '../lib/ids.js';
 import type { StationStore } from '../stations/port.js';
 import { reservationView, type FieldError } from '../stations/manage.js';
 import { identifyCaller, type CallerOptions } from './callers.js';
-import { instanceOf, problem, sendProblem } from './problem.js';
-import { DRIVER_TOKEN_PATTERN, DriverToken, FIELD_RULES, Problem, StationId } from './schemas.js';
+import { instanceOf, problem, sendProblem } from '../http/problem.js';
+import { DRIVER_TOKEN_PATTERN, DriverToken, FIELD_RULES, StationId } from '../contract/fields.js';
+import { Problem } from '../http/problem.js';
 import { invalid, stationNotFound } from './stations.js';
 
 export const RESERVATIONS_PATH = '/api/v1/reservations';

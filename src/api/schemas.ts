@@ -1,33 +1,15 @@
 import { Type, type Static } from 'typebox';
+import {
+  CALLBACK_URL_MAX_LENGTH,
+  DriverToken,
+  FIELD_RULES,
+  StationId,
+} from '../contract/fields.js';
 
 /**
  * The public API's schemas (docs/architecture.md: "The public API", "The callback contract"). The same objects validate requests (Fastify's
  * Ajv) and generate the OpenAPI document, so the document cannot drift from the behaviour.
  */
-
-export const UUID_PATTERN =
-  '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-export const DRIVER_TOKEN_PATTERN = '^[A-Za-z0-9._~-]{20,80}$';
-export const CALLBACK_URL_MAX_LENGTH = 2048;
-
-/** Human messages per field: Ajv's own ("must match pattern …") would confuse client developers. */
-export const FIELD_RULES = {
-  station_id: 'must be a UUID in canonical 8-4-4-4-12 hex form',
-  driver_token: 'must be 20 to 80 characters of A-Z a-z 0-9 - . _ ~',
-  callback_url: `must be an absolute http or https URL of at most ${CALLBACK_URL_MAX_LENGTH} characters`,
-} as const;
-
-export const StationId = Type.String({
-  pattern: UUID_PATTERN,
-  description: `Charging station id: ${FIELD_RULES.station_id}.`,
-  examples: ['0b9f3c2e-5d1a-4c6b-9e7f-2a3b4c5d6e7f'],
-});
-
-export const DriverToken = Type.String({
-  pattern: DRIVER_TOKEN_PATTERN,
-  description: `Driver token: ${FIELD_RULES.driver_token}. Never echoed, never logged.`,
-  examples: ['DEMO-ALLOWED-0001-abcdefgh'],
-});
 
 export const CallbackUrl = Type.String({
   maxLength: CALLBACK_URL_MAX_LENGTH,
@@ -53,26 +35,6 @@ export const Accepted = Type.Object(
     request_id: Type.String({ format: 'uuid' }),
   },
   { $id: 'Accepted' },
-);
-
-export const Problem = Type.Object(
-  {
-    type: Type.String({ description: 'URI identifying the problem type.' }),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String()),
-    code: Type.String({ description: 'Stable Chargegate error code (see docs/api.md).' }),
-    errors: Type.Optional(
-      Type.Array(
-        Type.Object({
-          field: Type.String({ description: 'Name of the offending body field or header.' }),
-          message: Type.String(),
-        }),
-      ),
-    ),
-  },
-  { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json).' },
 );
 
 export const DecisionValue = Type.Union(

@@ -6,8 +6,8 @@ import type { ClientRegistry } from '../clients/registry.js';
 import type { DecisionStore } from '../store/port.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { createIntake } from './intake.js';
-import { errorToProblem, instanceOf, problem, sendProblem } from './problem.js';
-import { registerHealthRoutes, type ReadinessDetails } from './health.js';
+import { errorToProblem, instanceOf, problem, sendProblem } from '../http/problem.js';
+import { registerHealthRoutes, type ReadinessDetails } from '../http/health.js';
 import { registerOpenApi } from './openapi.js';
 import { registerSessionRoutes, BODY_LIMIT_BYTES } from './sessions.js';
 import type { CallbackUrlCheck } from './validate.js';
@@ -18,12 +18,13 @@ import { registerStationRoutes } from './stations.js';
 import { registerReservationRoutes } from './reservations.js';
 import type { StationStore } from '../stations/port.js';
 import { registerConsole } from './console/routes.js';
-import type { CircuitState } from '../authorization/circuit-breaker.js';
-import { exposition, registerQueueGauges, type Metrics, type MetricsJson } from '../lib/metrics.js';
+import type { CircuitState } from '../lib/circuit-breaker.js';
+import { exposition, type Metrics, type MetricsJson } from '../lib/metrics.js';
+import { registerQueueGauges } from '../queue/metrics.js';
 import { SESSIONS_PATH } from './sessions.js';
-import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
-import { acceptJsonOnly } from './json-body.js';
-import { forceCloseAfter, limitConnections } from './connection-guard.js';
+import { closeConnectionsOnDrain } from '../http/drain-connections.js';
+import { acceptJsonOnly } from '../http/json-body.js';
+import { forceCloseAfter, limitConnections } from '../http/connection-guard.js';
 import { ClientRateLimit } from '../lib/client-limits.js';
 import {
   DEFAULT_ACCEPT_TIMEOUT_MS,
@@ -31,7 +32,7 @@ import {
   DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT,
   DEFAULT_HTTP_REQUEST_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
-} from '../config.js';
+} from '../config/config.js';
 
 /** What the public API allows its clients; every field has the configuration's default. */
 export interface ApiLimits {

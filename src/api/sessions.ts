@@ -10,12 +10,12 @@ import {
   ACCEPTED_MESSAGE,
   IDEMPOTENCY_KEY_PATTERN,
   IdempotencyKeyHeader,
-  Problem,
   SessionParams,
   SessionView,
   StartSessionRequest,
 } from './schemas.js';
-import { problem, sendProblem } from './problem.js';
+import { Problem } from '../http/problem.js';
+import { problem, sendProblem } from '../http/problem.js';
 import { isValidStartRequest, startRequestErrors, type CallbackUrlCheck } from './validate.js';
 import { isUuid } from '../lib/ids.js';
 import { decidedBy } from '../stations/rules.js';

@@ -5,8 +5,9 @@ import { isUuid } from '../lib/ids.js';
 import { boxAround, distanceKm, STATION_STATUSES, type StationStore } from '../stations/port.js';
 import { stationInputErrors, stationOf, stationView, type FieldError } from '../stations/manage.js';
 import { identifyCaller, type CallerOptions } from './callers.js';
-import { instanceOf, problem, sendProblem } from './problem.js';
-import { Problem, StationId } from './schemas.js';
+import { instanceOf, problem, sendProblem } from '../http/problem.js';
+import { StationId } from '../contract/fields.js';
+import { Problem } from '../http/problem.js';
 
 export const STATIONS_PATH = '/api/v1/stations';
 

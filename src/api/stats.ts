@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { CircuitState } from '../authorization/circuit-breaker.js';
+import type { CircuitState } from '../lib/circuit-breaker.js';
 import type { MetricsJson } from '../lib/metrics.js';
 import { TOPICS } from '../queue/port.js';
-import { Problem } from './schemas.js';
+import { Problem } from '../http/problem.js';
 
 /** What the stats route reads: the process's metrics and, when it runs a worker, its circuit. */
 export interface StatsSource {

@@ -1,5 +1,6 @@
 import type { FastifySchemaValidationError } from 'fastify';
-import { FIELD_RULES, type StartSessionRequest } from './schemas.js';
+import { type StartSessionRequest } from './schemas.js';
+import { FIELD_RULES } from '../contract/fields.js';
 
 export interface FieldError {
   field: string;

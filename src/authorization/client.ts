@@ -1,7 +1,7 @@
 import { Agent } from 'undici';
 import { Semaphore } from '../lib/semaphore.js';
-import type { CircuitBreaker } from './circuit-breaker.js';
-import type { RateLimiter } from './rate-limit.js';
+import type { CircuitBreaker } from '../lib/circuit-breaker.js';
+import type { RateLimiter } from '../lib/rate-limit.js';
 import { exchange, splitUrl } from '../lib/http-exchange.js';
 import {
   chargegateProtocol,

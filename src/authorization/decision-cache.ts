@@ -1,6 +1,6 @@
 import { LruMap } from '../lib/lru.js';
 import type { AuthorizationDetails } from '../store/port.js';
-import type { AclStatus } from './contract.js';
+import type { AclStatus } from '../contract/authorization.js';
 
 /**
  * Where the worker keeps the authorization service's recent decisions, per station and token

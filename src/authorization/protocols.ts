@@ -1,5 +1,9 @@
 import type { AuthorizationDetails, Decision, DecisionSource } from '../store/port.js';
-import { ACL_STATUSES, type AclStatus, type AuthorizeRequestBody } from './contract.js';
+import {
+  ACL_STATUSES,
+  type AclStatus,
+  type AuthorizeRequestBody,
+} from '../contract/authorization.js';
 import { CENSOR } from '../lib/logger.js';
 import {
   ALLOWED_MAPPING,
@@ -7,10 +11,9 @@ import {
   authorizePath,
   detailsOf,
   isAllowedType,
-  MAX_TOKEN_UID_LENGTH,
-  OCPI_STATUS,
   type OcpiClientSettings,
 } from './ocpi.js';
+import { MAX_TOKEN_UID_LENGTH, OCPI_STATUS } from '../contract/ocpi.js';
 
 /**
  * The two languages the worker's client speaks to an authorization service

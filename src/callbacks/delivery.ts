@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { Signer } from './signing.js';
+import type { Signer } from '../contract/signing.js';
 import { retryAfterMs } from './schedule.js';
 import { CENSOR } from '../lib/logger.js';
 import { exchange, splitUrl } from '../lib/http-exchange.js';

@@ -12,7 +12,7 @@ import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer
 import { attemptDelivery, type AttemptResult } from './delivery.js';
 import { withJitter } from './schedule.js';
 import { HostLimiter, hostKey } from './host-limiter.js';
-import type { Signer } from './signing.js';
+import type { Signer } from '../contract/signing.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, SpanStatusCode } from '../lib/tracing.js';
 

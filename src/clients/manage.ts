@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { generateSecret } from '../callbacks/signing.js';
+import { generateSecret } from '../contract/signing.js';
 import {
   CLIENT_NAME_PATTERN,
   badCallbackHost,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
-import { openMigratedPool, type Migration } from '../store/migrations.js';
+import { openMigratedPool, type Migration } from '../lib/pg-migrations.js';
 import type { Client, ClientStore } from './port.js';
 
 /**

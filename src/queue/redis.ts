@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { AppError } from '../errors.js';
+import { AppError } from '../lib/errors.js';
 import { delay } from '../lib/time.js';
 import { TOPICS } from './port.js';
 import type {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../lib/errors.js';
 import { payloadText, readPayload, toDelivery } from './payload.js';
 import type {
   DeadLetter,

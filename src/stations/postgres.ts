@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
-import { openMigratedPool, type Migration } from '../store/migrations.js';
+import { openMigratedPool, type Migration } from '../lib/pg-migrations.js';
 import { fits, type Reservation, type Station, type StationStore } from './port.js';
 
 /**

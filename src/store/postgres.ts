@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
-import { openMigratedPool, STORE_MIGRATIONS } from './migrations.js';
+import { openMigratedPool } from '../lib/pg-migrations.js';
+import { STORE_MIGRATIONS } from './migrations.js';
 import { uuidv7Floor } from '../lib/ids.js';
 import { TurnBatch } from './turn-batch.js';
 import type {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Queue } from '../queue/port.js';
 import type { DecisionStore } from '../store/port.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -14,12 +14,12 @@ import { createCachedAuthorizationClient } from '../authorization/cached-client.
 import { createMemoryDecisionCache, type DecisionCache } from '../authorization/decision-cache.js';
 import { createRedisDecisionCache } from '../authorization/decision-cache-redis.js';
 import type { OcpiClientSettings } from '../authorization/ocpi.js';
-import { ConfigError } from '../config.js';
-import { CircuitBreaker, type CircuitState } from '../authorization/circuit-breaker.js';
-import { createLocalRateLimiter, type RateLimiter } from '../authorization/rate-limit.js';
-import { createRedisRateLimiter } from '../authorization/rate-limit-redis.js';
+import { ConfigError } from '../config/config.js';
+import { CircuitBreaker, type CircuitState } from '../lib/circuit-breaker.js';
+import { createLocalRateLimiter, type RateLimiter } from '../lib/rate-limit.js';
+import { createRedisRateLimiter } from '../lib/rate-limit-redis.js';
 import { startDispatcher } from '../callbacks/dispatcher.js';
-import { createSigner, type Signer } from '../callbacks/signing.js';
+import { createSigner, type Signer } from '../contract/signing.js';
 import type { ClientRegistry } from '../clients/registry.js';
 import type { StationStore } from '../stations/port.js';
 import { createGuardedAgent } from '../callbacks/ssrf.js';

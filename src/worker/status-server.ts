@@ -2,8 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Queue } from '../queue/port.js';
 import type { DecisionStore } from '../store/port.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { CircuitState } from '../authorization/circuit-breaker.js';
-import { registerHealthRoutes } from '../api/health.js';
+import type { CircuitState } from '../lib/circuit-breaker.js';
+import { registerHealthRoutes } from '../http/health.js';
 
 /**
  * What a `worker`-only process serves on WORKER_PORT: the same `/health/live`, `/health/ready`

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
-import type { CircuitState } from '../authorization/circuit-breaker.js';
+import type { CircuitState } from '../lib/circuit-breaker.js';
 import type { MetricsJson } from '../lib/metrics.js';
 import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
 

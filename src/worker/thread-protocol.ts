@@ -1,5 +1,5 @@
-import type { Config } from '../config.js';
-import type { CircuitState } from '../authorization/circuit-breaker.js';
+import type { Config } from '../config/config.js';
+import type { CircuitState } from '../lib/circuit-breaker.js';
 import type { MetricsJson } from '../lib/metrics.js';
 import type { WorkerPart } from './role.js';
 

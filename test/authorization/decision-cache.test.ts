@@ -4,7 +4,7 @@ import {
   createAuthorizationClient,
   type AuthorizationClient,
 } from '../../src/authorization/client.js';
-import { CircuitBreaker } from '../../src/authorization/circuit-breaker.js';
+import { CircuitBreaker } from '../../src/lib/circuit-breaker.js';
 import {
   createCachedAuthorizationClient,
   type CacheOutcome,

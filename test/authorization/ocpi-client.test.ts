@@ -3,7 +3,7 @@ import {
   createAuthorizationClient,
   type AuthorizationClient,
 } from '../../src/authorization/client.js';
-import { CircuitBreaker } from '../../src/authorization/circuit-breaker.js';
+import { CircuitBreaker } from '../../src/lib/circuit-breaker.js';
 import type { OcpiClientSettings } from '../../src/authorization/ocpi.js';
 import { startScriptedServer, type Reply, type ScriptedServer } from '../helpers/http.js';
 import { STATION } from '../helpers/client.js';

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterEach, beforeEach, expect } from 'vitest';
-import type { AclStore } from '../../src/authorization/acl.js';
-import { createSqliteAclStore } from '../../src/authorization/acl-sqlite.js';
-import { AUTHORIZE_PATH } from '../../src/authorization/contract.js';
-import { createAuthService } from '../../src/authorization/service.js';
+import type { AclStore } from '../../src/acl-service/acl.js';
+import { createSqliteAclStore } from '../../src/acl-service/acl-sqlite.js';
+import { AUTHORIZE_PATH } from '../../src/contract/authorization.js';
+import { createAuthService } from '../../src/acl-service/service.js';
 import { createTokenHasher } from '../../src/lib/token-hash.js';
 import { logSink } from '../helpers/log-sink.js';
 

@@ -1,10 +1,5 @@
 import { z } from 'zod';
-import {
-  OCPI_TOKEN_TYPES,
-  PARTY_PATTERN,
-  parseParty,
-  type OcpiParty,
-} from './authorization/ocpi.js';
+import { OCPI_TOKEN_TYPES, PARTY_PATTERN, parseParty, type OcpiParty } from '../contract/ocpi.js';
 
 /**
  * Chargegate's configuration: every environment variable it reads, parsed once at start.
@@ -500,6 +495,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   };
 }
 
-/** The schema, for `src/config-docs.ts`, whose table of meanings must name every variable. */
+/** The schema, for `src/config/docs.ts`, whose table of meanings must name every variable. */
 export { schema as configSchema };
 export type ConfigName = keyof typeof schema.shape;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '../lib/ids.js';
-import { openMigratedPool, type Migration } from '../store/migrations.js';
+import { openMigratedPool, type Migration } from '../lib/pg-migrations.js';
 import {
   sortedStations,
   type AclCreateResult,

@@ -1,5 +1,6 @@
+import { Type } from 'typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { AppError, ERROR_CODES, type ErrorCode } from '../lib/errors.js';
 import { MALFORMED_JSON } from './json-body.js';
 
 /** RFC 9457 problem details. Every 4xx/5xx of the public API has this shape. */
@@ -119,3 +120,24 @@ function clientErrorProblem(
     code: error.code ?? 'REQUEST_INVALID',
   };
 }
+
+/** The problem document's schema, for routes' response declarations and the OpenAPI document. */
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI identifying the problem type.' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable Chargegate error code (see docs/api.md).' }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          field: Type.String({ description: 'Name of the offending body field or header.' }),
+          message: Type.String(),
+        }),
+      ),
+    ),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json).' },
+);

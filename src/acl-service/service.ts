@@ -19,16 +19,17 @@ import {
   problem,
   sendProblem,
   type ProblemBody,
-} from '../api/problem.js';
-import { DriverToken, FIELD_RULES, Problem, StationId } from '../api/schemas.js';
+} from '../http/problem.js';
+import { DriverToken, FIELD_RULES, StationId } from '../contract/fields.js';
+import { Problem } from '../http/problem.js';
 import { CENSOR, REDACT_PATHS } from '../lib/logger.js';
 import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
 import { registerAclAdmin } from './admin.js';
-import { AUTHORIZE_PATH } from './contract.js';
+import { AUTHORIZE_PATH } from '../contract/authorization.js';
 import { registerOcpiAuthorize } from './service-ocpi.js';
-import { closeConnectionsOnDrain } from '../lib/drain-connections.js';
-import { acceptJsonOnly } from '../api/json-body.js';
+import { closeConnectionsOnDrain } from '../http/drain-connections.js';
+import { acceptJsonOnly } from '../http/json-body.js';
 
 /**
  * The reference authorization service (docs/acl.md): an ACL behind `POST /api/v1/authorize`,

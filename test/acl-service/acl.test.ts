@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorize, type AclEntry } from '../../src/authorization/acl.js';
-import { bundledAclPath, loadAclFile, parseAcl } from '../../src/authorization/acl-file.js';
-import { createMemoryAclStore } from '../../src/authorization/acl-memory.js';
-import { AppError } from '../../src/errors.js';
+import { authorize, type AclEntry } from '../../src/acl-service/acl.js';
+import { bundledAclPath, loadAclFile, parseAcl } from '../../src/acl-service/acl-file.js';
+import { createMemoryAclStore } from '../helpers/acl-memory.js';
+import { AppError } from '../../src/lib/errors.js';
 import { createTokenHasher } from '../../src/lib/token-hash.js';
 
 const hasher = createTokenHasher('acl-test-key-0123456789abcdef0123456789');

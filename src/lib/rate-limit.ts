@@ -1,5 +1,5 @@
-import { delay } from '../lib/time.js';
-import { gcra } from '../lib/gcra.js';
+import { delay } from './time.js';
+import { gcra } from './gcra.js';
 
 export { gcra };
 

@@ -1,22 +1,22 @@
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Config } from './config.js';
-import type { Queue } from './queue/port.js';
-import type { DecisionStore } from './store/port.js';
-import { createSqliteQueue } from './queue/sqlite.js';
-import { createSqliteStore } from './store/sqlite.js';
-import { createRedisQueue, DEFAULT_MAX_LENGTH } from './queue/redis.js';
-import { createPostgresStore } from './store/postgres.js';
-import { generateSecret } from './callbacks/signing.js';
-import { createDeadLetters, type DeadLetters } from './callbacks/dead-letters.js';
-import { loadOrCreateSecret } from './lib/secrets.js';
-import type { ClientStore } from './clients/port.js';
-import { createSqliteClientStore } from './clients/sqlite.js';
-import { createPostgresClientStore } from './clients/postgres.js';
-import { createClientRegistry, type ClientRegistry } from './clients/registry.js';
-import type { StationStore } from './stations/port.js';
-import { createSqliteStationStore } from './stations/sqlite.js';
-import { createPostgresStationStore } from './stations/postgres.js';
+import type { Config } from '../config/config.js';
+import type { Queue } from '../queue/port.js';
+import type { DecisionStore } from '../store/port.js';
+import { createSqliteQueue } from '../queue/sqlite.js';
+import { createSqliteStore } from '../store/sqlite.js';
+import { createRedisQueue, DEFAULT_MAX_LENGTH } from '../queue/redis.js';
+import { createPostgresStore } from '../store/postgres.js';
+import { generateSecret } from '../contract/signing.js';
+import { createDeadLetters, type DeadLetters } from '../callbacks/dead-letters.js';
+import { loadOrCreateSecret } from '../lib/secrets.js';
+import type { ClientStore } from '../clients/port.js';
+import { createSqliteClientStore } from '../clients/sqlite.js';
+import { createPostgresClientStore } from '../clients/postgres.js';
+import { createClientRegistry, type ClientRegistry } from '../clients/registry.js';
+import type { StationStore } from '../stations/port.js';
+import { createSqliteStationStore } from '../stations/sqlite.js';
+import { createPostgresStationStore } from '../stations/postgres.js';
 
 /**
  * Choosing and opening the adapters and secrets a process needs, from the config alone: shared

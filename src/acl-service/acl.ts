@@ -1,4 +1,4 @@
-import { ACL_REASONS, type AuthorizeResponseBody } from './contract.js';
+import { ACL_REASONS, type AuthorizeResponseBody } from '../contract/authorization.js';
 
 /**
  * The reference authorization service's access control list: the entry model, the store port

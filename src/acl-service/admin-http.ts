@@ -6,8 +6,8 @@ import type {
 } from 'fastify';
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
-import { instanceOf, problem, sendProblem, type ProblemBody } from '../api/problem.js';
-import type { ErrorCode } from '../errors.js';
+import { instanceOf, problem, sendProblem, type ProblemBody } from '../http/problem.js';
+import type { ErrorCode } from '../lib/errors.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
 import { adminFailureLimit, retryAfterSeconds } from '../lib/client-limits.js';
 import type { AclProblem } from './acl-file.js';

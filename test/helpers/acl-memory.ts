@@ -1,4 +1,4 @@
-import { uuidv7 } from '../lib/ids.js';
+import { uuidv7 } from '../../src/lib/ids.js';
 import {
   applyPatch,
   sortedStations,
@@ -6,7 +6,7 @@ import {
   type AclImportResult,
   type AclRecord,
   type AclStore,
-} from './acl.js';
+} from '../../src/acl-service/acl.js';
 
 /**
  * An ACL store in process memory, for tests and experiments: it keeps the whole `AclStore`

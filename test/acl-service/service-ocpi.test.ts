@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseAcl } from '../../src/authorization/acl-file.js';
-import { createMemoryAclStore } from '../../src/authorization/acl-memory.js';
-import { createAuthService } from '../../src/authorization/service.js';
+import { parseAcl } from '../../src/acl-service/acl-file.js';
+import { createMemoryAclStore } from '../helpers/acl-memory.js';
+import { createAuthService } from '../../src/acl-service/service.js';
 import { createTokenHasher } from '../../src/lib/token-hash.js';
 import { logSink } from '../helpers/log-sink.js';
 import { createLogger } from '../../src/lib/logger.js';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { burstFor, type RateLimiter } from './rate-limit.js';
-import { delay } from '../lib/time.js';
+import { delay } from './time.js';
 
 /**
  * GCRA in Redis: the same algorithm as the local limiter, with the arrival time kept in one

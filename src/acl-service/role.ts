@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { TokenHasher } from '../lib/token-hash.js';
-import { FILES } from '../adapters.js';
+import { FILES } from '../wiring/adapters.js';
 import { listenUrl } from '../lib/listen-url.js';
 import { createAuthService } from './service.js';
 import { seedAcl } from './acl.js';

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { Problem, UUID_PATTERN } from '../api/schemas.js';
+import { UUID_PATTERN } from '../contract/fields.js';
+import { Problem } from '../http/problem.js';
 import type { AclImportResult, AclRecord } from './acl.js';
 import { fingerprintOf } from '../lib/token-hash.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { sendProblem } from '../api/problem.js';
+import { sendProblem } from '../http/problem.js';
 import { isUuid } from '../lib/ids.js';
 import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import type { AclStore } from './acl.js';

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AclEntry, AclEntryStatus, AclStore } from '../../src/authorization/acl.js';
+import type { AclEntry, AclEntryStatus, AclStore } from '../../src/acl-service/acl.js';
 import {
   ACL_MIGRATIONS,
   ACL_MIGRATIONS_TABLE,
   createPostgresAclStore,
-} from '../../src/authorization/acl-postgres.js';
+} from '../../src/acl-service/acl-postgres.js';
 import { STORE_MIGRATIONS } from '../../src/store/migrations.js';
 import type { DecisionStore } from '../../src/store/port.js';
 import { createPostgresStore, STORE_MIGRATIONS_TABLE } from '../../src/store/postgres.js';

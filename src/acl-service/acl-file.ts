@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static, type TSchema } from 'typebox';
 import Value from 'typebox/value';
-import { DRIVER_TOKEN_PATTERN, FIELD_RULES, UUID_PATTERN } from '../api/schemas.js';
-import { AppError } from '../errors.js';
+import { DRIVER_TOKEN_PATTERN, FIELD_RULES, UUID_PATTERN } from '../contract/fields.js';
+import { AppError } from '../lib/errors.js';
 import type { TokenHasher } from '../lib/token-hash.js';
 import type { AclEntry, AclPatch } from './acl.js';
 
@@ -272,7 +272,7 @@ export async function loadAclFile(path: string, hasher: TokenHasher): Promise<Ac
 }
 
 /** The bundled example ACL (used when `ACL_FILE` is unset). The relative URL resolves to the
- * repository's `acl/` folder from both `src/authorization/` and `dist/authorization/`. */
+ * repository's `acl/` folder from both `src/acl-service/` and `dist/acl-service/`. */
 export function bundledAclPath(): string {
   return fileURLToPath(new URL('../../acl/example.json', import.meta.url));
 }

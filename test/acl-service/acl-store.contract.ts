@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AclEntry, AclRecord, AclStore } from '../../src/authorization/acl.js';
+import type { AclEntry, AclRecord, AclStore } from '../../src/acl-service/acl.js';
 
 /**
- * The ACL store port's contract (src/authorization/acl.ts), run against every adapter. An
+ * The ACL store port's contract (src/acl-service/acl.ts), run against every adapter. An
  * adapter's test file calls `aclStoreContract` with a factory that returns a fresh, empty store
  * per test using the given clock, and a `cleanup` that releases it.
  */

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { seedAcl, type AclEntry, type AclEntryStatus } from '../../src/authorization/acl.js';
-import { bundledAclPath, loadAclFile } from '../../src/authorization/acl-file.js';
-import { createMemoryAclStore } from '../../src/authorization/acl-memory.js';
-import { createSqliteAclStore } from '../../src/authorization/acl-sqlite.js';
+import { seedAcl, type AclEntry, type AclEntryStatus } from '../../src/acl-service/acl.js';
+import { bundledAclPath, loadAclFile } from '../../src/acl-service/acl-file.js';
+import { createMemoryAclStore } from '../helpers/acl-memory.js';
+import { createSqliteAclStore } from '../../src/acl-service/acl-sqlite.js';
 import { createTokenHasher } from '../../src/lib/token-hash.js';
 import { aclStoreContract } from './acl-store.contract.js';
 

@@ -3,14 +3,14 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest }
 import { sameToken } from '../lib/bearer.js';
 import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
-import { ACL_REASONS } from './contract.js';
+import { ACL_REASONS } from '../contract/authorization.js';
 import {
   MAX_TOKEN_UID_LENGTH,
   OCPI_TOKEN_TYPES,
   OCPI_TOKENS_PATH,
   type AllowedType,
   type OcpiTokenType,
-} from './ocpi.js';
+} from '../contract/ocpi.js';
 
 /**
  * The reference service's OCPI 2.2.1 face (docs/acl.md, docs/authorization.md): the eMSP side
