@@ -20,7 +20,7 @@ import type {
   StoreHistory,
 } from './port.js';
 import { assembleHistory, historyStatements, type HistoryRows } from './history.js';
-import { FINISHED, STICKY } from './sql.js';
+import { FINISHED, CALLBACK_NOT_TERMINAL } from './sql.js';
 import { NO_DETAILS, tooLate } from './port.js';
 
 /**
@@ -158,7 +158,7 @@ function statements(schema: string) {
           authorization_reference, allowed_evses, display_text)
       WHERE s.request_id = v.request_id AND s.decision = 'pending'
       RETURNING s.request_id`,
-    setState: `UPDATE ${sessions} SET ${MOVE_CALLBACK} WHERE request_id = $1 AND ${STICKY}`,
+    setState: `UPDATE ${sessions} SET ${MOVE_CALLBACK} WHERE request_id = $1 AND ${CALLBACK_NOT_TERMINAL}`,
     // Attempts for distinct requests, one or many at once: one array per column ($1 request …
     // $10 snippet, in `AttemptValues` order). One statement, so one transaction: an attempt
     // row is written only when its state moved, and a late duplicate leaves no trace. GREATEST
@@ -172,7 +172,7 @@ function statements(schema: string) {
         UPDATE ${sessions} AS s SET ${moveCallback('v.state', 'v.next_attempt_at', 'v.at', 's.')},
           callback_attempts = s.callback_attempts + 1,
           last_attempt_at = GREATEST(s.last_attempt_at, v.started_at)
-        FROM v WHERE s.request_id = v.request_id AND s.${STICKY}
+        FROM v WHERE s.request_id = v.request_id AND s.${CALLBACK_NOT_TERMINAL}
         RETURNING s.request_id
       )
       INSERT INTO ${attempts} (request_id, attempt, started_at, duration_ms, status_code, error,

@@ -23,7 +23,7 @@ import {
   historyStatements,
   type HistoryRows,
 } from './history.js';
-import { FINISHED, STICKY } from './sql.js';
+import { FINISHED, CALLBACK_NOT_TERMINAL } from './sql.js';
 import { NO_DETAILS, tooLate } from './port.js';
 
 /**
@@ -207,13 +207,13 @@ function prepareStatements(db: Database.Database) {
        WHERE request_id = @request_id AND decision = 'pending'`,
     ),
     setState: db.prepare<StateParams>(
-      `UPDATE sessions SET ${MOVE_CALLBACK} WHERE request_id = @request_id AND ${STICKY}`,
+      `UPDATE sessions SET ${MOVE_CALLBACK} WHERE request_id = @request_id AND ${CALLBACK_NOT_TERMINAL}`,
     ),
     // MAX: a late duplicate attempt must not move "last attempt" back in time.
     countAttempt: db.prepare<StateParams & { started_at: number }>(
       `UPDATE sessions SET ${MOVE_CALLBACK}, callback_attempts = callback_attempts + 1,
          last_attempt_at = MAX(COALESCE(last_attempt_at, @started_at), @started_at)
-       WHERE request_id = @request_id AND ${STICKY}`,
+       WHERE request_id = @request_id AND ${CALLBACK_NOT_TERMINAL}`,
     ),
     addAttempt: db.prepare<AttemptRow & { request_id: string }>(
       `INSERT INTO callback_attempts (request_id, attempt, started_at, duration_ms, status_code,
