@@ -1,7 +1,7 @@
 /**
  * The queue port: what the core needs from a message queue, and what every adapter must
  * guarantee. The core (API, worker, dispatcher) depends on this file only; adapters live
- * beside it (`sqlite.ts`, later `redis.ts`) and are wired by `main.ts`.
+ * beside it (`sqlite.ts`, `redis.ts`) and are opened by `wiring/adapters.ts`.
  *
  * Guarantees every adapter must give (the contract suite in `test/contract/queue.contract.ts`
  * checks them):

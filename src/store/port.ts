@@ -1,7 +1,7 @@
 /**
  * The decision store port: where each accepted request, its authorization decision and its
  * callback's delivery history are persisted. The core depends on this file only; adapters
- * live beside it (`sqlite.ts`, later `postgres.ts`).
+ * live beside it (`sqlite.ts`, `postgres.ts`) and are opened by `wiring/adapters.ts`.
  *
  * Guarantees every adapter must give (checked by `test/contract/store.contract.ts`):
  *

@@ -1,3 +1,9 @@
+/**
+ * Entry point of the worker threads that `start` uses on machines with more than one core: one
+ * half of the worker role (`part`: authorization or callbacks) runs here, on its own event
+ * loop, while the main thread serves the API. It opens its own connections (SQLite handles
+ * cannot be shared between threads) and talks to the main thread only through messages.
+ */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -11,16 +17,10 @@ import { startWorkerRole } from './role.js';
 import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
 
 /**
- * Entry point of the worker threads that `start` uses on machines with more than one core: one
- * half of the worker role (`part`: authorization or callbacks) runs here, on its own event
- * loop, while the main thread serves the API. It opens its own connections (SQLite handles
- * cannot be shared between threads) and talks to the main thread only through messages.
- */
-/**
  * The worker thread's CPU priority (nice, Linux): below the API thread's, so that when the
  * cores are busy, accepting (latency-bound: the client waits for its `202`) goes first and
- * deciding (a durable backlog that catches up) takes what is left. Measured with `npm run
- * bench` on 2 cores: accepted requests/s +31 %, accept p99 −23 %, decisions/s unchanged.
+ * deciding (a durable backlog that catches up) takes what is left. docs/performance.md gives
+ * what it gains, measured by `npm run bench`.
  */
 const NICENESS = 10;
 

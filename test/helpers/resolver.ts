@@ -1,7 +1,7 @@
 import { isIPv6, type LookupFunction } from 'node:net';
 
-export /** A resolver over a fixed table that answers the way `dns.lookup` does, in both shapes. */
-function fakeResolver(table: Record<string, string[]>): {
+/** A resolver over a fixed table that answers the way `dns.lookup` does, in both shapes. */
+export function fakeResolver(table: Record<string, string[]>): {
   lookup: LookupFunction;
   asked: string[];
 } {
