@@ -303,8 +303,8 @@ function withOcpiToken(config: Config, roles: ReadonlySet<Role>): Config {
 /**
  * The all-in-one process runs its worker role in threads when there is a second core: the API's
  * event loop then only accepts requests, and deciding and delivering each run on a thread of
- * their own beside it (two threads decide 10–20 % more per second than one on 2 cores,
- * docs/performance.md). A process that runs only the worker role gains nothing from a thread.
+ * their own beside it (docs/performance.md, "Measured design choices", gives what the threads
+ * gain). A process that runs only the worker role gains nothing from a thread.
  */
 function useWorkerThread(config: Config, roles: ReadonlySet<Role>): boolean {
   if (!roles.has('api')) return false;

@@ -13,8 +13,8 @@ import type Database from 'better-sqlite3';
  * transaction. A failed commit rejects them all.
  *
  * When another connection (a worker thread, another process) holds the write lock, the group
- * does not wait in SQLite's busy handler, which sleeps with the event loop blocked (measured:
- * the API thread asleep there in a quarter of samples, and its p99 with it). It tries again on
+ * does not wait in SQLite's busy handler, which sleeps with the event loop blocked (profiles
+ * showed the API thread asleep there, and its p99 with it). It tries again on
  * a short timer, serving requests meanwhile, and gives up after `lockTimeoutMs`.
  */
 export class GroupCommit {
@@ -95,8 +95,8 @@ export class GroupCommit {
   #tryCommitWithoutWaiting(batch: Write[]): Outcome[] | { failed: unknown } {
     try {
       // Not prepared once: SQLite applies this pragma when it is prepared, not when it is run.
-      // exec() rather than pragma(): no statement object and no result rows, about 1 µs for the
-      // pair instead of 7 (measured), and it runs on every flush.
+      // exec() rather than pragma(): no statement object and no result rows, and it runs on
+      // every flush.
       this.#db.exec('PRAGMA busy_timeout = 0');
       try {
         return this.#commit.immediate(batch);

@@ -4,8 +4,8 @@ import type { Dispatcher } from 'undici';
  * One HTTP request and its answer through undici's `dispatch`, for the two calls the worker
  * makes per request (the authorization check and the callback). undici's `request()` wraps
  * every call in a body stream, an abort signal and an async iterator; for an answer of a few
- * bytes those cost more than the exchange itself: measured in one process against a local
- * server, 38–62 µs of CPU per call with `request()` and a timer, 21–28 µs with this.
+ * bytes those cost more than the exchange itself (docs/performance.md, "Measured design
+ * choices").
  *
  * Never rejects: a timeout, a network error and a body cut short are results. It settles at
  * the timeout, except for a request still waiting for a connection in undici's queue: that one

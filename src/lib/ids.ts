@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 
 /** Random bytes are drawn from the CSPRNG this many ids at a time: one call per id cost more
- * than everything else in making it (a profile of the accept path put it at 12 % of its CPU). */
+ * than everything else in making it (docs/performance.md, "Measured design choices"). */
 const POOLED_IDS = 256;
 const pool = Buffer.alloc(16 * POOLED_IDS);
 let pooled = 0;

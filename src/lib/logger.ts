@@ -10,7 +10,7 @@ type StdoutDestination = ReturnType<typeof pino.destination>;
  *
  * pino redacts the exact paths itself. The wildcard ones (`*.driver_token` and the like) are
  * applied by `scrub` instead: given a wildcard path, pino runs its redactor on every value of
- * every line: 6.0 µs of CPU per decision line against 1.0 with `scrub` (docs/performance.md).
+ * every line, several times what `scrub` costs (docs/performance.md, "Measured design choices").
  * `scrub` looks only at nested objects and copies a line's object only when it finds something
  * to hide. It sees a line's fields before serializers run (pino's paths, after): a serializer
  * must not add a token, and none here does (the `err` serializer copies the error's fields,
@@ -138,7 +138,7 @@ let lastTimeMs = Number.NaN;
 let lastTime = '';
 
 /** pino's `isoTime`, formatted once per millisecond: under load a thread writes several lines
- * a millisecond, and `toISOString` was about 1 % of the API thread's profile. */
+ * a millisecond, and `toISOString` showed in the API thread's profile. */
 function isoTime(): string {
   const now = Date.now();
   if (now !== lastTimeMs) {
@@ -160,8 +160,7 @@ const MAX_WRITE_BYTES = 4096;
 /**
  * Standard output, written asynchronously: a line is appended to a buffer and written when the
  * previous write has finished, so under load many lines share one write(2) instead of each
- * blocking the event loop for its own (docs/performance.md: 10–12 µs of CPU per line instead
- * of 15–17). pino writes out the main thread's buffer when the process exits; a worker thread
+ * blocking the event loop for its own (docs/performance.md, "Measured design choices"). pino writes out the main thread's buffer when the process exits; a worker thread
  * writes its own out on exit with `flushLogSync`, and its pending writes keep it alive until
  * done on a clean stop. A hard kill loses what is still buffered (under load, a few
  * milliseconds of lines). While stdout stalls, each thread holds at most MAX_BUFFERED_BYTES;

@@ -1,9 +1,8 @@
 /**
  * Calls made during one turn of the event loop, run as one statement: for PostgreSQL, where
- * each statement costs a round trip, a parse and (for a write) a commit. Measured against a
- * local server, 20,000 session inserts from 50 concurrent callers: 122–135 µs of the server's
- * CPU and 47–69 µs of ours per row one statement each, 11 µs and 6–10 µs per row as one
- * multi-row statement per turn.
+ * each statement costs a round trip, a parse and (for a write) a commit; one multi-row
+ * statement per turn costs a fraction of that per row (docs/performance.md, "Measured design
+ * choices").
  *
  * Each caller still gets its own outcome, once the statement has completed (committed, for a
  * write). `runBatch` must be exactly one statement:
