@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDeadLetters } from '../src/callbacks/dead-letters.js';
 import type { CallbackMessage } from '../src/queue/messages.js';
 import type { Queue, Topic } from '../src/queue/port.js';
@@ -9,7 +9,6 @@ import { createSqliteStore } from '../src/store/sqlite.js';
 import { STATION } from './helpers/client.js';
 import { tempDir } from './helpers/service.js';
 import { damagePayload } from './helpers/sqlite-damage.js';
-import { overriding } from './helpers/override.js';
 
 describe('dead letters', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -108,18 +107,18 @@ describe('dead letters', () => {
     // Each replayed callback fails again at once: its message is dead-lettered anew (a
     // receiver still down, with a short retry schedule).
     let reason = '';
-    const replayAndFail = async (topic: Topic, id: string) => {
-      if (!(await queue.replayDeadLetter(topic, id))) return false;
+    const replay = queue.replayDeadLetter.bind(queue);
+    vi.spyOn(queue, 'replayDeadLetter').mockImplementation(async (topic: Topic, id: string) => {
+      if (!(await replay(topic, id))) return false;
       const [again] = await queue.receive(topic, { max: 1, leaseMs: 60_000, waitMs: 0 });
       await queue.deadLetter(topic, again!, reason);
       return true;
-    };
-    const failing = overriding(queue, 'replayDeadLetter', replayAndFail);
+    });
     for (const skewMs of [-3_600_000, 3_600_000]) {
       // Its own reason per round: the list shows that every letter was replayed in this one.
       reason = `gave up again, clock ${skewMs} ms off`;
       const letters = createDeadLetters({
-        queue: failing,
+        queue,
         store,
         retentionMs: 60_000,
         now: () => Date.now() + skewMs,

@@ -5,7 +5,7 @@ import type { Delivery, Topic } from '../src/queue/port.js';
 import { createRedisQueue } from '../src/queue/redis.js';
 import type { RedisQueue, RedisQueueOptions } from '../src/queue/redis.js';
 import { pageDeadLetters, queueContract } from './contract/queue.contract.js';
-import { REDIS_URL, redisAvailable } from './helpers/servers.js';
+import { deleteRedisKeys, REDIS_URL, redisAvailable } from './helpers/servers.js';
 import { waitFor } from './helpers/wait.js';
 
 const haveRedis = await redisAvailable();
@@ -16,16 +16,6 @@ const LONG_LEASE_MS = 60_000;
 const SHORT_LEASE_MS = 500;
 
 const randomPrefix = () => `chargegate-test-${randomBytes(6).toString('hex')}`;
-
-/** Deletes every key of a test's prefix; keys look like `{prefix:topic:N}:name`. */
-async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 const streamKey = (prefix: string, partition = 0, topic: Topic = 'requests') =>
   `{${prefix}:${topic}:${partition}}:stream`;
@@ -47,12 +37,7 @@ describe.skipIf(!haveRedis)('Redis', () => {
     const queue = createRedisQueue({ url: REDIS_URL, prefix });
     const cleanup = async () => {
       await queue.close();
-      const admin = new Redis(REDIS_URL);
-      try {
-        await deleteKeys(admin, prefix);
-      } finally {
-        await admin.quit();
-      }
+      await deleteRedisKeys(REDIS_URL, prefix);
     };
     // One partition by default, so the raw entry joins the messages `publish` appends.
     const publishRaw = async (topic: Topic, key: string, text: string) => {
@@ -90,7 +75,7 @@ describe.skipIf(!haveRedis)('Redis', () => {
     });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((queue) => queue.close()));
-      await deleteKeys(admin, prefix);
+      await deleteRedisKeys(REDIS_URL, prefix);
       await admin.quit();
     });
 
@@ -159,7 +144,7 @@ describe.skipIf(!haveRedis)('Redis', () => {
 
       // As after a restart without persistence: every key gone while a receive waits.
       const waiting = receiveWithin(5_000);
-      await deleteKeys(admin, prefix);
+      await deleteRedisKeys(REDIS_URL, prefix);
       await queue.publish('requests', 'after-flush', {});
       expect((await waiting).map((delivery) => delivery.key)).toEqual(['after-flush']);
       const groups = (await admin.xinfo('GROUPS', stream)) as unknown[][];

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
 import { createSqliteStore } from '../src/store/sqlite.js';
@@ -20,7 +20,6 @@ import { STATION } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { logSink } from './helpers/log-sink.js';
 import { damagePayload, takeOverLease } from './helpers/sqlite-damage.js';
-import { overriding } from './helpers/override.js';
 
 describe('request worker', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -107,8 +106,8 @@ describe('request worker', () => {
     logger?: ReturnType<typeof createLogger>,
   ) {
     let clock: number | undefined;
-    const { watched, missed } = watchMisses(store);
-    start(() => clock ?? Date.now(), watched, logger);
+    const missed = watchMisses(store);
+    start(() => clock ?? Date.now(), store, logger);
     await queue.publish('requests', key, payload);
     await waitFor(() => missed() > 1, {
       timeoutMs: 2_000,
@@ -297,13 +296,14 @@ describe('request worker', () => {
   });
 });
 
-/** The store, reporting each time the worker looks for a session and finds none. */
-function watchMisses(store: DecisionStore): { watched: DecisionStore; missed: () => number } {
+/** Counts each time the worker looks for a session in `store` and finds none. */
+function watchMisses(store: DecisionStore): () => number {
   let missed = 0;
-  const watched = overriding(store, 'getSession', async (id: string) => {
-    const found = await store.getSession(id);
+  const getSession = store.getSession.bind(store);
+  vi.spyOn(store, 'getSession').mockImplementation(async (id) => {
+    const found = await getSession(id);
     if (found === null) missed += 1;
     return found;
   });
-  return { watched, missed: () => missed };
+  return () => missed;
 }
