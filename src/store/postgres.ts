@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { openMigratedPool } from '../lib/pg-migrations.js';
-import { STORE_MIGRATIONS } from './migrations.js';
+import { loadMigrations } from '../lib/migration-files.js';
 import { uuidv7Floor } from '../lib/ids.js';
 import { TurnBatch } from './turn-batch.js';
 import type {
@@ -53,6 +53,12 @@ const DEFAULT_POOL_SIZE = 10;
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate';
 export const STORE_MIGRATIONS_TABLE = 'chargegate_migrations';
+/**
+ * The store's tables: `migrations/postgres/NNN-name.sql`, read once at module load from beside
+ * this file. Never edit a released migration: add the next version. Timestamps are `bigint` ms
+ * since the epoch, as the port speaks them; durations are whole ms.
+ */
+export const STORE_MIGRATIONS = loadMigrations(new URL('./migrations/postgres/', import.meta.url));
 /** "CGST" in ASCII: tells the store's migration lock apart from other advisory locks. */
 const STORE_MIGRATION_LOCK_KEY = 0x43475354;
 /** A key's winner can be deleted (by hand: the port never deletes) between our conflicting
