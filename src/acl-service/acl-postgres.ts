@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '../lib/ids.js';
 import { loadMigrations } from '../lib/migration-files.js';
+import { CREATE_ROUNDS, DEFAULT_POOL_SIZE, DEFAULT_SCHEMA } from '../lib/pg-defaults.js';
 import { openMigratedPool } from '../lib/pg-migrations.js';
 import {
   sortedStations,
@@ -33,18 +34,12 @@ export interface PostgresAclStoreOptions {
   now?: () => number;
 }
 
-const DEFAULT_SCHEMA = 'public';
-/** pg's own default: one short statement per call, as in the decision store. */
-const DEFAULT_POOL_SIZE = 10;
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate-acl';
 /** Its own history, so the decision store's versions and these never refuse each other. */
 export const ACL_MIGRATIONS_TABLE = 'chargegate_acl_migrations';
 /** "CGAC" in ASCII; the decision store's is "CGST", so neither waits for the other. */
 const ACL_MIGRATION_LOCK_KEY = 0x43474143;
-/** A token's winner can be deleted between our conflicting insert and our read of its id;
- * then the token is free and one more insert settles it. */
-const CREATE_ROUNDS = 3;
 
 /**
  * `migrations/postgres/NNN-name.sql`, read once at module load from beside this file. Never edit
