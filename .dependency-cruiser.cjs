@@ -35,7 +35,7 @@ const LAYERS = {
 
 /** The files that talk to a database or Redis; everything else reaches them through a port. */
 const ADAPTERS =
-  '^src/(queue/(sqlite|redis|redis-scripts)|store/(sqlite|postgres|migrations)|clients/(sqlite|postgres)|stations/(sqlite|postgres))[.]ts$';
+  '^src/(queue/(sqlite|redis|redis-scripts)|store/(sqlite|postgres)|clients/(sqlite|postgres)|stations/(sqlite|postgres))[.]ts$';
 const DRIVER_USERS = `${ADAPTERS}|^src/acl-service/acl-(sqlite|postgres)[.]ts$|^src/lib/(sqlite|group-commit|pg-migrations|rate-limit-redis)[.]ts$|^src/authorization/decision-cache-redis[.]ts$`;
 
 const layerRules = Object.entries(LAYERS).map(([folder, allowed]) => ({

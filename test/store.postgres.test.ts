@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { migrate, type Migration } from '../src/lib/pg-migrations.js';
-import { STORE_MIGRATIONS } from '../src/store/migrations.js';
+import type { Migration } from '../src/lib/migration-files.js';
+import { migrate } from '../src/lib/pg-migrations.js';
 import type { DecisionStore, NewSession } from '../src/store/port.js';
-import { createPostgresStore, STORE_MIGRATIONS_TABLE } from '../src/store/postgres.js';
+import {
+  createPostgresStore,
+  STORE_MIGRATIONS,
+  STORE_MIGRATIONS_TABLE,
+} from '../src/store/postgres.js';
 import { storeContract } from './contract/store.contract.js';
 import { DATABASE_URL, postgresAvailable } from './helpers/servers.js';
 

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { uuidv7 } from '../lib/ids.js';
-import { openMigratedPool, type Migration } from '../lib/pg-migrations.js';
+import { loadMigrations } from '../lib/migration-files.js';
+import { CREATE_ROUNDS, DEFAULT_POOL_SIZE, DEFAULT_SCHEMA } from '../lib/pg-defaults.js';
+import { openMigratedPool } from '../lib/pg-migrations.js';
 import {
   sortedStations,
   type AclCreateResult,
@@ -32,44 +34,18 @@ export interface PostgresAclStoreOptions {
   now?: () => number;
 }
 
-const DEFAULT_SCHEMA = 'public';
-/** pg's own default: one short statement per call, as in the decision store. */
-const DEFAULT_POOL_SIZE = 10;
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate-acl';
 /** Its own history, so the decision store's versions and these never refuse each other. */
 export const ACL_MIGRATIONS_TABLE = 'chargegate_acl_migrations';
 /** "CGAC" in ASCII; the decision store's is "CGST", so neither waits for the other. */
 const ACL_MIGRATION_LOCK_KEY = 0x43474143;
-/** A token's winner can be deleted between our conflicting insert and our read of its id;
- * then the token is free and one more insert settles it. */
-const CREATE_ROUNDS = 3;
 
 /**
- * Never edit a released migration: append a new version. `id` is text in the "C" collation so
- * that `ORDER BY id` and `id > $after` compare bytes, as the port's string order demands,
- * whatever the database's collation. `stations` is a sorted JSON array (NULL: every station),
- * so an import tells an unchanged entry by comparing columns. Times are bigint epoch ms.
+ * `migrations/postgres/NNN-name.sql`, read once at module load from beside this file. Never edit
+ * a released migration: add the next version.
  */
-export const ACL_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'create acl_entries',
-    sql: `
-CREATE TABLE acl_entries (
-  id text COLLATE "C" PRIMARY KEY
-    CHECK (id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
-  token_hash text NOT NULL UNIQUE,
-  status text NOT NULL CHECK (status IN ('active', 'blocked', 'expired')),
-  expires_at bigint,
-  stations jsonb CHECK (jsonb_typeof(stations) = 'array'),
-  note text,
-  created_at bigint NOT NULL,
-  updated_at bigint NOT NULL
-);
-`,
-  },
-];
+export const ACL_MIGRATIONS = loadMigrations(new URL('./migrations/postgres/', import.meta.url));
 
 /** pg returns `bigint` columns as strings, since they may exceed 2^53. */
 type Int8 = string;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { uuidv7 } from '../lib/ids.js';
 import { openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
@@ -32,20 +33,8 @@ export interface SqliteAclStoreOptions {
 /** Bumped with every schema change; a newer file is refused rather than misread. */
 const SCHEMA_VERSION = 1;
 
-// Times are epoch milliseconds. `stations` is a sorted JSON array of lower-case station ids, so
-// that an import can tell an unchanged entry by comparing columns; NULL means every station.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS acl_entries (
-  id TEXT PRIMARY KEY,
-  token_hash TEXT NOT NULL UNIQUE,
-  status TEXT NOT NULL CHECK (status IN ('active', 'blocked', 'expired')),
-  expires_at INTEGER,
-  stations TEXT,
-  note TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-) STRICT;
-`;
+/** Read once, at module load, from beside this file. */
+const SCHEMA = readFileSync(new URL('./acl-sqlite-schema.sql', import.meta.url), 'utf8');
 
 interface Content {
   token_hash: string;

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
-import { openMigratedPool, type Migration } from '../lib/pg-migrations.js';
+import { loadMigrations } from '../lib/migration-files.js';
+import { openMigratedPool } from '../lib/pg-migrations.js';
 import type { Client, ClientStore } from './port.js';
 
 /**
@@ -16,20 +17,8 @@ const CLIENT_MIGRATION_LOCK_KEY = 0x4347434c;
 const POOL_SIZE = 2;
 const STATEMENT_TIMEOUT_MS = 5_000;
 
-const CLIENT_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'create clients',
-    sql: `
-CREATE TABLE clients (
-  id text PRIMARY KEY,
-  name text NOT NULL UNIQUE,
-  created_at bigint NOT NULL,
-  doc jsonb NOT NULL
-);
-`,
-  },
-];
+/** `migrations/postgres/NNN-name.sql`, read once at module load from beside this file. */
+const CLIENT_MIGRATIONS = loadMigrations(new URL('./migrations/postgres/', import.meta.url));
 
 export async function createPostgresClientStore(options: {
   url: string;

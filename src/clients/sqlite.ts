@@ -1,17 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { openSqlite, settle, type Synchronous } from '../lib/sqlite.js';
 import type { Client, ClientStore } from './port.js';
 
 /** Embedded mode: the clients in their own SQLite file in DATA_DIR (`clients.db`). */
 
 const SCHEMA_VERSION = 1;
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS clients (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  created_at INTEGER NOT NULL,
-  doc TEXT NOT NULL
-) STRICT;
-`;
+/** Read once, at module load, from beside this file. */
+const SCHEMA = readFileSync(new URL('./sqlite-schema.sql', import.meta.url), 'utf8');
 
 export function createSqliteClientStore(options: {
   file: string;

@@ -1,25 +1,20 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
+import type { Migration } from './migration-files.js';
 
 /**
  * The numbered-migration runner for PostgreSQL, shared by every component that owns tables (the
  * decision store, the reference ACL service, API clients, the station catalog). Each migration
  * set keeps its own history table; processes that start at once serialize on an advisory lock,
  * so each version is applied exactly once, and a database migrated by a newer release is
- * refused, not misread.
+ * refused, not misread. A set's migrations are the numbered `.sql` files of one directory
+ * (`loadMigrations`); each runs with `search_path` set to the target schema only, so it names
+ * tables unqualified. Only versions and names are recorded, never the SQL text.
  */
 
 /** Advisory lock key shared by every migration set for creating a schema ("CGSC"). */
 const SCHEMA_LOCK_KEY = 0x43475343;
-
-export interface Migration {
-  /** Positive, strictly increasing within a set; never reused once released. */
-  version: number;
-  name: string;
-  /** Runs with `search_path` set to the target schema only, so it names tables unqualified. */
-  sql: string;
-}
 
 export interface MigrateOptions {
   /** Created when missing. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { burstFor, type RateLimiter } from './rate-limit.js';
 import { delay } from './time.js';
@@ -6,21 +7,9 @@ import { delay } from './time.js';
  * GCRA in Redis: the same algorithm as the local limiter, with the arrival time kept in one
  * key that every worker process shares, so `AUTH_RATE_LIMIT_PER_SEC` is a global cap however
  * many workers run. Redis's own clock is used, so skew between worker hosts does not matter.
- * Returns 0 when the call may go, otherwise the milliseconds to wait.
+ * The script (`lua/gcra.lua`) is read once, at module load, from beside this file.
  */
-const GCRA_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local allowed_at = tat - tolerance
-if now < allowed_at then return math.ceil(allowed_at - now) end
-local next = tat + interval
-redis.call('SET', KEYS[1], tostring(next), 'PX', math.ceil(next - now + tolerance) + 1000)
-return 0
-`;
+const GCRA_SCRIPT = readFileSync(new URL('./lua/gcra.lua', import.meta.url), 'utf8');
 
 /** While Redis is unreachable the limiter waits and retries this often rather than letting
  * calls through unlimited: the cap protects the ACL, which matters most when things break. */

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Migration } from './migration-files.js';
 
 /** How long a writer waits for another process's write lock before failing. Writes are short
  * (one insert or update), so waiting this long means something is wrong, not busy. */
@@ -23,9 +24,9 @@ interface SchemaOptions {
   /** Statements that create what is missing (`IF NOT EXISTS`), run after any migration. */
   schema: string;
   schemaVersion: number;
-  /** SQL that takes a file of schema version `n` (the key) to `n + 1`. A new file (version 0)
-   * needs none: `schema` creates it as it is now. */
-  migrations?: Readonly<Record<number, string>>;
+  /** Each takes a file to its `version` from the one before (`loadMigrations`). A new file
+   * (version 0) needs none: `schema` creates it as it is now. */
+  migrations?: readonly Migration[];
   /** What the file holds, for the error message ("queue", "store"). */
   kind: string;
 }
@@ -40,11 +41,11 @@ function applySchema(db: Database.Database, options: SchemaOptions): boolean {
   // Version 0 is a new file: the schema creates it as it is now.
   const first = version === 0 ? schemaVersion : version;
   for (let from = first; from < schemaVersion; from += 1) {
-    const migration = options.migrations?.[from];
+    const migration = options.migrations?.find((m) => m.version === from + 1);
     if (migration === undefined) {
       throw new Error(`${file}: no migration from ${kind} schema ${from}`);
     }
-    db.exec(migration);
+    db.exec(migration.sql);
   }
   db.exec(options.schema);
   db.pragma(`user_version = ${schemaVersion}`);

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
+import { loadMigrations } from '../lib/migration-files.js';
 import { AppError } from '../lib/errors.js';
 import { payloadText, readPayload, toDelivery } from './payload.js';
 import type {
@@ -54,63 +56,10 @@ const CAP_RECOUNT_MS = 1_000;
 /** Bumped with every schema change; a newer file is refused rather than misread. */
 const SCHEMA_VERSION = 2;
 
-// A message's rowid is one more than the largest in the table when it is published, so ids
-// follow publish order; one may be reused once the newest message is gone, but every write to a
-// message also names its lease token, so a stale delivery never touches a newer message.
-// Dead letters keep AUTOINCREMENT: an id there is a page cursor, and must never name another.
-// A message costs the table and one index: no AUTOINCREMENT counter, and no age index (the
-// oldest message is the one with the smallest id).
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS messages (
-  id INTEGER PRIMARY KEY,
-  topic TEXT NOT NULL,
-  key TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  published_at INTEGER NOT NULL,
-  available_at INTEGER NOT NULL,
-  lease_until INTEGER,
-  lease_token TEXT
-) STRICT;
-CREATE INDEX IF NOT EXISTS messages_ready ON messages (topic, available_at, id);
-CREATE TABLE IF NOT EXISTS dead_letters (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  topic TEXT NOT NULL,
-  key TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
-  published_at INTEGER NOT NULL,
-  dead_lettered_at INTEGER NOT NULL,
-  reason TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS dead_letters_page ON dead_letters (topic, id);
-CREATE INDEX IF NOT EXISTS dead_letters_age ON dead_letters (topic, dead_lettered_at);
-`;
-
-// Each step is written out as it ran, not built from SCHEMA: a later schema must not change
-// what an earlier step does.
-const MIGRATIONS: Record<number, string> = {
-  // 1 → 2: messages without AUTOINCREMENT and the age index. Copied row for row, ids and leases
-  // included, so a delivery in flight during the upgrade still acks. SCHEMA makes the index.
-  1: `
-CREATE TABLE messages_2 (
-  id INTEGER PRIMARY KEY,
-  topic TEXT NOT NULL,
-  key TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  published_at INTEGER NOT NULL,
-  available_at INTEGER NOT NULL,
-  lease_until INTEGER,
-  lease_token TEXT
-) STRICT;
-INSERT INTO messages_2 SELECT id, topic, key, payload, attempt, published_at, available_at,
-  lease_until, lease_token FROM messages;
-DROP TABLE messages;
-ALTER TABLE messages_2 RENAME TO messages;
-DELETE FROM sqlite_sequence WHERE name = 'messages';
-`,
-};
+/** Read once, at module load, from beside this file: the schema as it is now, and the steps
+ * that take an older file to it (`migrations/sqlite/NNN-name.sql`, from version 2). */
+const SCHEMA = readFileSync(new URL('./sqlite-schema.sql', import.meta.url), 'utf8');
+const MIGRATIONS = loadMigrations(new URL('./migrations/sqlite/', import.meta.url), 2);
 
 type MessageRow = { key: string; payload: string; attempt: number; published_at: number };
 type DeadLetterRow = MessageRow & { id: number; topic: Topic; dead_lettered_at: number };

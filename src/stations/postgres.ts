@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
-import { openMigratedPool, type Migration } from '../lib/pg-migrations.js';
+import { loadMigrations } from '../lib/migration-files.js';
+import { openMigratedPool } from '../lib/pg-migrations.js';
 import { fits, type Reservation, type Station, type StationStore } from './port.js';
 
 /**
@@ -15,33 +16,8 @@ const STATION_MIGRATION_LOCK_KEY = 0x4347534e;
 const POOL_SIZE = 4;
 const STATEMENT_TIMEOUT_MS = 5_000;
 
-const STATION_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'create stations and reservations',
-    sql: `
-CREATE TABLE stations (
-  id text PRIMARY KEY,
-  status text NOT NULL,
-  lat double precision NOT NULL,
-  lon double precision NOT NULL,
-  doc jsonb NOT NULL
-);
-CREATE INDEX stations_lat ON stations (lat);
-CREATE TABLE reservations (
-  id text PRIMARY KEY,
-  station_id text NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
-  token_hash text NOT NULL,
-  starts_at bigint NOT NULL,
-  ends_at bigint NOT NULL,
-  created_at bigint NOT NULL,
-  cancelled_at bigint
-);
-CREATE INDEX reservations_station_end ON reservations (station_id, ends_at);
-CREATE INDEX reservations_end ON reservations (ends_at);
-`,
-  },
-];
+/** `migrations/postgres/NNN-name.sql`, read once at module load from beside this file. */
+const STATION_MIGRATIONS = loadMigrations(new URL('./migrations/postgres/', import.meta.url));
 
 interface ReservationRow {
   id: string;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { openSqlite, settle, type Synchronous } from '../lib/sqlite.js';
 import { fits, type Reservation, type Station, type StationStore } from './port.js';
 
@@ -5,27 +6,8 @@ import { fits, type Reservation, type Station, type StationStore } from './port.
  * (`stations.db`). */
 
 const SCHEMA_VERSION = 1;
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS stations (
-  id TEXT PRIMARY KEY,
-  status TEXT NOT NULL,
-  lat REAL NOT NULL,
-  lon REAL NOT NULL,
-  doc TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS stations_lat ON stations (lat);
-CREATE TABLE IF NOT EXISTS reservations (
-  id TEXT PRIMARY KEY,
-  station_id TEXT NOT NULL REFERENCES stations (id) ON DELETE CASCADE,
-  token_hash TEXT NOT NULL,
-  starts_at INTEGER NOT NULL,
-  ends_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  cancelled_at INTEGER
-) STRICT;
-CREATE INDEX IF NOT EXISTS reservations_station_end ON reservations (station_id, ends_at);
-CREATE INDEX IF NOT EXISTS reservations_end ON reservations (ends_at);
-`;
+/** Read once, at module load, from beside this file. */
+const SCHEMA = readFileSync(new URL('./sqlite-schema.sql', import.meta.url), 'utf8');
 
 interface ReservationRow {
   id: string;

@@ -9,30 +9,16 @@ import {
 
 /**
  * The history query shared by both store adapters: the same grouped statements (SQLite and
- * PostgreSQL read them alike), each served by one of the indexes of `HISTORY_INDEXES`, and the
- * same assembly of their rows into buckets. The window's bounds are validated integers, inlined
- * into the text so both engines get literal values their planners can match to the indexes.
+ * PostgreSQL read them alike), each served by one of the history indexes, and the same assembly
+ * of their rows into buckets. The indexes are the same in both engines, each covering the
+ * columns its statement reads (`sqlite-schema.sql`, and the migrations
+ * `004-history-of-the-operator-console.sql`). The window's bounds are validated integers,
+ * inlined into the text so both engines get literal values their planners can match to the
+ * indexes.
  */
 
 /** The most buckets one query may ask for: enough for a day at one minute. */
 export const MAX_HISTORY_BUCKETS = 1_500;
-
-/**
- * The indexes the history reads (one per statement), each covering the columns its statement
- * reads, and partial where only some sessions matter, so that the write path pays for little.
- * Shared by the SQLite schema and the PostgreSQL migration.
- */
-export const HISTORY_INDEXES = `
-CREATE INDEX IF NOT EXISTS sessions_accepted ON sessions (accepted_at, accept_ms);
-CREATE INDEX IF NOT EXISTS sessions_decided ON sessions (decided_at, decision, auth_latency_ms,
-  accepted_at) WHERE decided_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS sessions_undecided ON sessions (accepted_at) WHERE decided_at IS NULL;
-CREATE INDEX IF NOT EXISTS sessions_delivered ON sessions (delivered_at, accepted_at)
-  WHERE delivered_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS sessions_dead_lettered ON sessions (last_attempt_at, accepted_at)
-  WHERE callback_state = 'dead_lettered';
-CREATE INDEX IF NOT EXISTS callback_retries ON callback_attempts (started_at) WHERE attempt > 1;
-`;
 
 export function checkHistoryQuery(query: HistoryQuery): void {
   const { from, to, bucketMs } = query;

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { openMigratedPool } from '../lib/pg-migrations.js';
-import { STORE_MIGRATIONS } from './migrations.js';
+import { loadMigrations } from '../lib/migration-files.js';
+import { CREATE_ROUNDS, DEFAULT_POOL_SIZE, DEFAULT_SCHEMA } from '../lib/pg-defaults.js';
 import { uuidv7Floor } from '../lib/ids.js';
 import { TurnBatch } from './turn-batch.js';
 import type {
@@ -46,18 +47,17 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-const DEFAULT_SCHEMA = 'public';
-/** pg's own default: each call holds a connection for one short statement, so ten serve a
- * process's concurrent requests without crowding the server's `max_connections`. */
-const DEFAULT_POOL_SIZE = 10;
 /** Shows who holds a connection in `pg_stat_activity`. */
 const APPLICATION_NAME = 'chargegate';
 export const STORE_MIGRATIONS_TABLE = 'chargegate_migrations';
+/**
+ * The store's tables: `migrations/postgres/NNN-name.sql`, read once at module load from beside
+ * this file. Never edit a released migration: add the next version. Timestamps are `bigint` ms
+ * since the epoch, as the port speaks them; durations are whole ms.
+ */
+export const STORE_MIGRATIONS = loadMigrations(new URL('./migrations/postgres/', import.meta.url));
 /** "CGST" in ASCII: tells the store's migration lock apart from other advisory locks. */
 const STORE_MIGRATION_LOCK_KEY = 0x43475354;
-/** A key's winner can be deleted (by hand: the port never deletes) between our conflicting
- * insert and our read of it; then the key is free and one more insert settles it. */
-const CREATE_ROUNDS = 3;
 /** Without a configured timeout a statement still fails after this rather than hang. */
 const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 /** How often the server's clock is compared with ours (see `acceptBy`). */

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openSqlite, type Synchronous, settle } from '../lib/sqlite.js';
 import { GroupCommit } from '../lib/group-commit.js';
+import { loadMigrations } from '../lib/migration-files.js';
 import { uuidv7Floor } from '../lib/ids.js';
 import type {
   CallbackAttempt,
@@ -19,7 +21,6 @@ import type {
 import {
   assembleHistory,
   checkHistoryQuery,
-  HISTORY_INDEXES,
   historyStatements,
   type HistoryRows,
 } from './history.js';
@@ -51,65 +52,10 @@ const MIN_SLICE_MS = 1_000;
 /** Bumped with every schema change; a newer file is refused rather than misread. */
 const SCHEMA_VERSION = 4;
 
-/** What a decision came with (version 2): its source and what an OCPI service returned. The
- * EVSEs and the display text are JSON. Decisions made before it all came from the service. */
-const DECISION_DETAIL_COLUMNS = [
-  `decision_source TEXT CHECK (decision_source IN ('service', 'cache', 'offline_last_known'))`,
-  'authorization_reference TEXT',
-  'allowed_evses TEXT',
-  'display_text TEXT',
-];
-
-/** SQL that takes a file of schema version `n` (the key) to `n + 1`. */
-const MIGRATIONS: Readonly<Record<number, string>> = {
-  1: `${DECISION_DETAIL_COLUMNS.map((column) => `ALTER TABLE sessions ADD COLUMN ${column};`).join('\n')}
-UPDATE sessions SET decision_source = 'service' WHERE decision <> 'pending';`,
-  // The client (its id) that made the request, when API clients are configured.
-  2: 'ALTER TABLE sessions ADD COLUMN client_id TEXT;',
-  // 4: the stored share of POST → 202, and the indexes of the console's history;
-  // `SCHEMA` then creates what is missing.
-  3: `ALTER TABLE sessions ADD COLUMN accept_ms INTEGER;${HISTORY_INDEXES}`,
-};
-
-// STRICT tables reject a mistyped value loudly; durations, which `performance.now()` makes
-// fractional, are therefore rounded to whole ms before they are written.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sessions (
-  request_id TEXT PRIMARY KEY,
-  station_id TEXT NOT NULL,
-  token_hash TEXT NOT NULL,
-  callback_url TEXT NOT NULL,
-  accepted_at INTEGER NOT NULL,
-  idempotency_key TEXT UNIQUE,
-  request_hash TEXT,
-  decision TEXT NOT NULL DEFAULT 'pending'
-    CHECK (decision IN ('pending', 'allowed', 'not_allowed', 'unknown', 'invalid')),
-  reason TEXT,
-  auth_latency_ms INTEGER,
-  decided_at INTEGER,
-  ${DECISION_DETAIL_COLUMNS.join(',\n  ')},
-  callback_state TEXT NOT NULL DEFAULT 'pending'
-    CHECK (callback_state IN ('pending', 'retrying', 'delivered', 'gone', 'dead_lettered')),
-  callback_attempts INTEGER NOT NULL DEFAULT 0,
-  last_attempt_at INTEGER,
-  delivered_at INTEGER,
-  next_attempt_at INTEGER,
-  client_id TEXT,
-  accept_ms INTEGER
-) STRICT;
-CREATE TABLE IF NOT EXISTS callback_attempts (
-  id INTEGER PRIMARY KEY,
-  request_id TEXT NOT NULL REFERENCES sessions (request_id) ON DELETE CASCADE,
-  attempt INTEGER NOT NULL,
-  started_at INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  status_code INTEGER,
-  error TEXT,
-  response_snippet TEXT
-) STRICT;
-CREATE INDEX IF NOT EXISTS callback_attempts_by_session
-  ON callback_attempts (request_id, started_at, id);
-${HISTORY_INDEXES}`;
+/** Read once, at module load, from beside this file: the schema as it is now, and the steps
+ * that take an older file to it (`migrations/sqlite/NNN-name.sql`, from version 2). */
+const SCHEMA = readFileSync(new URL('./sqlite-schema.sql', import.meta.url), 'utf8');
+const MIGRATIONS = loadMigrations(new URL('./migrations/sqlite/', import.meta.url), 2);
 
 interface SessionRow {
   request_id: string;

@@ -7,9 +7,12 @@ import {
   ACL_MIGRATIONS_TABLE,
   createPostgresAclStore,
 } from '../../src/acl-service/acl-postgres.js';
-import { STORE_MIGRATIONS } from '../../src/store/migrations.js';
 import type { DecisionStore } from '../../src/store/port.js';
-import { createPostgresStore, STORE_MIGRATIONS_TABLE } from '../../src/store/postgres.js';
+import {
+  createPostgresStore,
+  STORE_MIGRATIONS,
+  STORE_MIGRATIONS_TABLE,
+} from '../../src/store/postgres.js';
 import { DATABASE_URL, postgresAvailable } from '../helpers/servers.js';
 import { aclStoreContract } from './acl-store.contract.js';
 
