@@ -4,6 +4,7 @@ import { uuidv7 } from '../lib/ids.js';
 import { loadMigrations } from '../lib/migration-files.js';
 import { CREATE_ROUNDS, DEFAULT_POOL_SIZE, DEFAULT_SCHEMA } from '../lib/pg-defaults.js';
 import { openMigratedPool } from '../lib/pg-migrations.js';
+import { loadQuery } from '../lib/sql-files.js';
 import {
   sortedStations,
   type AclCreateResult,
@@ -89,23 +90,9 @@ function statements(schema: string) {
     // Blocks other writers, never readers, so `find` keeps answering during an import and the
     // counts below see no concurrent write: SQLite's write lock, in PostgreSQL terms.
     lock: `LOCK TABLE ${t} IN SHARE ROW EXCLUSIVE MODE`,
-    // All CTEs share one snapshot, so `existed` counts the tokens stored before this statement;
-    // `written` are the created rows plus the changed ones (an equal row is left untouched,
-    // `updated_at` included).
-    import: `WITH incoming AS (
-        SELECT * FROM jsonb_populate_recordset(NULL::${t}, $1::jsonb)
-      ), existed AS (
-        SELECT count(*) AS n FROM ${t} JOIN incoming USING (token_hash)
-      ), written AS (
-        INSERT INTO ${t} AS a SELECT * FROM incoming
-        ON CONFLICT (token_hash) DO UPDATE SET status = excluded.status,
-          expires_at = excluded.expires_at, stations = excluded.stations, note = excluded.note,
-          updated_at = excluded.updated_at
-        WHERE (a.status, a.expires_at, a.stations, a.note)
-          IS DISTINCT FROM (excluded.status, excluded.expires_at, excluded.stations, excluded.note)
-        RETURNING 1
-      )
-      SELECT (SELECT n FROM existed) AS existed, (SELECT count(*) FROM written) AS written`,
+    import: loadQuery(new URL('./queries/postgres/import.sql', import.meta.url), {
+      acl_entries: t,
+    }),
     deleteOthers: `DELETE FROM ${t} AS a WHERE NOT EXISTS (
         SELECT 1 FROM jsonb_to_recordset($1::jsonb) AS i(token_hash text)
         WHERE i.token_hash = a.token_hash)`,

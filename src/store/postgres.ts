@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { openMigratedPool } from '../lib/pg-migrations.js';
+import { loadQuery } from '../lib/sql-files.js';
 import { loadMigrations } from '../lib/migration-files.js';
 import { CREATE_ROUNDS, DEFAULT_POOL_SIZE, DEFAULT_SCHEMA } from '../lib/pg-defaults.js';
 import { uuidv7Floor } from '../lib/ids.js';
@@ -124,24 +125,9 @@ function statements(schema: string) {
   const sessions = `${pg.escapeIdentifier(schema)}.sessions`;
   const attempts = `${pg.escapeIdentifier(schema)}.callback_attempts`;
   return {
-    // Sessions, one or many at once: one parameter array per column (`InsertValues`); the
-    // ones stored come back, a taken key skipped. The conflict target names the partial index,
-    // so a duplicate request id still fails loudly.
-    // `started_at` is on the server's clock, as `accept_by`: the write's own time measures
-    // `accept_ms`.
-    insert: `INSERT INTO ${sessions} (request_id, station_id, token_hash, callback_url,
-        accepted_at, idempotency_key, request_hash, client_id, accept_ms)
-      SELECT request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
-        request_hash, client_id,
-        round(extract(epoch FROM clock_timestamp()) * 1000 - v.started_at)::integer
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-        $7::text[], $8::float8[], $9::text[], $10::float8[])
-        AS v (request_id, station_id, token_hash, callback_url, accepted_at, idempotency_key,
-          request_hash, accept_by, client_id, started_at)
-      WHERE v.accept_by IS NULL
-        OR extract(epoch FROM clock_timestamp()) * 1000 <= v.accept_by
-      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING request_id`,
+    insert: loadQuery(new URL('./queries/postgres/insert-sessions.sql', import.meta.url), {
+      sessions,
+    }),
     byKey: `SELECT request_id, request_hash FROM ${sessions} WHERE idempotency_key = $1`,
     get: `SELECT ${SESSION_COLUMNS} FROM ${sessions} WHERE request_id = ANY($1::text[])`,
     attempts: `SELECT attempt, started_at, duration_ms, status_code, error, response_snippet
@@ -159,27 +145,12 @@ function statements(schema: string) {
       WHERE s.request_id = v.request_id AND s.decision = 'pending'
       RETURNING s.request_id`,
     setState: `UPDATE ${sessions} SET ${MOVE_CALLBACK} WHERE request_id = $1 AND ${CALLBACK_NOT_TERMINAL}`,
-    // Attempts for distinct requests, one or many at once: one array per column ($1 request …
-    // $10 snippet, in `AttemptValues` order). One statement, so one transaction: an attempt
-    // row is written only when its state moved, and a late duplicate leaves no trace. GREATEST
-    // skips NULL and keeps "last attempt" from moving back in time.
-    recordAttempts: `WITH v AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
-          $6::integer[], $7::integer[], $8::integer[], $9::text[], $10::text[])
-          AS v (request_id, state, next_attempt_at, at, started_at, attempt, duration_ms,
-            status_code, error, response_snippet)
-      ), moved AS (
-        UPDATE ${sessions} AS s SET ${moveCallback('v.state', 'v.next_attempt_at', 'v.at', 's.')},
-          callback_attempts = s.callback_attempts + 1,
-          last_attempt_at = GREATEST(s.last_attempt_at, v.started_at)
-        FROM v WHERE s.request_id = v.request_id AND s.${CALLBACK_NOT_TERMINAL}
-        RETURNING s.request_id
-      )
-      INSERT INTO ${attempts} (request_id, attempt, started_at, duration_ms, status_code, error,
-        response_snippet)
-      SELECT v.request_id, v.attempt, v.started_at, v.duration_ms, v.status_code, v.error,
-        v.response_snippet
-      FROM v JOIN moved USING (request_id)`,
+    recordAttempts: loadQuery(new URL('./queries/postgres/record-attempts.sql', import.meta.url), {
+      sessions,
+      attempts,
+      move_callback: moveCallback('v.state', 'v.next_attempt_at', 'v.at', 's.'),
+      callback_not_terminal: CALLBACK_NOT_TERMINAL,
+    }),
     // The id bound lets the primary key find old sessions (ids are time-ordered); the state
     // and time checks decide, and are checked again on the row deleted: a replay that moved it
     // back to pending meanwhile keeps it. SKIP LOCKED: workers purging at once take different
