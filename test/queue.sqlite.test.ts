@@ -9,6 +9,7 @@ import type { Topic } from '../src/queue/port.js';
 import { queueContract } from './contract/queue.contract.js';
 import { damagePayload } from './helpers/sqlite-damage.js';
 import { waitFor } from './helpers/wait.js';
+import { fixture } from './helpers/fixtures.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'chargegate-queue-'));
 
@@ -150,23 +151,9 @@ describe('SQLite queue file', () => {
   });
 
   it('migrates a file of schema 1, keeping every message, lease and dead letter', async () => {
-    // Schema 1 as it shipped: AUTOINCREMENT ids and an age index on messages.
     const raw = new Database(file);
     raw.pragma('journal_mode = WAL');
-    raw.exec(`
-      CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
-        key TEXT NOT NULL, payload TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,
-        published_at INTEGER NOT NULL, available_at INTEGER NOT NULL, lease_until INTEGER,
-        lease_token TEXT) STRICT;
-      CREATE INDEX messages_ready ON messages (topic, available_at, id);
-      CREATE INDEX messages_age ON messages (topic, published_at);
-      CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
-        key TEXT NOT NULL, payload TEXT NOT NULL, attempt INTEGER NOT NULL,
-        published_at INTEGER NOT NULL, dead_lettered_at INTEGER NOT NULL, reason TEXT NOT NULL)
-        STRICT;
-      CREATE INDEX dead_letters_page ON dead_letters (topic, id);
-      CREATE INDEX dead_letters_age ON dead_letters (topic, dead_lettered_at);
-    `);
+    raw.exec(fixture('queue-sqlite-schema-1.sql'));
     const now = Date.now();
     const insert = raw.prepare(
       `INSERT INTO messages (id, topic, key, payload, attempt, published_at, available_at,

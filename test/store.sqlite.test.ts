@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/store/sqlite.js';
 import { storeContract } from './contract/store.contract.js';
+import { fixture } from './helpers/fixtures.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'chargegate-store-'));
 
@@ -79,17 +80,7 @@ describe('SQLite store file', () => {
 
   it('upgrades a version 1 file: its decisions came from the service, its pending ones wait', async () => {
     const raw = new Database(file);
-    raw.exec(`CREATE TABLE sessions (
-      request_id TEXT PRIMARY KEY, station_id TEXT NOT NULL, token_hash TEXT NOT NULL,
-      callback_url TEXT NOT NULL, accepted_at INTEGER NOT NULL, idempotency_key TEXT UNIQUE,
-      request_hash TEXT, decision TEXT NOT NULL DEFAULT 'pending', reason TEXT,
-      auth_latency_ms INTEGER, decided_at INTEGER,
-      callback_state TEXT NOT NULL DEFAULT 'pending', callback_attempts INTEGER NOT NULL DEFAULT 0,
-      last_attempt_at INTEGER, delivered_at INTEGER, next_attempt_at INTEGER) STRICT;
-      CREATE TABLE callback_attempts (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL
-        REFERENCES sessions (request_id) ON DELETE CASCADE, attempt INTEGER NOT NULL,
-        started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, status_code INTEGER,
-        error TEXT, response_snippet TEXT) STRICT;`);
+    raw.exec(fixture('store-sqlite-schema-1.sql'));
     const insert = raw.prepare(
       `INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at,
          decision, reason) VALUES (?, 's', 'h', 'https://client.example/cb', 1, ?, ?)`,
@@ -125,17 +116,8 @@ describe('SQLite store file', () => {
 
   it('migrates a schema 1 file: its sessions kept, the history indexed', async () => {
     const raw = new Database(file);
-    raw.exec(`CREATE TABLE sessions (request_id TEXT PRIMARY KEY, station_id TEXT NOT NULL,
-      token_hash TEXT NOT NULL, callback_url TEXT NOT NULL, accepted_at INTEGER NOT NULL,
-      idempotency_key TEXT UNIQUE, request_hash TEXT, decision TEXT NOT NULL DEFAULT 'pending',
-      reason TEXT, auth_latency_ms INTEGER, decided_at INTEGER,
-      callback_state TEXT NOT NULL DEFAULT 'pending', callback_attempts INTEGER NOT NULL DEFAULT 0,
-      last_attempt_at INTEGER, delivered_at INTEGER, next_attempt_at INTEGER) STRICT;
-    CREATE TABLE callback_attempts (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL
-      REFERENCES sessions (request_id) ON DELETE CASCADE, attempt INTEGER NOT NULL,
-      started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, status_code INTEGER,
-      error TEXT, response_snippet TEXT) STRICT;
-    INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at)
+    raw.exec(fixture('store-sqlite-schema-1.sql'));
+    raw.exec(`INSERT INTO sessions (request_id, station_id, token_hash, callback_url, accepted_at)
       VALUES ('old', 'station', 'hash', 'https://client.example/cb', 5000);
     PRAGMA user_version = 1;`);
     raw.close();
