@@ -1,6 +1,7 @@
 /**
- * The console's one page. Static: every number is filled in by `app.js` from the admin API,
- * and elements carry `data-testid`s so the browser test does not depend on the layout.
+ * The console's one page. Static: every number is filled in by the modules of `browser/` from
+ * the admin API, and elements carry `data-testid`s so the browser test does not depend on the
+ * layout.
  */
 export const CONSOLE_HTML = `<!doctype html>
 <html lang="en">
@@ -11,7 +12,7 @@ export const CONSOLE_HTML = `<!doctype html>
 <title>Chargegate console</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console/app.css">
-<script src="/console/app.js" defer></script>
+<script type="module" src="/console/app.js"></script>
 </head>
 <body>
 <header class="bar">
