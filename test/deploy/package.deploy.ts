@@ -40,7 +40,9 @@ describe('the npm package', () => {
         'package.json',
         'dist/cli.js',
         'dist/main.js',
+        'dist/api/console/browser/index.html',
         'dist/api/console/browser/app.css',
+        'dist/api/console/browser/app.js',
         'acl/example.json',
       ]),
     );

@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { CONSOLE_HTML } from './page.js';
 
 export const CONSOLE_PATH = '/console';
 
@@ -19,31 +18,36 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The console's modules and style sheet: beside this module in src/, copied beside it in dist/. */
+/** The console's files: beside this module in src/ and, copied by the build, in dist/. */
 const BROWSER = new URL('./browser/', import.meta.url);
+
+const PAGE = 'index.html';
 
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
 };
 
-/** The page at `/console`, each file of `browser/` at `/console/<name>`; read once, at start. */
+/**
+ * The page at `/console`, every other file at `/console/<name>`; read once, at start-up. The
+ * page is named, so a build or package without it fails here rather than serving a console
+ * with no page.
+ */
 function readAssets(): { path: string; type: string; body: string }[] {
-  const page = { path: CONSOLE_PATH, type: 'text/html; charset=utf-8', body: CONSOLE_HTML };
-  const files = readdirSync(BROWSER).map((name) => {
-    const type = TYPES[extname(name)];
-    if (!type) throw new Error(`console: no content type for ${name}`);
-    return {
-      path: `${CONSOLE_PATH}/${name}`,
-      type,
-      body: readFileSync(new URL(name, BROWSER), 'utf8'),
-    };
-  });
+  const read = (name: string) => readFileSync(new URL(name, BROWSER), 'utf8');
+  const page = { path: CONSOLE_PATH, type: 'text/html; charset=utf-8', body: read(PAGE) };
+  const files = readdirSync(BROWSER)
+    .filter((name) => name !== PAGE)
+    .map((name) => {
+      const type = TYPES[extname(name)];
+      if (!type) throw new Error(`console: no content type for ${name}`);
+      return { path: `${CONSOLE_PATH}/${name}`, type, body: read(name) };
+    });
   return [page, ...files];
 }
 
 /**
- * The operator console: one static page, its script modules and its style sheet from the
+ * The operator console: one static page, its script modules and its style sheet, from the
  * files in `browser/`. The page holds no data: it asks for the admin token and reads
  * everything from `/admin/v1/…` with it. Registered with the admin API, so without
  * `ADMIN_TOKEN` it does not exist (404).
