@@ -58,9 +58,16 @@ describe('operator console', () => {
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.text).not.toMatch(/<script>|<style>| on[a-z]+=/);
-    for (const asset of ['/console/app.js', '/console/app.css']) {
+    const assets = {
+      '/console/app.js': /^text\/javascript/,
+      '/console/session.js': /^text\/javascript/,
+      '/console/app.css': /^text\/css/,
+    };
+    for (const [asset, type] of Object.entries(assets)) {
       const answer = await call(service.url, 'GET', asset);
       expect(answer.status, asset).toBe(200);
+      expect(answer.headers['content-type'], asset).toMatch(type);
+      expect(answer.headers['content-security-policy'], asset).toContain("default-src 'self'");
       expect(answer.text.length + page.text.length, asset).toBeLessThan(50_000);
     }
 

@@ -36,7 +36,15 @@ describe('the npm package', () => {
     tarball = join(dir.path, result.filename);
     files = result.files.map((f) => f.path);
     expect(files).toEqual(
-      expect.arrayContaining(['package.json', 'dist/cli.js', 'dist/main.js', 'acl/example.json']),
+      expect.arrayContaining([
+        'package.json',
+        'dist/cli.js',
+        'dist/main.js',
+        'dist/api/console/browser/index.html',
+        'dist/api/console/browser/app.css',
+        'dist/api/console/browser/app.js',
+        'acl/example.json',
+      ]),
     );
     const unwanted = files.filter((f) => /^(test|bench|faults|src|deploy|docs)\//.test(f));
     expect(unwanted).toEqual([]);

@@ -1,13 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { CONSOLE_CSS } from './style.js';
-import { CONSOLE_HTML } from './page.js';
-import { CHARTS_JS } from './script-charts.js';
-import { APP_JS } from './script-app.js';
-import { HISTORY_JS } from './script-history.js';
-import { DEAD_LETTERS_JS } from './script-dead-letters.js';
-import { CLIENTS_JS } from './script-clients.js';
-import { STATIONS_JS } from './script-stations.js';
-import { ACTIONS_JS } from './script-actions.js';
 
 export const CONSOLE_PATH = '/console';
 
@@ -25,17 +18,42 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** One strict-mode scope, so the parts share helpers without leaking globals. */
-const CONSOLE_JS = `(() => {\n'use strict';\n${CHARTS_JS}\n${APP_JS}\n${HISTORY_JS}\n${DEAD_LETTERS_JS}\n${CLIENTS_JS}\n${STATIONS_JS}\n${ACTIONS_JS}\n})();\n`;
+/** The console's files: beside this module in src/ and, copied by the build, in dist/. */
+const BROWSER = new URL('./browser/', import.meta.url);
+
+const PAGE = 'index.html';
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 /**
- * The operator console: one static page, its script and its style, served from strings built
- * into the bundle (nothing to copy next to `dist/`). The page holds no data: it asks for the
- * admin token and reads everything from `/admin/v1/…` with it. Registered with the admin API,
- * so without `ADMIN_TOKEN` it does not exist (404).
+ * The page at `/console`, every other file at `/console/<name>`; read once, at start-up. The
+ * page is named, so a build or package without it fails here rather than serving a console
+ * with no page.
+ */
+function readAssets(): { path: string; type: string; body: string }[] {
+  const read = (name: string) => readFileSync(new URL(name, BROWSER), 'utf8');
+  const page = { path: CONSOLE_PATH, type: 'text/html; charset=utf-8', body: read(PAGE) };
+  const files = readdirSync(BROWSER)
+    .filter((name) => name !== PAGE)
+    .map((name) => {
+      const type = TYPES[extname(name)];
+      if (!type) throw new Error(`console: no content type for ${name}`);
+      return { path: `${CONSOLE_PATH}/${name}`, type, body: read(name) };
+    });
+  return [page, ...files];
+}
+
+/**
+ * The operator console: one static page, its script modules and its style sheet, from the
+ * files in `browser/`. The page holds no data: it asks for the admin token and reads
+ * everything from `/admin/v1/…` with it. Registered with the admin API, so without
+ * `ADMIN_TOKEN` it does not exist (404).
  */
 export function registerConsole(app: FastifyInstance): void {
-  const asset = (path: string, type: string, body: string) =>
+  for (const { path, type, body } of readAssets()) {
     app.get(path, { schema: { hide: true } }, (_request, reply) =>
       reply
         .headers({
@@ -47,7 +65,5 @@ export function registerConsole(app: FastifyInstance): void {
         .type(type)
         .send(body),
     );
-  asset(CONSOLE_PATH, 'text/html; charset=utf-8', CONSOLE_HTML);
-  asset(`${CONSOLE_PATH}/app.js`, 'text/javascript; charset=utf-8', CONSOLE_JS);
-  asset(`${CONSOLE_PATH}/app.css`, 'text/css; charset=utf-8', CONSOLE_CSS);
+  }
 }

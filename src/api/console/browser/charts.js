@@ -1,46 +1,43 @@
 /**
- * Browser code (plain ES2020, no build step): number formatting, histogram quantiles and a
- * small line or stacked-bar chart on <canvas>. Concatenated with the other `script-*.ts` into
- * `/console/app.js`. It lives in a string, so keep it free of backticks and template
- * placeholders.
+ * Histogram quantiles and a small line or stacked-bar chart on `<canvas>`: all the console
+ * needs, without a charting library.
  */
-export const CHARTS_JS = String.raw`
-const COLORS = {
-  accepted: '#2563eb', decided: '#16a34a', p50: '#7c3aed', p99: '#d97706', dead: '#dc2626',
-  allowed: '#86efac', not_allowed: '#fca5a5', invalid: '#fcd34d', unknown: '#c026d3',
+import { fmtClock, fmtInt } from './format.js';
+
+/** Series colours; the style sheet's legend uses the same. */
+export const COLORS = {
+  accepted: '#2563eb',
+  decided: '#16a34a',
+  p50: '#7c3aed',
+  p99: '#d97706',
+  dead: '#dc2626',
+  allowed: '#86efac',
+  not_allowed: '#fca5a5',
+  invalid: '#fcd34d',
+  unknown: '#c026d3',
 };
 
-const fmtInt = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
-const fmtRate = (n) => (n === null ? '–' : n < 10 ? n.toFixed(1) : fmtInt(n));
-const fmtPercent = (n) => (n === null ? '–' : (n * 100).toFixed(n >= 0.999 || n === 0 ? 0 : 1) + ' %');
-
-/** Seconds as milliseconds, with the precision a reader can use. */
-function fmtMs(seconds) {
-  if (seconds === null || seconds === undefined) return '–';
-  const ms = seconds * 1000;
-  return (ms < 1 ? ms.toFixed(2) : ms < 10 ? ms.toFixed(1) : fmtInt(ms)) + ' ms';
-}
-
-function fmtAge(seconds) {
-  if (!seconds) return '–';
-  if (seconds < 60) return seconds.toFixed(seconds < 10 ? 1 : 0) + ' s';
-  if (seconds < 3600) return Math.floor(seconds / 60) + ' m ' + Math.floor(seconds % 60) + ' s';
-  return Math.floor(seconds / 3600) + ' h ' + Math.floor((seconds % 3600) / 60) + ' m';
-}
-
-function fmtTime(iso) {
-  if (!iso) return '–';
-  const d = new Date(iso);
-  const pad = (n, w) => String(n).padStart(w || 2, '0');
-  return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + '.' + pad(d.getMilliseconds(), 3);
-}
+/** @typedef {{ t: number, v: number | null }} Point One value at a time (ms); null is a gap. */
+/** @typedef {{ color: string, points: Point[] }} Series */
+/**
+ * @typedef {object} Frame What a chart spans.
+ * @property {number} from Start of the range, ms.
+ * @property {number} to End of the range, ms.
+ * @property {number} bucketMs Width of one bucket, ms.
+ * @property {number} floor The smallest maximum of the value axis.
+ * @property {boolean} [stacked] Bars of one bucket each, the series stacked from the bottom.
+ */
 
 /**
  * The q-quantile (in ms) of a histogram of counts per bound ('bounds' ascending, one more count
  * above the last), linearly interpolated inside its bucket as Prometheus' histogram_quantile
  * does. Null without observations; the last bound when it falls above it.
+ * @param {number} q
+ * @param {number[]} counts
+ * @param {number[]} bounds
+ * @returns {number | null}
  */
-function quantileOf(q, counts, bounds) {
+export function quantileOf(q, counts, bounds) {
   const total = counts.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return null;
   const rank = q * total;
@@ -56,30 +53,37 @@ function quantileOf(q, counts, bounds) {
   return bounds[bounds.length - 1];
 }
 
-/** Adds histograms of equal length. */
-function mergeCounts(list) {
+/**
+ * Adds histograms of equal length.
+ * @param {number[][]} list
+ */
+export function mergeCounts(list) {
+  /** @type {number[]} */
   const out = [];
-  for (const counts of list) counts.forEach((c, i) => { out[i] = (out[i] || 0) + c; });
+  for (const counts of list)
+    counts.forEach((c, i) => {
+      out[i] = (out[i] || 0) + c;
+    });
   return out;
 }
 
-/** Clock time for an axis: seconds only when the range is short. */
-function fmtClock(ms, withSeconds) {
-  const d = new Date(ms);
-  const pad = (n) => String(n).padStart(2, '0');
-  return pad(d.getHours()) + ':' + pad(d.getMinutes()) + (withSeconds ? ':' + pad(d.getSeconds()) : '');
-}
-
+/** @param {number} v */
 const fmtAxis = (v) => (v >= 10 || Number.isInteger(v) ? fmtInt(v) : String(Number(v.toFixed(2))));
 
-/** 1, 2 or 5 times a power of ten, at least v: readable axis maxima. */
+/**
+ * 1, 2 or 5 times a power of ten, at least v: readable axis maxima.
+ * @param {number} v
+ */
 function niceCeil(v) {
   const power = Math.pow(10, Math.floor(Math.log10(v)));
   const m = v / power;
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
 }
 
-/** Sizes the canvas to its CSS box at the device's pixel ratio, so lines stay sharp. */
+/**
+ * Sizes the canvas to its CSS box at the device's pixel ratio, so lines stay sharp.
+ * @param {HTMLCanvasElement} canvas
+ */
 function prepareCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
@@ -89,6 +93,7 @@ function prepareCanvas(canvas) {
     canvas.height = Math.round(height * ratio);
   }
   const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('console: no 2D canvas context');
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
   return { ctx, width, height };
@@ -97,14 +102,18 @@ function prepareCanvas(canvas) {
 /**
  * Draws series over [from, to]: lines of { t, v } points (v null = gap), or, with 'stacked',
  * bars of one bucket each, the series stacked in order from the bottom.
+ * @param {HTMLCanvasElement} canvas
+ * @param {Series[]} series
+ * @param {Frame} options
  */
-function drawChart(canvas, series, options) {
+export function drawChart(canvas, series, options) {
   const { ctx, width, height } = prepareCanvas(canvas);
   const left = 52;
   const top = 8;
   const plotW = width - left - 8;
   const plotH = height - top - 22;
   const span = options.to - options.from;
+  /** @param {number} t */
   const xOf = (t) => left + ((t - options.from) / span) * plotW;
   let max = 0;
   const n = series.length ? series[0].points.length : 0;
@@ -118,6 +127,7 @@ function drawChart(canvas, series, options) {
     max = Math.max(max, stack);
   }
   max = niceCeil(Math.max(max, options.floor));
+  /** @param {number} v */
   const yOf = (v) => top + plotH - (v / max) * plotH;
 
   ctx.font = '11px system-ui, sans-serif';
@@ -177,4 +187,3 @@ function drawChart(canvas, series, options) {
     ctx.stroke();
   }
 }
-`;

@@ -1,28 +1,44 @@
 /**
- * Browser code of the console's stations panel: the catalog's stations (`/api/v1/stations`, the
- * first page), their status and today's reservations (UTC day, `/api/v1/reservations`), with a
- * button that sets a station out of order or back to available. Read on sign-in, after each
- * change and every 10 s. Text only through textContent. Free of backticks and template
- * placeholders.
+ * The console's stations panel: the catalog's stations (`/api/v1/stations`, the first page),
+ * their status and today's reservations (UTC day, `/api/v1/reservations`), with a button that
+ * sets a station out of order or back to available. Read on sign-in, after each change and
+ * every 10 s.
  */
-export const STATIONS_JS = String.raw`
-const STATIONS_POLL_MS = 10000;
-let stationsTimer = null;
+import { $, toast } from './dom.js';
+import { api, messageOf, signedIn, statusOf } from './session.js';
 
-function startStations() {
+/**
+ * @typedef {object} Station One station of `GET /api/v1/stations`.
+ * @property {string} id
+ * @property {string} name
+ * @property {string} status
+ * @property {unknown[]} charging_points
+ */
+/** @typedef {{ station_id: string, starts_at: string, ends_at: string }} Reservation */
+
+const STATIONS_POLL_MS = 10000;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let stationsTimer;
+
+export function startStations() {
   stopStations();
   void pollStations();
 }
 
-function stopStations() {
+export function stopStations() {
   clearTimeout(stationsTimer);
-  stationsTimer = null;
+  stationsTimer = undefined;
 }
 
+/** @param {string} iso */
 function hhmm(iso) {
   return iso.slice(11, 16);
 }
 
+/**
+ * @param {string} text
+ * @param {string} [className]
+ */
 function stationCell(text, className) {
   const cell = document.createElement('td');
   if (className) cell.className = className;
@@ -30,6 +46,10 @@ function stationCell(text, className) {
   return cell;
 }
 
+/**
+ * @param {Station[]} stations
+ * @param {Reservation[]} reservations
+ */
 function renderStations(stations, reservations) {
   const body = $('stations');
   body.replaceChildren();
@@ -62,6 +82,11 @@ function renderStations(stations, reservations) {
   $('stations-empty').hidden = stations.length > 0;
 }
 
+/**
+ * @param {Station} station
+ * @param {string} status
+ * @param {HTMLButtonElement} button
+ */
 async function setStationStatus(station, status, button) {
   button.disabled = true;
   try {
@@ -70,7 +95,7 @@ async function setStationStatus(station, status, button) {
     });
     toast(station.name + ': ' + status.replaceAll('_', ' '));
   } catch (error) {
-    toast('Setting the status failed: ' + error.message);
+    toast('Setting the status failed: ' + messageOf(error));
   }
   void pollStations();
 }
@@ -79,15 +104,17 @@ async function pollStations() {
   clearTimeout(stationsTimer);
   try {
     const day = new Date().toISOString().slice(0, 10);
+    /** @type {[{ items: Station[] }, { items: Reservation[] }]} */
     const [stations, reservations] = await Promise.all([
       api('GET', '/api/v1/stations', { query: { limit: '200' } }),
-      api('GET', '/api/v1/reservations', { query: { from: day + 'T00:00:00Z', to: day + 'T23:59:59.999Z' } }),
+      api('GET', '/api/v1/reservations', {
+        query: { from: day + 'T00:00:00Z', to: day + 'T23:59:59.999Z' },
+      }),
     ]);
-    if (!token) return;
+    if (!signedIn()) return;
     renderStations(stations.items, reservations.items);
   } catch (error) {
-    if (error.status === 401) return;
+    if (statusOf(error) === 401) return;
   }
   stationsTimer = setTimeout(() => void pollStations(), STATIONS_POLL_MS);
 }
-`;

@@ -1,31 +1,48 @@
 /**
- * Browser code of the console's API clients panel: lists the clients (`/admin/v1/clients`),
- * their callback hosts, rate limits, and when their keys and secrets end. Never a key or a
- * secret: the admin API does not have them to show. Read on sign-in and every 10 s. Free of
- * backticks and template placeholders.
+ * The console's API clients panel: lists the clients (`/admin/v1/clients`), their callback
+ * hosts, rate limits, and when their keys and secrets end. Never a key or a secret: the admin
+ * API does not have them to show. Read on sign-in and every 10 s.
  */
-export const CLIENTS_JS = String.raw`
-const CLIENTS_POLL_MS = 10000;
-let clientsTimer = null;
+import { $ } from './dom.js';
+import { api, signedIn, statusOf } from './session.js';
 
-function startClients() {
+/** @typedef {{ prefix?: string, expires_at: string | null }} Credential */
+/**
+ * @typedef {object} ClientView One client of `GET /admin/v1/clients`.
+ * @property {string} name
+ * @property {string[]} callback_hosts
+ * @property {number | null} rate_limit_per_sec
+ * @property {Credential[]} api_keys
+ * @property {Credential[]} webhook_secrets
+ */
+
+const CLIENTS_POLL_MS = 10000;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let clientsTimer;
+
+export function startClients() {
   stopClients();
   void pollClients();
 }
 
-function stopClients() {
+export function stopClients() {
   clearTimeout(clientsTimer);
-  clientsTimer = null;
+  clientsTimer = undefined;
 }
 
+/**
+ * How many never end, and how many end when (the soonest).
+ * @param {Credential[]} items
+ */
 function ending(items) {
   const live = items.filter((item) => item.expires_at === null).length;
-  const ends = items.filter((item) => item.expires_at !== null);
+  const ends = items.flatMap((item) => (item.expires_at === null ? [] : [item.expires_at]));
   if (ends.length === 0) return String(live);
-  const soonest = ends.map((item) => item.expires_at).sort()[0];
+  const soonest = ends.sort()[0];
   return live + ' (+' + ends.length + ' until ' + soonest.replace('T', ' ').slice(0, 16) + ')';
 }
 
+/** @param {ClientView[]} items */
 function renderClients(items) {
   const body = $('clients');
   body.replaceChildren();
@@ -54,12 +71,12 @@ function renderClients(items) {
 async function pollClients() {
   clearTimeout(clientsTimer);
   try {
+    /** @type {{ items: ClientView[] }} */
     const view = await api('GET', '/admin/v1/clients');
-    if (!token) return;
+    if (!signedIn()) return;
     renderClients(view.items);
   } catch (error) {
-    if (error.status === 401) return;
+    if (statusOf(error) === 401) return;
   }
   clientsTimer = setTimeout(() => void pollClients(), CLIENTS_POLL_MS);
 }
-`;
