@@ -73,35 +73,15 @@ function findCodeInStrings(file: string, text = readFileSync(file, 'utf8')): Fin
   return findings;
 }
 
-/**
- * Files whose code is being moved out of TypeScript strings in a change of its own: the
- * console's browser script and style. The scan still runs on them, and fails once one of them
- * is clean, so that this list is emptied (and then removed) when that change lands.
- */
-const BEING_MOVED = [
-  'src/api/console/script-actions.ts',
-  'src/api/console/script-app.ts',
-  'src/api/console/script-charts.ts',
-  'src/api/console/script-clients.ts',
-  'src/api/console/script-dead-letters.ts',
-  'src/api/console/script-history.ts',
-  'src/api/console/script-stations.ts',
-  'src/api/console/style.ts',
-];
-
 describe('no code of another language in TypeScript strings', () => {
   const findings = FOLDERS.flatMap((folder) => typeScriptFiles(join(ROOT, folder))).flatMap(
     (file) => findCodeInStrings(file),
   );
 
   it('finds none in the repository', () => {
-    const found = findings.filter((f) => !BEING_MOVED.includes(f.file));
-    expect(found.map((f) => `${f.file}:${f.line}: ${f.language} in ${f.lines} lines`)).toEqual([]);
-  });
-
-  it('excepts only files that still hold such code', () => {
-    const clean = BEING_MOVED.filter((file) => !findings.some((f) => f.file === file));
-    expect(clean, 'clean now: remove them from BEING_MOVED').toEqual([]);
+    expect(findings.map((f) => `${f.file}:${f.line}: ${f.language} in ${f.lines} lines`)).toEqual(
+      [],
+    );
   });
 
   it('tells each language in a long literal, and leaves short ones and plain text alone', () => {
