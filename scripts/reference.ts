@@ -8,9 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as prettier from 'prettier';
-import { z } from 'zod';
+import { IsOptional, type TSchema } from 'typebox';
 import { CONFIG_DOCS, CONFIG_GROUPS, type VariableDoc } from '../src/config/docs.js';
 import { configSchema, type ConfigName } from '../src/config/config.js';
+import { acceptedValues } from '../src/config/variables.js';
 import { ERROR_CODES } from '../src/lib/errors.js';
 import { createMetrics, workerMetricsOf } from '../src/lib/metrics.js';
 import { registerQueueGauges } from '../src/queue/metrics.js';
@@ -39,61 +40,26 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-interface ZodDef {
-  type: string;
-  innerType?: z.ZodType;
-  defaultValue?: unknown;
-}
-const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: ZodDef } })._zod.def;
-
-/** The schema without its default or optional wrapper, and the default it declares. */
-function unwrap(schema: z.ZodType): { inner: z.ZodType; defaultValue: unknown; optional: boolean } {
-  const def = defOf(schema);
-  if ((def.type === 'default' || def.type === 'prefault') && def.innerType)
-    return { inner: def.innerType, defaultValue: def.defaultValue, optional: false };
-  if (def.type === 'optional' && def.innerType)
-    return { inner: def.innerType, defaultValue: undefined, optional: true };
-  return { inner: schema, defaultValue: undefined, optional: false };
-}
-
-/** What a value must look like: ranges and choices from the schema's JSON Schema, anything
- * else from the message the schema gives for a value that fits nothing (a control character). */
-export function constraintOf(schema: z.ZodType): string {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
-    type?: string;
-    minimum?: number;
-    maximum?: number;
-    enum?: unknown[];
-  };
-  if (json.enum) return `one of ${json.enum.map((v) => code(String(v))).join(', ')}`;
-  if (json.type === 'integer' || json.type === 'number') {
-    const kind = json.type === 'integer' ? 'an integer' : 'a number';
-    if (json.minimum !== undefined && json.maximum !== undefined)
-      return `${kind}, ${json.minimum}–${json.maximum}`;
-    return kind;
-  }
-  const probe = schema.safeParse('\u0001');
-  if (probe.success) return 'any text';
-  const message = probe.error.issues[0]?.message ?? 'any text';
-  return message.replace(/^expected /, '');
-}
-
 function defaultOf(name: ConfigName, doc: VariableDoc): string {
-  const { defaultValue, optional } = unwrap(configSchema.shape[name]);
-  if (defaultValue !== undefined) return code(JSON.stringify(defaultValue).replace(/^"|"$/g, ''));
-  if (optional && doc.unset) return `unset: ${doc.unset}`;
+  const schema: TSchema = configSchema.properties[name];
+  if ('default' in schema) return code(JSON.stringify(schema.default).replace(/^"|"$/g, ''));
+  if (IsOptional(schema) && doc.unset) return `unset: ${doc.unset}`;
   throw new Error(`${name} has no default; its entry in src/config/docs.ts needs "unset"`);
 }
 
 export function configurationTables(): string {
-  const names = Object.keys(configSchema.shape) as ConfigName[];
+  const names = Object.keys(configSchema.properties) as ConfigName[];
   return CONFIG_GROUPS.map((group) => {
     const rows = names
       .filter((name) => CONFIG_DOCS[name].group === group)
       .map((name) => {
         const doc: VariableDoc = CONFIG_DOCS[name];
-        const { inner } = unwrap(configSchema.shape[name]);
-        return [code(name), doc.meaning, defaultOf(name, doc), constraintOf(inner)];
+        return [
+          code(name),
+          doc.meaning,
+          defaultOf(name, doc),
+          acceptedValues(configSchema.properties[name], code),
+        ];
       });
     return `### ${group}\n\n${table(['variable', 'meaning', 'default', 'accepted values'], rows)}`;
   }).join('\n\n');

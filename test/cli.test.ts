@@ -7,6 +7,17 @@ import { waitFor } from './helpers/wait.js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { redisQueueCap } from '../src/wiring/adapters.js';
 
+/** The problems `loadConfig` reports for `env`; none when it accepts it. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+}
+
 describe('configuration', () => {
   it('uses the documented defaults', () => {
     const config = loadConfig({});
@@ -43,6 +54,43 @@ describe('configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const named = (error as ConfigError).problems.map((p) => p.split(':')[0]);
     expect(named.sort()).toEqual(Object.keys(env).sort());
+  });
+
+  it('names bad variables and the rules across variables they break at once, with what each expects', () => {
+    expect(
+      problemsOf({
+        PORT: '1.5',
+        LOG_LEVEL: 'loud',
+        REDIS_URL: 'redis://queue',
+        SESSION_RETENTION: '1d',
+        AUTH_OCPI_FROM: 'NL-CPO',
+      }),
+    ).toEqual([
+      'PORT: expected an integer, 0–65535',
+      'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent',
+      'DATABASE_URL: required with REDIS_URL (distributed mode needs both)',
+      'WEBHOOK_SECRET: required with REDIS_URL (workers on every host must sign alike)',
+      'SESSION_RETENTION: must be at least DEAD_LETTER_RETENTION (a replay needs its session)',
+      'AUTH_OCPI_TO: required with AUTH_OCPI_FROM (the OCPI routing headers name both parties)',
+    ]);
+  });
+
+  it('checks a rule across variables only once the variables it reads are valid', () => {
+    expect(
+      problemsOf({
+        REDIS_URL: 'redis://queue',
+        DATABASE_URL: 'mysql://store',
+        WEBHOOK_SECRET: 'whsec_short',
+        SESSION_RETENTION: 'a month',
+        AUTH_OCPI_FROM: 'NL-CPO',
+        AUTH_OCPI_TO: 'EMS',
+      }),
+    ).toEqual([
+      'DATABASE_URL: expected an absolute postgres: or postgresql: URL',
+      'AUTH_OCPI_TO: expected CC-PID, e.g. NL-EMS',
+      'WEBHOOK_SECRET: expected whsec_ followed by base64 (at least 24 bytes)',
+      'SESSION_RETENTION: expected a duration like 30s, 12h or 7d',
+    ]);
   });
 
   it('keeps finished sessions 30 days, and no less than dead letters, which replay with them', () => {
@@ -99,10 +147,16 @@ describe('the chargegate command', () => {
   });
 
   it('stops at start-up with a message naming every bad variable', async () => {
-    const { code, output } = await runCli(['start'], { PORT: 'x', AUTH_MAX_IN_FLIGHT: '0' });
+    const { code, output } = await runCli(['start'], {
+      PORT: 'x',
+      AUTH_MAX_IN_FLIGHT: '0',
+      AUTH_OCPI_TO: 'DE-EMS',
+    });
     expect(code).toBe(1);
-    expect(output).toContain('PORT');
-    expect(output).toContain('AUTH_MAX_IN_FLIGHT');
+    expect(output).toContain('CONFIG_INVALID');
+    expect(output).toContain('PORT: expected an integer, 0–65535');
+    expect(output).toContain('AUTH_MAX_IN_FLIGHT: expected an integer, 1–10000');
+    expect(output).toContain('AUTH_OCPI_FROM: required with AUTH_OCPI_TO');
   });
 
   it.runIf(process.platform === 'linux')(

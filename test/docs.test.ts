@@ -57,16 +57,16 @@ describe('the documentation', () => {
   );
 
   it('describes every configuration variable, and says what leaving one unset does', () => {
-    for (const [name, schema] of Object.entries(configSchema.shape)) {
+    for (const [name, schema] of Object.entries(configSchema.properties)) {
       const doc = CONFIG_DOCS[name as keyof typeof CONFIG_DOCS] as
         { group: string; meaning: string; unset?: string } | undefined;
       expect(doc, name).toBeDefined();
       expect(CONFIG_GROUPS, name).toContain(doc?.group);
       expect(doc?.meaning.length, name).toBeGreaterThan(10);
-      const hasDefault = schema.safeParse(undefined).data !== undefined;
+      const hasDefault = 'default' in schema;
       if (!hasDefault) expect(doc?.unset, `${name}: what unset means`).toBeTruthy();
     }
-    expect(Object.keys(CONFIG_DOCS).sort()).toEqual(Object.keys(configSchema.shape).sort());
+    expect(Object.keys(CONFIG_DOCS).sort()).toEqual(Object.keys(configSchema.properties).sort());
   });
 
   it('finds links and anchors in every page', () => {

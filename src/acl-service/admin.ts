@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxFastify } from '../http/type-provider.js';
 import { Type } from 'typebox';
 import { sendProblem } from '../http/problem.js';
 import { isUuid } from '../lib/ids.js';
@@ -54,9 +55,9 @@ const invalidBody = problemJson('The body failed validation; `errors` names ever
 const notFound = problemJson('No entry has this id.');
 
 /** Registers the routes when the service has an admin token; without one they do not exist. */
-export function registerAclAdmin(app: FastifyInstance, options: AclAdminOptions): void {
+export function registerAclAdmin(app: TypeBoxFastify, options: AclAdminOptions): void {
   void app.register(
-    (admin, _opts, done) => {
+    (admin: TypeBoxFastify, _opts, done) => {
       admin.setValidatorCompiler(validateWithTypeBox);
       // onRequest, before the body is read: an unauthenticated caller cannot make the service
       // parse a 5 MiB import.
@@ -71,16 +72,16 @@ export function registerAclAdmin(app: FastifyInstance, options: AclAdminOptions)
 }
 
 /** The id of the path, lower-cased; `undefined` when it cannot be an entry id. */
-function entryId(request: FastifyRequest<{ Params: EntryParams }>): string | undefined {
-  const id = request.params.id.toLowerCase();
+function entryId(params: EntryParams): string | undefined {
+  const id = params.id.toLowerCase();
   return isUuid(id) ? id : undefined;
 }
 
 const noEntry = (request: FastifyRequest, reply: FastifyReply) =>
   sendProblem(reply, refusal(request, 404, 'ACL_ENTRY_NOT_FOUND'));
 
-function registerReads(admin: FastifyInstance, { acl, hasher }: AclAdminOptions): void {
-  admin.get<{ Querystring: PageQuery }>(
+function registerReads(admin: TypeBoxFastify, { acl, hasher }: AclAdminOptions): void {
+  admin.get(
     '/entries',
     {
       schema: {
@@ -103,7 +104,7 @@ function registerReads(admin: FastifyInstance, { acl, hasher }: AclAdminOptions)
     },
   );
 
-  admin.get<{ Params: EntryParams }>(
+  admin.get(
     '/entries/:id',
     {
       schema: {
@@ -115,13 +116,13 @@ function registerReads(admin: FastifyInstance, { acl, hasher }: AclAdminOptions)
       },
     },
     async (request, reply) => {
-      const id = entryId(request);
+      const id = entryId(request.params);
       const record = id === undefined ? undefined : await acl.get(id);
       return record === undefined ? noEntry(request, reply) : toView(record);
     },
   );
 
-  admin.post<{ Body: { token: string } }>(
+  admin.post(
     '/lookup',
     {
       preValidation: checkedWith(lookupProblems),
@@ -149,8 +150,8 @@ function registerReads(admin: FastifyInstance, { acl, hasher }: AclAdminOptions)
   );
 }
 
-function registerWrites(admin: FastifyInstance, { acl, hasher }: AclAdminOptions): void {
-  admin.post<{ Body: AclFileEntry }>(
+function registerWrites(admin: TypeBoxFastify, { acl, hasher }: AclAdminOptions): void {
+  admin.post(
     '/entries',
     {
       preValidation: checkedWith(entryProblems),
@@ -182,7 +183,7 @@ function registerWrites(admin: FastifyInstance, { acl, hasher }: AclAdminOptions
     },
   );
 
-  admin.patch<{ Params: EntryParams; Body: AclEntryPatch }>(
+  admin.patch(
     '/entries/:id',
     {
       preValidation: checkedWith(patchProblems),
@@ -198,7 +199,7 @@ function registerWrites(admin: FastifyInstance, { acl, hasher }: AclAdminOptions
       },
     },
     async (request, reply) => {
-      const id = entryId(request);
+      const id = entryId(request.params);
       const record = id === undefined ? undefined : await acl.update(id, toPatch(request.body));
       if (record === undefined) return noEntry(request, reply);
       request.log.info({ acl_entry: record.id, status: record.status }, 'ACL entry changed');
@@ -206,7 +207,7 @@ function registerWrites(admin: FastifyInstance, { acl, hasher }: AclAdminOptions
     },
   );
 
-  admin.delete<{ Params: EntryParams }>(
+  admin.delete(
     '/entries/:id',
     {
       schema: {
@@ -222,16 +223,16 @@ function registerWrites(admin: FastifyInstance, { acl, hasher }: AclAdminOptions
       },
     },
     async (request, reply) => {
-      const id = entryId(request);
+      const id = entryId(request.params);
       if (id === undefined || !(await acl.delete(id))) return noEntry(request, reply);
       request.log.info({ acl_entry: id }, 'ACL entry deleted');
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }
 
-function registerImport(admin: FastifyInstance, { acl, hasher }: AclAdminOptions): void {
-  admin.post<{ Querystring: ImportQuery; Body: AclFile }>(
+function registerImport(admin: TypeBoxFastify, { acl, hasher }: AclAdminOptions): void {
+  admin.post(
     '/import',
     {
       bodyLimit: IMPORT_BODY_LIMIT_BYTES,

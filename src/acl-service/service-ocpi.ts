@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxFastify } from '../http/type-provider.js';
+import type { FastifyBaseLogger, FastifyError, FastifyRequest } from 'fastify';
 import { sameToken } from '../lib/bearer.js';
 import { fingerprintOf, type TokenHasher } from '../lib/token-hash.js';
 import { authorize, type AclStore } from './acl.js';
@@ -65,13 +66,14 @@ function authenticated(header: string | undefined, credentialsToken: string): bo
 }
 
 function locationIdOf(body: unknown): string | null {
-  if (typeof body !== 'object' || body === null) return null;
-  const id = (body as Record<string, unknown>)['location_id'];
+  if (typeof body !== 'object' || body === null || !('location_id' in body)) return null;
+  const id = body.location_id;
   return typeof id === 'string' && id.length > 0 && id.length <= 36 ? id : null;
 }
 
 function evseUidsOf(body: unknown): string[] | undefined {
-  const uids = (body as Record<string, unknown>)['evse_uids'];
+  const uids =
+    typeof body === 'object' && body !== null && 'evse_uids' in body ? body.evse_uids : undefined;
   if (!Array.isArray(uids)) return undefined;
   return uids.filter((uid): uid is string => typeof uid === 'string');
 }
@@ -82,7 +84,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 }
 
 export function registerOcpiAuthorize(
-  app: FastifyInstance,
+  app: TypeBoxFastify,
   options: {
     acl: AclStore;
     hasher: TokenHasher;
@@ -91,7 +93,7 @@ export function registerOcpiAuthorize(
   },
 ): void {
   const { acl, hasher, now } = options;
-  void app.register((scope, _opts, done) => {
+  void app.register((scope: TypeBoxFastify, _opts, done) => {
     // A body that is not JSON, or too large, still gets an OCPI answer, without the URL.
     scope.setErrorHandler((error: FastifyError, request, reply) => {
       const status = error.statusCode !== undefined && error.statusCode < 500 ? 400 : 500;

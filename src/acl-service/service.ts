@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TypeBoxFastify, TypeBoxTypeProvider } from '../http/type-provider.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -129,7 +130,7 @@ export function createAuthService(options: AuthServiceOptions): FastifyInstance 
     bodyLimit: BODY_LIMIT_BYTES,
     // Every bad field is reported, and a number is not silently turned into a string.
     ajv: { customOptions: { allErrors: true, coerceTypes: false } },
-  });
+  }).withTypeProvider<TypeBoxTypeProvider>();
   // SIGTERM must not wait for workers' idle keep-alive connections (see the function).
   closeConnectionsOnDrain(app);
 
@@ -180,11 +181,11 @@ export function createAuthService(options: AuthServiceOptions): FastifyInstance 
   return app;
 }
 
-function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void {
+function registerRoutes(app: TypeBoxFastify, options: AuthServiceOptions): void {
   const { acl, hasher } = options;
   const now = options.now ?? Date.now;
 
-  app.post<{ Body: AuthorizeRequest }>(
+  app.post(
     AUTHORIZE_PATH,
     {
       schema: {
@@ -217,7 +218,9 @@ function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void
     },
   );
 
-  app.get('/health/live', { schema: { response: { 200: Health } } }, () => ({ status: 'ok' }));
+  app.get('/health/live', { schema: { response: { 200: Health } } }, () => ({
+    status: 'ok' as const,
+  }));
 
   app.get(
     '/health/ready',
@@ -225,7 +228,7 @@ function registerRoutes(app: FastifyInstance, options: AuthServiceOptions): void
     async (request, reply) => {
       try {
         await acl.ping();
-        return { status: 'ok', checks: { acl: 'ok' } };
+        return { status: 'ok' as const, checks: { acl: 'ok' } };
       } catch (error) {
         request.log.warn({ err: error }, 'ACL store is not ready');
         return reply.code(503).send({ status: 'unavailable', checks: { acl: 'failing' } });

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxFastify } from '../http/type-provider.js';
 import { Type } from 'typebox';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { bearerToken, sameToken } from '../lib/bearer.js';
@@ -76,7 +77,7 @@ export function adminGuard(adminToken: string) {
  * not exist (404).
  */
 export function registerAdminRoutes(
-  app: FastifyInstance,
+  app: TypeBoxFastify,
   deps: {
     adminToken: string;
     deadLetters: DeadLetters;
@@ -86,7 +87,7 @@ export function registerAdminRoutes(
   },
 ): void {
   void app.register(
-    (admin, _options, done) => {
+    (admin: TypeBoxFastify, _options, done) => {
       admin.addHook('onRequest', adminGuard(deps.adminToken));
 
       registerStatsRoute(admin, deps.stats);
@@ -94,9 +95,7 @@ export function registerAdminRoutes(
       registerHistoryRoute(admin, deps.store);
       registerDeadLetterGroupRoutes(admin, deps.deadLetters);
 
-      admin.get<{
-        Querystring: { limit?: string; after?: string; host?: string; reason?: string };
-      }>(
+      admin.get(
         '/dead-letters',
         {
           schema: {
@@ -137,7 +136,7 @@ export function registerAdminRoutes(
           }),
       );
 
-      admin.post<{ Params: { id: string } }>(
+      admin.post(
         '/dead-letters/:id/replay',
         {
           schema: {
@@ -176,7 +175,7 @@ export function registerAdminRoutes(
         },
       );
 
-      admin.post<{ Querystring: { through?: string } }>(
+      admin.post(
         '/dead-letters/replay',
         {
           schema: {

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { checkedByRoute, type TypeBoxFastify } from '../http/type-provider.js';
 import { Type } from 'typebox';
 import { parseDuration } from '../config/config.js';
 import type { ClientStore } from '../clients/port.js';
@@ -26,6 +27,32 @@ const ClientBody = Type.Object(
   },
   { description: 'Validated field by field; every bad field is named in the 400.' },
 );
+const Instant = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+/** A client as the admin API shows it (`clientView`): never a key or a secret. */
+const ClientView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  callback_hosts: Type.Array(Type.String()),
+  rate_limit_per_sec: Type.Union([Type.Integer(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+  api_keys: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      prefix: Type.String(),
+      created_at: Instant,
+      expires_at: Instant,
+    }),
+  ),
+  webhook_secrets: Type.Array(
+    Type.Object({ id: Type.String(), created_at: Instant, expires_at: Instant }),
+  ),
+});
+/** What a creation or rotation shows once: the new key, secret, or both. */
+const Credentials = Type.Object({
+  client: ClientView,
+  api_key: Type.Optional(Type.String()),
+  webhook_secret: Type.Optional(Type.String()),
+});
 const RotationBody = Type.Object({
   overlap: Type.Optional(
     Type.String({ description: 'How long the earlier ones keep working, e.g. 24h (default)' }),
@@ -47,12 +74,17 @@ function invalid(
   );
 }
 
+/** The fields of a body, to be checked one by one; none when it is not an object. */
+const inputOf = (body: unknown): ClientInput =>
+  typeof body === 'object' && body !== null ? body : {};
+
 const notFound = (request: FastifyRequest, reply: FastifyReply) =>
   sendProblem(reply, problem(404, 'CLIENT_NOT_FOUND', { instance: instanceOf(request) }));
 
 /** The body's `overlap` in ms; undefined when absent, null when malformed. */
 function overlapOf(body: unknown): number | undefined | null {
-  const text = (body as { overlap?: unknown } | undefined)?.overlap;
+  const text =
+    typeof body === 'object' && body !== null && 'overlap' in body ? body.overlap : undefined;
   if (text === undefined) return undefined;
   return typeof text === 'string' ? parseDuration(text) : null;
 }
@@ -64,29 +96,29 @@ function overlapOf(body: unknown): number | undefined | null {
  * processes see it within `CLIENT_REFRESH_MS`.
  */
 export function registerClientRoutes(
-  admin: FastifyInstance,
+  admin: TypeBoxFastify,
   deps: { store: ClientStore; registry: ClientRegistry },
 ): void {
   const { store, registry } = deps;
   // Bodies are checked field by field below (every bad field named as in the public API); the
   // schemas document them.
-  const schema = (summary: string, extra: object = {}) => ({
+  const schema = <Schema extends FastifySchema>(summary: string, extra: Schema) => ({
     attachValidation: true,
     schema: { summary, tags, security, ...extra },
   });
 
-  admin.get('/clients', schema('List the API clients'), async () => ({
+  admin.get('/clients', schema('List the API clients', {}), async () => ({
     items: (await store.list()).map(clientView),
   }));
 
   admin.post(
     '/clients',
     schema('Create an API client: its first API key and webhook secret are shown once', {
-      body: ClientBody,
-      response: { 400: Problem, 401: Problem, 409: Problem },
+      body: checkedByRoute(ClientBody),
+      response: { 201: Credentials, 400: Problem, 401: Problem, 409: Problem },
     }),
     async (request, reply) => {
-      const input = (request.body ?? {}) as ClientInput;
+      const input = inputOf(request.body);
       const errors = clientInputErrors(input, false);
       if (errors.length > 0) return invalid(request, reply, errors);
       const created = await createClient(store, input);
@@ -103,24 +135,27 @@ export function registerClientRoutes(
     },
   );
 
-  admin.get<{ Params: { name: string } }>(
+  admin.get(
     '/clients/:name',
-    schema('Read an API client', { params: NameParams, response: { 404: Problem } }),
+    schema('Read an API client', {
+      params: NameParams,
+      response: { 200: ClientView, 404: Problem },
+    }),
     async (request, reply) => {
       const found = (await store.list()).find((c) => c.name === request.params.name);
       return found === undefined ? notFound(request, reply) : clientView(found);
     },
   );
 
-  admin.patch<{ Params: { name: string } }>(
+  admin.patch(
     '/clients/:name',
     schema("Change an API client's callback hosts or rate limit", {
       params: NameParams,
-      body: ClientBody,
-      response: { 400: Problem, 404: Problem },
+      body: checkedByRoute(ClientBody),
+      response: { 200: ClientView, 400: Problem, 404: Problem },
     }),
     async (request, reply) => {
-      const input = (request.body ?? {}) as ClientInput;
+      const input = inputOf(request.body);
       const errors = clientInputErrors(input, true);
       if (errors.length > 0) return invalid(request, reply, errors);
       const changed = await changeClient(store, request.params.name, input);
@@ -132,7 +167,7 @@ export function registerClientRoutes(
   );
 
   const rotation = (what: 'keys' | 'webhook-secrets') =>
-    admin.post<{ Params: { name: string } }>(
+    admin.post(
       `/clients/:name/${what}`,
       schema(
         what === 'keys'
@@ -140,8 +175,8 @@ export function registerClientRoutes(
           : 'Add a webhook secret (shown once); both sign during the overlap',
         {
           params: NameParams,
-          body: Type.Optional(RotationBody),
-          response: { 400: Problem, 404: Problem },
+          body: checkedByRoute(Type.Optional(RotationBody)),
+          response: { 201: Credentials, 400: Problem, 404: Problem },
         },
       ),
       async (request, reply) => {
@@ -170,17 +205,17 @@ export function registerClientRoutes(
   rotation('keys');
   rotation('webhook-secrets');
 
-  admin.delete<{ Params: { name: string } }>(
+  admin.delete(
     '/clients/:name',
     schema('Delete an API client: its keys stop working at once', {
       params: NameParams,
-      response: { 404: Problem },
+      response: { 204: Type.Null({ description: 'Deleted.' }), 404: Problem },
     }),
     async (request, reply) => {
       if (!(await store.remove(request.params.name))) return notFound(request, reply);
       await registry.refresh();
       request.log.info({ client: request.params.name }, 'client deleted');
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

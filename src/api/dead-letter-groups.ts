@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { TypeBoxFastify } from '../http/type-provider.js';
 import type { DeadLetters } from '../callbacks/dead-letters.js';
 import { Problem } from '../http/problem.js';
 
@@ -34,10 +34,10 @@ const GroupView = Type.Object({
  * operator confirmed is what is sent. Registered inside the admin plugin.
  */
 export function registerDeadLetterGroupRoutes(
-  admin: FastifyInstance,
+  admin: TypeBoxFastify,
   deadLetters: DeadLetters,
 ): void {
-  admin.get<{ Querystring: { limit?: string; offset?: string } }>(
+  admin.get(
     '/dead-letters/groups',
     {
       schema: {
@@ -82,7 +82,7 @@ export function registerDeadLetterGroupRoutes(
     },
   );
 
-  admin.post<{ Querystring: { host: string; reason: string; through?: string } }>(
+  admin.post(
     '/dead-letters/groups/replay',
     {
       schema: {

@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
+import { literals, type TypeBoxFastify } from '../http/type-provider.js';
 import {
   DECISIONS,
   HISTORY_LATENCY_BOUNDS_MS,
@@ -101,7 +101,7 @@ export function historyView(range: HistoryRange, history: StoreHistory, now: num
  * query per range and interval.
  */
 export function registerHistoryRoute(
-  admin: FastifyInstance,
+  admin: TypeBoxFastify,
   store: Pick<DecisionStore, 'history'>,
   now: () => number = Date.now,
 ): void {
@@ -115,7 +115,7 @@ export function registerHistoryRoute(
     view.catch(() => cache.delete(range));
     return view;
   };
-  admin.get<{ Querystring: { range?: HistoryRange } }>(
+  admin.get(
     '/history',
     {
       schema: {
@@ -124,10 +124,7 @@ export function registerHistoryRoute(
         security: [{ adminToken: [] }],
         querystring: Type.Object({
           range: Type.Optional(
-            Type.Union(
-              RANGE_NAMES.map((name) => Type.Literal(name)),
-              { description: 'The window ending now; default 15m.' },
-            ),
+            literals(RANGE_NAMES, { description: 'The window ending now; default 15m.' }),
           ),
         }),
         response: { 200: HistoryView, 400: Problem, 401: Problem, 503: Problem },

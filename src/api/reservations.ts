@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { checkedByRoute, literals, type TypeBoxFastify } from '../http/type-provider.js';
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { TokenHasher } from '../lib/token-hash.js';
 import { isUuid } from '../lib/ids.js';
 import type { StationStore } from '../stations/port.js';
-import { reservationView, type FieldError } from '../stations/manage.js';
+import { RESERVATION_STATES, reservationView, type FieldError } from '../stations/manage.js';
 import { identifyCaller, type CallerOptions } from './callers.js';
 import { instanceOf, problem, sendProblem } from '../http/problem.js';
 import { DRIVER_TOKEN_PATTERN, DriverToken, FIELD_RULES, StationId } from '../contract/fields.js';
@@ -33,10 +34,9 @@ const ReservationView = Type.Object({
   driver_token_hash_prefix: Type.String(),
   starts_at: Type.String({ format: 'date-time' }),
   ends_at: Type.String({ format: 'date-time' }),
-  status: Type.Union(
-    ['upcoming', 'active', 'ended', 'cancelled'].map((s) => Type.Literal(s)),
-    { description: '`ended` once ends_at has passed: a reservation ends by itself.' },
-  ),
+  status: literals(RESERVATION_STATES, {
+    description: '`ended` once ends_at has passed: a reservation ends by itself.',
+  }),
   created_at: Type.String({ format: 'date-time' }),
   cancelled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
@@ -53,8 +53,10 @@ interface Limits {
   maxAheadMs: number;
 }
 
-/** The window of a body, or every bad field. */
-function windowOf(body: Record<string, unknown>, at: number, limits: Limits) {
+/** The window a body asks for, or (`window` null) every bad field. */
+function windowOf(input: unknown, at: number, limits: Limits) {
+  const body: Record<string, unknown> =
+    typeof input === 'object' && input !== null ? { ...input } : {};
   const errors: FieldError[] = [];
   if (typeof body.station_id !== 'string' || !isUuid(body.station_id)) {
     errors.push({ field: 'station_id', message: FIELD_RULES.station_id });
@@ -80,7 +82,13 @@ function windowOf(body: Record<string, unknown>, at: number, limits: Limits) {
       message: `must be at most ${limits.maxAheadMs / 3_600_000} hours ahead`,
     });
   }
-  return { errors, startsAt, endsAt };
+  const { station_id: stationId, driver_token: driverToken } = body;
+  if (errors.length > 0 || typeof stationId !== 'string' || typeof driverToken !== 'string')
+    return { errors, window: null };
+  return {
+    errors,
+    window: { stationId: stationId.toLowerCase(), driverToken, startsAt, endsAt },
+  };
 }
 
 /**
@@ -89,7 +97,7 @@ function windowOf(body: Record<string, unknown>, at: number, limits: Limits) {
  * UUID, told to whoever made it; the driver token is kept as a keyed hash and never shown.
  */
 export function registerReservationRoutes(
-  app: FastifyInstance,
+  app: TypeBoxFastify,
   deps: {
     stations: StationStore;
     hasher: TokenHasher;
@@ -111,16 +119,15 @@ export function registerReservationRoutes(
       schema: {
         summary: 'Reserve a charging point of a station for a window',
         tags,
-        body: ReservationBody,
+        body: checkedByRoute(ReservationBody),
         response: { 201: ReservationView, 400: Problem, 404: Problem, 409: Problem },
       },
     },
     async (request, reply) => {
       const at = now();
-      const body = (request.body ?? {}) as Record<string, unknown>;
-      const { errors, startsAt, endsAt } = windowOf(body, at, deps.limits);
-      if (errors.length > 0) return invalid(request, reply, errors);
-      const stationId = (body.station_id as string).toLowerCase();
+      const { errors, window } = windowOf(request.body, at, deps.limits);
+      if (window === null) return invalid(request, reply, errors);
+      const { stationId, driverToken, startsAt, endsAt } = window;
       const station = await stations.get(stationId);
       if (station === null) return stationNotFound(request, reply);
       if (station.status === 'out_of_order') {
@@ -132,7 +139,7 @@ export function registerReservationRoutes(
       const result = await stations.reserve({
         id: randomUUID(),
         stationId,
-        tokenHash: deps.hasher.hash(body.driver_token as string),
+        tokenHash: deps.hasher.hash(driverToken),
         startsAt,
         endsAt,
         createdAt: at,
@@ -162,7 +169,7 @@ export function registerReservationRoutes(
   const notFound = (request: Parameters<typeof instanceOf>[0]) =>
     problem(404, 'RESERVATION_NOT_FOUND', { instance: instanceOf(request) });
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     `${RESERVATIONS_PATH}/:id`,
     {
       onRequest: identifyCaller(deps.callers, 'read'),
@@ -170,7 +177,7 @@ export function registerReservationRoutes(
         summary: 'Read a reservation (never its driver token)',
         tags,
         params: IdParams,
-        response: { 404: Problem },
+        response: { 200: ReservationView, 404: Problem },
       },
     },
     async (request, reply) => {
@@ -179,7 +186,7 @@ export function registerReservationRoutes(
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     `${RESERVATIONS_PATH}/:id`,
     {
       onRequest: identifyCaller(deps.callers, 'start'),
@@ -187,7 +194,7 @@ export function registerReservationRoutes(
         summary: 'Cancel a reservation: its charging point is free at once',
         tags,
         params: IdParams,
-        response: { 404: Problem },
+        response: { 200: ReservationView, 404: Problem },
       },
     },
     async (request, reply) => {
@@ -200,7 +207,7 @@ export function registerReservationRoutes(
   );
 
   if (deps.guard === undefined) return;
-  app.get<{ Querystring: { from?: string; to?: string } }>(
+  app.get(
     RESERVATIONS_PATH,
     {
       onRequest: deps.guard,
@@ -212,7 +219,11 @@ export function registerReservationRoutes(
           from: Type.Optional(Type.String({ format: 'date-time' })),
           to: Type.Optional(Type.String({ format: 'date-time' })),
         }),
-        response: { 400: Problem, 401: Problem },
+        response: {
+          200: Type.Object({ items: Type.Array(ReservationView) }),
+          400: Problem,
+          401: Problem,
+        },
       },
     },
     async (request, reply) => {

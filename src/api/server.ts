@@ -23,6 +23,7 @@ import { exposition, type Metrics, type MetricsJson } from '../lib/metrics.js';
 import { registerQueueGauges } from '../queue/metrics.js';
 import { SESSIONS_PATH } from './sessions.js';
 import { closeConnectionsOnDrain } from '../http/drain-connections.js';
+import type { TypeBoxTypeProvider } from '../http/type-provider.js';
 import { acceptJsonOnly } from '../http/json-body.js';
 import { forceCloseAfter, limitConnections } from '../http/connection-guard.js';
 import { ClientRateLimit } from '../lib/client-limits.js';
@@ -119,7 +120,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       // Every bad field is reported at once; values are never coerced into validity.
       customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false },
     },
-  });
+  }).withTypeProvider<TypeBoxTypeProvider>();
   // SIGTERM must not wait for clients' idle keep-alive connections (see the function), nor
   // for ever on clients that never finish a request.
   closeConnectionsOnDrain(app);

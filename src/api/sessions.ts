@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import type { FastifySchemaValidationError } from 'fastify';
+import { checkedByRoute, type TypeBoxFastify } from '../http/type-provider.js';
 import { allowsCallbackHost } from '../clients/port.js';
 import { identifyCaller, type CallerOptions } from './callers.js';
 import { storeCall } from './deadline.js';
@@ -28,7 +29,7 @@ export const SESSIONS_PATH = '/api/v1/charging-sessions';
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export function registerSessionRoutes(
-  app: FastifyInstance,
+  app: TypeBoxFastify,
   deps: {
     intake: Intake;
     store: DecisionStore;
@@ -53,8 +54,8 @@ export function registerSessionRoutes(
         description:
           'Validates and durably stores the request, then answers 202. The decision is POSTed to callback_url later (see the CallbackPayload schema and the webhook headers).',
         tags: ['charging sessions'],
-        body: StartSessionRequest,
-        headers: IdempotencyKeyHeader,
+        body: checkedByRoute(StartSessionRequest),
+        headers: checkedByRoute(IdempotencyKeyHeader),
         response: {
           202: Accepted,
           400: Problem,
@@ -135,7 +136,7 @@ export function registerSessionRoutes(
     },
   );
 
-  app.get<{ Params: { request_id: string } }>(
+  app.get(
     `${SESSIONS_PATH}/:request_id`,
     {
       onRequest: identifyCaller(deps.callers, 'read'),

@@ -1,8 +1,17 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { checkedByRoute, literals, type TypeBoxFastify } from '../http/type-provider.js';
 import { randomUUID } from 'node:crypto';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { isUuid } from '../lib/ids.js';
-import { boxAround, distanceKm, STATION_STATUSES, type StationStore } from '../stations/port.js';
+import {
+  boxAround,
+  CONNECTOR_TYPES,
+  distanceKm,
+  POINT_STATUSES,
+  STATION_STATUSES,
+  type StationStatus,
+  type StationStore,
+} from '../stations/port.js';
 import { stationInputErrors, stationOf, stationView, type FieldError } from '../stations/manage.js';
 import { identifyCaller, type CallerOptions } from './callers.js';
 import { instanceOf, problem, sendProblem } from '../http/problem.js';
@@ -24,9 +33,7 @@ const NEAR_PATTERN = /^(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)$/;
 const tags = ['stations'];
 const operator = [{ adminToken: [] }];
 const IdParams = Type.Object({ id: StationId });
-const StatusBody = Type.Object({
-  status: Type.Union(STATION_STATUSES.map((s) => Type.Literal(s))),
-});
+const StatusBody = Type.Object({ status: literals(STATION_STATUSES) });
 const StationBody = Type.Object(
   {
     name: Type.String(),
@@ -37,7 +44,7 @@ const StationBody = Type.Object(
       postal_code: Type.String(),
       country: Type.String({ description: 'ISO 3166-1 alpha-2' }),
     }),
-    status: Type.Optional(Type.Union(STATION_STATUSES.map((s) => Type.Literal(s)))),
+    status: Type.Optional(literals(STATION_STATUSES)),
     charging_points: Type.Array(
       Type.Object({
         id: Type.String(),
@@ -49,22 +56,41 @@ const StationBody = Type.Object(
   },
   { description: 'Validated field by field; every bad field is named in the 400.' },
 );
+/** A station as the API shows it (`stationView`); `distance_km` only in a `near=` search. */
+const StationView = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  location: Type.Object({ lat: Type.Number(), lon: Type.Number() }),
+  address: Type.Object({
+    street: Type.String(),
+    city: Type.String(),
+    postal_code: Type.String(),
+    country: Type.String(),
+  }),
+  status: literals(STATION_STATUSES),
+  charging_points: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      connector_type: literals(CONNECTOR_TYPES),
+      max_power_kw: Type.Number(),
+      status: literals(POINT_STATUSES),
+    }),
+  ),
+  updated_at: Type.String({ format: 'date-time' }),
+  distance_km: Type.Optional(Type.Number()),
+});
 const ListQuery = Type.Object({
   limit: Type.Optional(Type.String({ description: `1 to ${MAX_PAGE}; default ${DEFAULT_PAGE}` })),
   after: Type.Optional(Type.String({ description: 'The `next` of the previous page.' })),
-  status: Type.Optional(Type.Union(STATION_STATUSES.map((s) => Type.Literal(s)))),
+  status: Type.Optional(literals(STATION_STATUSES)),
   near: Type.Optional(Type.String({ description: '`lat,lon`: nearest first, within radius_km' })),
   radius_km: Type.Optional(
     Type.String({ description: `Up to ${MAX_RADIUS_KM}; default ${DEFAULT_RADIUS_KM}` }),
   ),
 });
-type ListQuery = {
-  limit?: string;
-  after?: string;
-  status?: (typeof STATION_STATUSES)[number];
-  near?: string;
-  radius_km?: string;
-};
+
+const isStationStatus = (value: unknown): value is StationStatus =>
+  STATION_STATUSES.some((status) => status === value);
 
 export function invalid(request: FastifyRequest, reply: FastifyReply, errors: FieldError[]) {
   return sendProblem(
@@ -81,7 +107,7 @@ export const stationNotFound = (request: FastifyRequest, reply: FastifyReply) =>
   sendProblem(reply, problem(404, 'STATION_NOT_FOUND', { instance: instanceOf(request) }));
 
 /** The query's paging and search, or the bad fields. */
-function parseList(q: ListQuery) {
+function parseList(q: Static<typeof ListQuery>) {
   const errors: FieldError[] = [];
   const limit = q.limit === undefined ? DEFAULT_PAGE : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
@@ -112,7 +138,7 @@ function parseList(q: ListQuery) {
  * management system calls to keep statuses current.
  */
 export function registerStationRoutes(
-  app: FastifyInstance,
+  app: TypeBoxFastify,
   deps: {
     stations: StationStore;
     callers: CallerOptions;
@@ -124,7 +150,7 @@ export function registerStationRoutes(
   const now = deps.now ?? Date.now;
   const read = identifyCaller(deps.callers, 'read');
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get(
     STATIONS_PATH,
     {
       onRequest: read,
@@ -132,7 +158,13 @@ export function registerStationRoutes(
         summary: 'List stations: by id, paged, or nearest first with near=',
         tags,
         querystring: ListQuery,
-        response: { 400: Problem },
+        response: {
+          200: Type.Object({
+            items: Type.Array(StationView),
+            next: Type.Union([Type.String(), Type.Null()]),
+          }),
+          400: Problem,
+        },
       },
     },
     async (request, reply) => {
@@ -166,11 +198,16 @@ export function registerStationRoutes(
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     `${STATIONS_PATH}/:id`,
     {
       onRequest: read,
-      schema: { summary: 'Read a station', tags, params: IdParams, response: { 404: Problem } },
+      schema: {
+        summary: 'Read a station',
+        tags,
+        params: IdParams,
+        response: { 200: StationView, 404: Problem },
+      },
     },
     async (request, reply) => {
       const station = await stations.get(request.params.id.toLowerCase());
@@ -179,16 +216,17 @@ export function registerStationRoutes(
   );
 
   if (deps.guard === undefined) return;
-  const write = (summary: string, extra: object = {}) => ({
+  const write = <Schema extends FastifySchema>(summary: string, extra: Schema) => ({
     onRequest: deps.guard,
     attachValidation: true,
     schema: { summary, tags, security: operator, ...extra },
   });
 
   const put = async (id: string, request: FastifyRequest, reply: FastifyReply) => {
-    const errors = stationInputErrors(request.body);
+    const body = request.body;
+    const errors = stationInputErrors(body);
     if (errors.length > 0) return invalid(request, reply, errors);
-    const station = stationOf(id, request.body, now());
+    const station = stationOf(id, body, now());
     const created = await stations.put(station);
     request.log.info({ station_id: station.id, created }, 'station stored');
     return reply.code(created ? 201 : 200).send(stationView(station));
@@ -197,18 +235,18 @@ export function registerStationRoutes(
   app.post(
     STATIONS_PATH,
     write('Add a station (its id is made here)', {
-      body: StationBody,
-      response: { 400: Problem, 401: Problem },
+      body: checkedByRoute(StationBody),
+      response: { 200: StationView, 201: StationView, 400: Problem, 401: Problem },
     }),
     async (request, reply) => put(randomUUID(), request, reply),
   );
 
-  app.put<{ Params: { id: string } }>(
+  app.put(
     `${STATIONS_PATH}/:id`,
     write('Create or replace a station', {
       params: IdParams,
-      body: StationBody,
-      response: { 400: Problem, 401: Problem },
+      body: checkedByRoute(StationBody),
+      response: { 200: StationView, 201: StationView, 400: Problem, 401: Problem },
     }),
     async (request, reply) => {
       if (!isUuid(request.params.id)) {
@@ -218,47 +256,42 @@ export function registerStationRoutes(
     },
   );
 
-  app.put<{ Params: { id: string } }>(
+  app.put(
     `${STATIONS_PATH}/:id/status`,
     write("Set a station's status (what a CSMS calls when a station breaks or is repaired)", {
       params: IdParams,
-      body: StatusBody,
-      response: { 400: Problem, 401: Problem, 404: Problem },
+      body: checkedByRoute(StatusBody),
+      response: { 200: StationView, 400: Problem, 401: Problem, 404: Problem },
     }),
     async (request, reply) => {
-      const status = (request.body as { status?: unknown } | undefined)?.status;
-      if (
-        !(STATION_STATUSES as readonly unknown[]).includes(status) ||
-        !isUuid(request.params.id)
-      ) {
+      const { body } = request;
+      const status =
+        typeof body === 'object' && body !== null && 'status' in body ? body.status : undefined;
+      if (!isStationStatus(status) || !isUuid(request.params.id)) {
         return invalid(request, reply, [
           { field: 'status', message: `must be one of ${STATION_STATUSES.join(', ')}` },
         ]);
       }
       const id = request.params.id.toLowerCase();
-      const changed = await stations.setStatus(
-        id,
-        status as (typeof STATION_STATUSES)[number],
-        now(),
-      );
+      const changed = await stations.setStatus(id, status, now());
       if (changed === null) return stationNotFound(request, reply);
       request.log.info({ station_id: id, status }, 'station status set');
       return stationView(changed);
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     `${STATIONS_PATH}/:id`,
     write('Delete a station and its reservations', {
       params: IdParams,
-      response: { 401: Problem, 404: Problem },
+      response: { 204: Type.Null({ description: 'Deleted.' }), 401: Problem, 404: Problem },
     }),
     async (request, reply) => {
       if (!(await stations.remove(request.params.id.toLowerCase()))) {
         return stationNotFound(request, reply);
       }
       request.log.info({ station_id: request.params.id }, 'station deleted');
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 }

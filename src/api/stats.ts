@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
+import type { TypeBoxFastify } from '../http/type-provider.js';
 import type { CircuitState } from '../lib/circuit-breaker.js';
 import type { MetricsJson } from '../lib/metrics.js';
 import { TOPICS } from '../queue/port.js';
@@ -130,7 +130,7 @@ export function statsSnapshot(
  * console polls it every second, so it answers from the metrics alone: no store query beyond
  * the queue gauges a Prometheus scrape reads too.
  */
-export function registerStatsRoute(admin: FastifyInstance, source: StatsSource): void {
+export function registerStatsRoute(admin: TypeBoxFastify, source: StatsSource): void {
   admin.get(
     '/stats',
     {

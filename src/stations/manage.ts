@@ -153,8 +153,10 @@ export function stationView(s: Station, extra: { distance_km?: number } = {}) {
   };
 }
 
+export const RESERVATION_STATES = ['upcoming', 'active', 'ended', 'cancelled'] as const;
+
 /** `cancelled`, `ended` (past its end), `active` (now within it) or `upcoming`. */
-export function reservationState(r: Reservation, now: number) {
+export function reservationState(r: Reservation, now: number): (typeof RESERVATION_STATES)[number] {
   if (r.cancelledAt !== null) return 'cancelled';
   if (now >= r.endsAt) return 'ended';
   return now >= r.startsAt ? 'active' : 'upcoming';
