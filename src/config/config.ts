@@ -1,6 +1,7 @@
 import { Type, type StaticDecode, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { OCPI_TOKEN_TYPES, PARTY_PATTERN, parseParty } from '../contract/ocpi.js';
+import { DEFAULT_SCHEMA } from '../lib/pg-defaults.js';
 import {
   acceptedValues,
   duration,
@@ -170,13 +171,12 @@ const schema = Type.Object({
     default: 'chargegate',
   }),
   DATABASE_SCHEMA: matching(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier', {
-    default: 'public',
+    default: DEFAULT_SCHEMA,
   }),
   SQLITE_SYNCHRONOUS: oneOf(['normal', 'full'], { default: 'normal' }),
-  // `auto` (worker threads when there is a second core): measured with `npm run bench` on 2
-  // cores, the threads accept 1.7 × as many requests, decide more, and keep the `202` in
-  // milliseconds under end-to-end load instead of a second (docs/performance.md); `false`
-  // keeps everything on one thread.
+  // `auto`: worker threads when there is a second core, so that a `202` never waits behind
+  // deciding (docs/performance.md, `WORKER_THREAD`, has the figures); `false` keeps everything
+  // on one thread.
   WORKER_THREAD: oneOf(['auto', 'true', 'false'], { default: 'auto' }),
   ADMIN_TOKEN: Type.Optional(longText(16)),
   ACL_ADMIN_TOKEN: Type.Optional(longText(16)),

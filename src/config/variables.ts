@@ -37,7 +37,8 @@ const durationMs = (text: string) => (text.trim() === '0' ? 0 : parseDuration(te
 function scheduleMs(text: string): number[] | null {
   const parts = text.split(',').map((p) => p.trim());
   const delays = parts.map(parseDuration);
-  if (parts.length === 0 || parts.length > 50) return null;
+  // `split` gives at least one part: an empty text is one empty part, which does not parse.
+  if (parts.length > 50) return null;
   return delays.every((d): d is number => d !== null && d >= 0) ? delays : null;
 }
 
