@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deleteRedisKeys, dropSchema } from '../test/helpers/servers.js';
-import { spawnChargegate, summariseLog, type LogSummary, type ServiceProcess } from './children.js';
+import {
+  forkServer,
+  spawnChargegate,
+  summariseLog,
+  type LogSummary,
+  type ServiceProcess,
+} from './children.js';
 import { peakRssMiB } from './procstat.js';
 import type { Settings } from './settings.js';
 
@@ -132,6 +138,31 @@ export async function startDeployment(
       Object.fromEntries(processes.map((p) => [p.name, peakRssMiB(p.pid) ?? NaN])),
     ...(workerLater ? { startWorker } : {}),
     stop,
+  };
+}
+
+/**
+ * The in-memory pipeline (`pipeline.ts`) as a deployment, so that the deciding scenarios drive
+ * it exactly as they drive the service: no log, no Redis, no PostgreSQL.
+ */
+export async function startPipeline(authUrl: string): Promise<Deployment> {
+  const server = await forkServer('in-memory pipeline', './pipeline.js', [authUrl]);
+  const process: ServiceProcess = {
+    name: 'pipeline',
+    pid: server.pid,
+    url: server.url,
+    logFile: '',
+    stop: () => server.stop(),
+  };
+  return {
+    url: server.url,
+    processes: [process],
+    groups: [],
+    peakMemoryMiB: () => ({ pipeline: peakRssMiB(server.pid) ?? NaN }),
+    stop: async () => {
+      await server.stop();
+      return {};
+    },
   };
 }
 
