@@ -40,7 +40,7 @@ const FRESH_RECHECK_MS = 20;
  * a ms or two before the API's session write commits, and putting the message back would cost
  * a queue write and `FRESH_RECHECK_MS` of the driver's wait.
  */
-const FRESH_REREADS_MS = [1, 2, 4];
+const FRESH_REREADS_MS = [1, 2, 4, 8, 16];
 
 /** When a message whose session is not stored (yet) is looked at again, and whether that
  * counts as an attempt (not while it is fresh); `null` once it is an orphan (older than the
