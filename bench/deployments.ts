@@ -61,6 +61,13 @@ async function dropDistributedState(
   await dropSchema(databaseUrl, schema);
 }
 
+/** Node's flags for a CPU profile of every thread, with BENCH_PROFILE_DIR (--cpu-prof is
+ * refused in NODE_OPTIONS, so profiling is a command-line flag of its own). */
+function cpuProfile(settings: Settings): string[] {
+  const dir = settings.profileDir;
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 /**
  * Starts a fresh deployment (its own data directory, or its own Redis key prefix and
  * PostgreSQL schema) so that no scenario inherits another's backlog or tables. With
@@ -107,11 +114,7 @@ export async function startDeployment(
     if (distributed) await dropDistributedState(redisUrl, databaseUrl, prefix, schema);
     return logs;
   };
-  // --cpu-prof is refused in NODE_OPTIONS, so profiling is a command-line flag of its own.
-  const nodeArgs =
-    settings.profileDir === undefined
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
+  const nodeArgs = cpuProfile(settings);
   const spawnRole = (role: 'api' | 'worker' | 'start', niceness = 0) =>
     spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs, niceness);
   // As docs/distributed.md advises when the roles share a machine (`start` does the same to its
@@ -145,8 +148,13 @@ export async function startDeployment(
  * The in-memory pipeline (`pipeline.ts`) as a deployment, so that the deciding scenarios drive
  * it exactly as they drive the service: no log, no Redis, no PostgreSQL.
  */
-export async function startPipeline(authUrl: string): Promise<Deployment> {
-  const server = await forkServer('in-memory pipeline', './pipeline.js', [authUrl]);
+export async function startPipeline(authUrl: string, settings: Settings): Promise<Deployment> {
+  const server = await forkServer(
+    'in-memory pipeline',
+    './pipeline.js',
+    [authUrl],
+    cpuProfile(settings),
+  );
   const process: ServiceProcess = {
     name: 'pipeline',
     pid: server.pid,

@@ -109,7 +109,9 @@ async function benchMode(rig: Rig, mode: Mode): Promise<Omit<ModeResults, 'decid
 /** BENCH_DECIDE_ONLY: the pipeline and each mode's deciding scenarios, one table. */
 async function decideOnly(rig: Rig, modes: Mode[]): Promise<number> {
   const startedAt = new Date();
-  const pipeline = await decideOf(rig, 'pipeline', () => startPipeline(authorizeUrl(rig)));
+  const pipeline = await decideOf(rig, 'pipeline', () =>
+    startPipeline(authorizeUrl(rig), settings),
+  );
   const byMode: Partial<Record<Mode, DecideResults>> = {};
   const targets: Target[] = [];
   const lines: string[] = [];
@@ -168,7 +170,7 @@ async function main(): Promise<number> {
     const baseline = await reference('bare', 'baseline (bare Fastify)');
     const durableFloor = await reference('durable', 'durable floor (Fastify + 1 insert)');
     const pipeline = await decideOf(rig, 'in-memory pipeline', () =>
-      startPipeline(authorizeUrl(rig)),
+      startPipeline(authorizeUrl(rig), settings),
     );
     for (const mode of modes) {
       const [startedAt, loadAverageAtStart] = [new Date(), loadavg()];
