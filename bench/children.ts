@@ -46,14 +46,16 @@ export interface ForkedServer {
   stop(): Promise<void>;
 }
 
-/** Forks one of the harness's own servers (baseline.js, stubs.js) and waits for its port. */
+/** Forks one of the harness's own servers (baseline.js, stubs.js, pipeline.js) and waits for
+ * its port; `execArgv` are Node's flags for it (a CPU profile). */
 export async function forkServer(
   name: string,
   script: string,
   args: string[] = [],
+  execArgv: string[] = [],
 ): Promise<ForkedServer> {
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), args, {
-    execArgv: [],
+    execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = track(child);

@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deleteRedisKeys, dropSchema } from '../test/helpers/servers.js';
-import { spawnChargegate, summariseLog, type LogSummary, type ServiceProcess } from './children.js';
+import {
+  forkServer,
+  spawnChargegate,
+  summariseLog,
+  type LogSummary,
+  type ServiceProcess,
+} from './children.js';
 import { peakRssMiB } from './procstat.js';
 import type { Settings } from './settings.js';
 
@@ -55,6 +61,13 @@ async function dropDistributedState(
   await dropSchema(databaseUrl, schema);
 }
 
+/** Node's flags for a CPU profile of every thread, with BENCH_PROFILE_DIR (--cpu-prof is
+ * refused in NODE_OPTIONS, so profiling is a command-line flag of its own). */
+function cpuProfile(settings: Settings): string[] {
+  const dir = settings.profileDir;
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 /**
  * Starts a fresh deployment (its own data directory, or its own Redis key prefix and
  * PostgreSQL schema) so that no scenario inherits another's backlog or tables. With
@@ -101,11 +114,7 @@ export async function startDeployment(
     if (distributed) await dropDistributedState(redisUrl, databaseUrl, prefix, schema);
     return logs;
   };
-  // --cpu-prof is refused in NODE_OPTIONS, so profiling is a command-line flag of its own.
-  const nodeArgs =
-    settings.profileDir === undefined
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`];
+  const nodeArgs = cpuProfile(settings);
   const spawnRole = (role: 'api' | 'worker' | 'start', niceness = 0) =>
     spawnChargegate(role, role, env, join(dir, `${role}.log`), nodeArgs, niceness);
   // As docs/distributed.md advises when the roles share a machine (`start` does the same to its
@@ -132,6 +141,36 @@ export async function startDeployment(
       Object.fromEntries(processes.map((p) => [p.name, peakRssMiB(p.pid) ?? NaN])),
     ...(workerLater ? { startWorker } : {}),
     stop,
+  };
+}
+
+/**
+ * The in-memory pipeline (`pipeline.ts`) as a deployment, so that the deciding scenarios drive
+ * it exactly as they drive the service: no log, no Redis, no PostgreSQL.
+ */
+export async function startPipeline(authUrl: string, settings: Settings): Promise<Deployment> {
+  const server = await forkServer(
+    'in-memory pipeline',
+    './pipeline.js',
+    [authUrl],
+    cpuProfile(settings),
+  );
+  const process: ServiceProcess = {
+    name: 'pipeline',
+    pid: server.pid,
+    url: server.url,
+    logFile: '',
+    stop: () => server.stop(),
+  };
+  return {
+    url: server.url,
+    processes: [process],
+    groups: [],
+    peakMemoryMiB: () => ({ pipeline: peakRssMiB(server.pid) ?? NaN }),
+    stop: async () => {
+      await server.stop();
+      return {};
+    },
   };
 }
 

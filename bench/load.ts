@@ -108,20 +108,107 @@ export interface CallbackLog {
   arrivals: Map<string, number>;
   duplicates: number;
   record(ids: readonly string[], times: readonly number[]): void;
+  /** Resolves when the callback of `id` has arrived (at once if it has), with its time. */
+  arrival(id: string): Promise<number>;
 }
 
 export function createCallbackLog(): CallbackLog {
+  const waiting = new Map<string, (at: number) => void>();
   const log: CallbackLog = {
     arrivals: new Map(),
     duplicates: 0,
     record(ids, times) {
       ids.forEach((id, i) => {
-        if (log.arrivals.has(id)) log.duplicates += 1;
-        else log.arrivals.set(id, times[i] ?? monoMs());
+        if (log.arrivals.has(id)) {
+          log.duplicates += 1;
+          return;
+        }
+        const at = times[i] ?? monoMs();
+        log.arrivals.set(id, at);
+        waiting.get(id)?.(at);
+        waiting.delete(id);
       });
+    },
+    arrival(id) {
+      const at = log.arrivals.get(id);
+      if (at !== undefined) return Promise.resolve(at);
+      return new Promise((resolve) => waiting.set(id, resolve));
     },
   };
   return log;
+}
+
+export interface DriverRun {
+  /** request_id → [POST sent, callback received] (monoMs) of every completed cycle. */
+  cycles: Map<string, [number, number]>;
+  /** Acknowledged requests whose callback had not come when the run stopped waiting. */
+  pending: string[];
+  nonSuccess: number;
+  errors: number;
+  startedAt: number;
+  endedAt: number;
+}
+
+/**
+ * Closed loop end to end: `drivers` loops, each POSTing, waiting for the `202` and then for
+ * its callback before the next POST, for `seconds`. A cycle still open at the end is waited
+ * for up to `graceMs`, then left pending (lost, unless it arrives during the harness's drain).
+ */
+export async function runDrivers(
+  baseUrl: string,
+  body: string,
+  callbacks: CallbackLog,
+  options: { drivers: number; seconds: number; graceMs: number },
+): Promise<DriverRun> {
+  const pool = new Pool(baseUrl, { connections: options.drivers, pipelining: 1 });
+  const cycles = new Map<string, [number, number]>();
+  const pending: string[] = [];
+  let [nonSuccess, errors] = [0, 0];
+  const startedAt = monoMs();
+  const endAt = startedAt + options.seconds * 1000;
+  const driver = async () => {
+    while (monoMs() < endAt) {
+      const sentAt = monoMs();
+      let id: string;
+      try {
+        const res = await pool.request({
+          method: 'POST',
+          path: SESSIONS_PATH,
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 202) {
+          nonSuccess += 1;
+          continue;
+        }
+        id = (JSON.parse(text) as { request_id: string }).request_id;
+      } catch {
+        errors += 1;
+        continue;
+      }
+      let waiting: (value: null) => void = () => undefined;
+      const arrivedAt = await new Promise<number | null>((resolve) => {
+        waiting = resolve;
+        giveUps.add(resolve);
+        void callbacks.arrival(id).then(resolve);
+      });
+      giveUps.delete(waiting);
+      if (arrivedAt === null) pending.push(id);
+      else cycles.set(id, [sentAt, arrivedAt]);
+    }
+  };
+  // One timer ends every wait still open: not one per cycle.
+  const giveUps = new Set<(value: null) => void>();
+  const giveUp = setTimeout(
+    () => giveUps.forEach((resolve) => resolve(null)),
+    options.seconds * 1000 + options.graceMs,
+  );
+  await Promise.all(Array.from({ length: options.drivers }, driver));
+  clearTimeout(giveUp);
+  const endedAt = monoMs();
+  await pool.close();
+  return { cycles, pending, nonSuccess, errors, startedAt, endedAt };
 }
 
 export interface Drain {

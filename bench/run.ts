@@ -2,11 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forkServer, type ForkedServer } from './children.js';
+import { benchDecide, lostInDecide, type DecideResults } from './decide.js';
 import type { Mode } from './deployments.js';
-import { describeEnv } from './deployments.js';
+import { describeEnv, startDeployment, startPipeline } from './deployments.js';
 import { createCallbackLog, requestBody, type AcceptRun } from './load.js';
-import { evaluateTargets, resultsDocument, save, type ModeResults } from './report.js';
 import {
+  decideTargets,
+  evaluateTargets,
+  resultsDocument,
+  save,
+  type ModeResults,
+  type Target,
+} from './report.js';
+import {
+  authorizeUrl,
   benchAccept,
   benchAcceptApiAlone,
   benchBaseline,
@@ -15,7 +24,7 @@ import {
 } from './scenarios.js';
 import { loadSettings } from './settings.js';
 import type { StubMessage } from './stubs.js';
-import { renderTable } from './table.js';
+import { decideLines, renderTable } from './table.js';
 
 /**
  * `npm run bench`: the baseline and the durable floor (`baseline.ts`), then each mode's scenarios
@@ -27,8 +36,10 @@ import { renderTable } from './table.js';
  * Distributed mode runs too when REDIS_URL and DATABASE_URL are set. BENCH_QUICK=1 makes every
  * window a few seconds. BENCH_CONNECTIONS, BENCH_ACCEPT_SECONDS, BENCH_WARMUP_SECONDS,
  * BENCH_E2E_SECONDS, BENCH_E2E_RATE, BENCH_E2E_CONNECTIONS, BENCH_DRAIN_TIMEOUT_SECONDS,
- * BENCH_DRAIN_STALL_SECONDS and BENCH_LOG_LEVEL override single settings (settings.ts);
- * BENCH_PROFILE_DIR=<dir> makes every service process write a CPU profile there.
+ * BENCH_DRAIN_STALL_SECONDS, BENCH_THROUGHPUT_SECONDS, BENCH_THROUGHPUT_CONNECTIONS,
+ * BENCH_STEADY_SECONDS, BENCH_STEADY_RATES and BENCH_LOG_LEVEL override single settings
+ * (settings.ts); BENCH_PROFILE_DIR=<dir> makes every service process write a CPU profile there.
+ * BENCH_DECIDE_ONLY=1 runs the deciding scenarios only: the in-memory pipeline, then each mode.
  */
 const settings = loadSettings(process.env);
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -51,7 +62,28 @@ async function withStubs<T>(use: (rig: Rig) => Promise<T>): Promise<T> {
   }
 }
 
-async function benchMode(rig: Rig, mode: Mode): Promise<ModeResults> {
+async function decideOf(rig: Rig, label: string, start: () => ReturnType<typeof startPipeline>) {
+  progress(
+    `${label}: deciding (${settings.throughputSeconds} s closed loop, then ` +
+      `${settings.steadyRates.join('/s, ')}/s for ${settings.steadySeconds} s each)`,
+  );
+  const result = await benchDecide(rig, await start());
+  progress(
+    `  ${Math.round(result.throughput.decisionsPerSec)} decisions/s; ` +
+      result.steady
+        .map(
+          (s) =>
+            `${s.rate}/s: p50 ${s.latency.p50Ms.toFixed(1)} p99 ${s.latency.p99Ms.toFixed(1)} ms`,
+        )
+        .join('; '),
+  );
+  return result;
+}
+
+const decideMode = (rig: Rig, mode: Mode) =>
+  decideOf(rig, mode, () => startDeployment(mode, settings, authorizeUrl(rig)));
+
+async function benchMode(rig: Rig, mode: Mode): Promise<Omit<ModeResults, 'decide'>> {
   const done = (r: { run: AcceptRun; lost: number }) =>
     progress(
       `  ${Math.round(r.run.perSec)} req/s, p99 ${r.run.latency.p99Ms.toFixed(2)} ms, lost ${r.lost}`,
@@ -74,12 +106,55 @@ async function benchMode(rig: Rig, mode: Mode): Promise<ModeResults> {
   return { mode, accept, acceptAuthHanging, acceptApiAlone, endToEnd };
 }
 
+/** BENCH_DECIDE_ONLY: the pipeline and each mode's deciding scenarios, one table. */
+async function decideOnly(rig: Rig, modes: Mode[]): Promise<number> {
+  const startedAt = new Date();
+  const pipeline = await decideOf(rig, 'pipeline', () =>
+    startPipeline(authorizeUrl(rig), settings),
+  );
+  const byMode: Partial<Record<Mode, DecideResults>> = {};
+  const targets: Target[] = [];
+  const lines: string[] = [];
+  for (const mode of modes) {
+    const decide = await decideMode(rig, mode);
+    byMode[mode] = decide;
+    lines.push(...decideLines(mode, decide, pipeline), '');
+    for (const t of decideTargets(mode, decide, pipeline)) {
+      targets.push({ ...t, description: `${mode}: ${t.description}` });
+    }
+  }
+  const document = {
+    benchmark: 'chargegate-decide',
+    mode: 'decide',
+    startedAt: startedAt.toISOString(),
+    settings: { ...settings, redisUrl: undefined, databaseUrl: undefined },
+    pipeline,
+    ...byMode,
+    targets,
+  };
+  const path = save(document, settings.quick);
+  lines.push(
+    'Targets',
+    ...targets.map(
+      (t) => `  ${t.status.toUpperCase().padEnd(5)}${t.description.padEnd(62)}${t.measured}`,
+    ),
+    '',
+    `Saved ${path}`,
+  );
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+  return [pipeline, ...Object.values(byMode)].reduce((a, d) => a + lostInDecide(d), 0);
+}
+
 async function main(): Promise<number> {
   const modes: Mode[] =
     settings.redisUrl && settings.databaseUrl ? ['embedded', 'distributed'] : ['embedded'];
   progress(`modes: ${modes.join(', ')}${settings.quick ? ' (quick run)' : ''}`);
   let lost = 0;
   await withStubs(async (rig) => {
+    if (settings.decideOnly) {
+      lost = await decideOnly(rig, modes);
+      return;
+    }
     const reference = async (variant: 'bare' | 'durable', label: string) => {
       progress(`${label} (${settings.acceptSeconds} s)`);
       // The floor's database is made and removed here: the server is stopped by a signal.
@@ -94,9 +169,12 @@ async function main(): Promise<number> {
     };
     const baseline = await reference('bare', 'baseline (bare Fastify)');
     const durableFloor = await reference('durable', 'durable floor (Fastify + 1 insert)');
+    const pipeline = await decideOf(rig, 'in-memory pipeline', () =>
+      startPipeline(authorizeUrl(rig), settings),
+    );
     for (const mode of modes) {
       const [startedAt, loadAverageAtStart] = [new Date(), loadavg()];
-      const results = await benchMode(rig, mode);
+      const results = { ...(await benchMode(rig, mode)), decide: await decideMode(rig, mode) };
       const document = resultsDocument({
         settings,
         startedAt,
@@ -105,12 +183,14 @@ async function main(): Promise<number> {
         baseline,
         durableFloor,
         results,
-        targets: evaluateTargets(settings, results, baseline),
+        pipeline,
+        targets: evaluateTargets(settings, results, baseline, pipeline),
       });
       const path = save(document, settings.quick);
       process.stdout.write(`\n${renderTable(document, path)}\n`);
       lost += document.lost;
     }
+    lost += lostInDecide(pipeline);
   });
   if (lost > 0) progress(`${lost} acknowledged requests got no callback`);
   return lost > 0 ? 1 : 0;

@@ -107,7 +107,8 @@ export interface AcceptResult extends Common {
   drainPerSec: number;
 }
 
-const authorizeUrl = (rig: Rig) => `${rig.auth.url}/api/v1/authorize`;
+/** Where the service (and the pipeline) ask the auth stub. */
+export const authorizeUrl = (rig: Rig) => `${rig.auth.url}/api/v1/authorize`;
 
 /** A fresh deployment, warmed up with the same load, whose warm-up callbacks all arrived. */
 async function warmDeployment(rig: Rig, mode: Mode): Promise<Deployment> {

@@ -13,6 +13,14 @@ export interface Settings {
   e2eRate: number;
   /** Connections the end-to-end load generator may open. */
   e2eConnections: number;
+  /** The closed-loop deciding window (the pipeline and each mode): its length, connections. */
+  throughputSeconds: number;
+  throughputConnections: number;
+  /** The open-loop time-to-decision windows: their length, and the rates offered. */
+  steadySeconds: number;
+  steadyRates: number[];
+  /** BENCH_DECIDE_ONLY=1: the deciding scenarios only (pipeline and modes), for quick A/B. */
+  decideOnly: boolean;
   /**
    * The longest wait for the callbacks still owed once the load stops. A service slower than
    * the load leaves a backlog that takes minutes to clear; the wait goes on while callbacks
@@ -59,6 +67,15 @@ function serviceEnvFrom(text: string | undefined): Record<string, string> {
   );
 }
 
+function ratesFrom(text: string | undefined, fallback: number[]): number[] {
+  if (text === undefined || text === '') return fallback;
+  const rates = text.split(',').map(Number);
+  if (!rates.every((r) => Number.isFinite(r) && r > 0)) {
+    throw new Error('BENCH_STEADY_RATES must be positive numbers separated by commas');
+  }
+  return rates;
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv): Settings {
   const quick = env['BENCH_QUICK'] === '1' || env['BENCH_QUICK'] === 'true';
   const redisUrl = env['REDIS_URL'] || undefined;
@@ -71,6 +88,11 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
     e2eSeconds: numberFrom(env, 'BENCH_E2E_SECONDS', quick ? 5 : 60),
     e2eRate: numberFrom(env, 'BENCH_E2E_RATE', Math.round(E2E_TARGET_PER_SEC * E2E_OFFER_HEADROOM)),
     e2eConnections: numberFrom(env, 'BENCH_E2E_CONNECTIONS', 50),
+    throughputSeconds: numberFrom(env, 'BENCH_THROUGHPUT_SECONDS', quick ? 5 : 20),
+    throughputConnections: numberFrom(env, 'BENCH_THROUGHPUT_CONNECTIONS', 16),
+    steadySeconds: numberFrom(env, 'BENCH_STEADY_SECONDS', quick ? 5 : 20),
+    steadyRates: ratesFrom(env['BENCH_STEADY_RATES'], [500, 2_000]),
+    decideOnly: env['BENCH_DECIDE_ONLY'] === '1' || env['BENCH_DECIDE_ONLY'] === 'true',
     drainTimeoutSeconds: numberFrom(env, 'BENCH_DRAIN_TIMEOUT_SECONDS', quick ? 120 : 600),
     drainStallSeconds: numberFrom(env, 'BENCH_DRAIN_STALL_SECONDS', 30),
     logLevel: env['BENCH_LOG_LEVEL'] || 'info',
@@ -82,10 +104,16 @@ export function loadSettings(env: NodeJS.ProcessEnv): Settings {
 }
 
 export const TARGETS = {
-  acceptRatio: 0.7,
+  /** `chargegate api` alone against the bare route. */
+  acceptRatio: 0.6,
+  /** `start` (and `api` beside its worker) while it decides. */
   acceptP99Ms: 10,
   acceptConnections: 50,
-  e2ePerSec: E2E_TARGET_PER_SEC,
-  e2eSeconds: 60,
   hangP99Ratio: 1.5,
+  /** Decisions per second against the in-memory pipeline's, closed loop. */
+  decideRatio: { embedded: 0.8, distributed: 0.6 },
+  /** POST → callback at the steady rate the targets are stated at. */
+  steadyRate: 500,
+  steadyP50Ms: 5,
+  steadyP99Ms: 50,
 };

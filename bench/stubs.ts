@@ -9,7 +9,8 @@ import { monoMs } from './clock.js';
  * - `auth`: the authorization service. Answers `allowed` at once, or, after a `mode: hang`
  *   message, holds every request open without answering.
  * - `receiver`: the callback receiver. Answers `204` at once and streams each `webhook-id`
- *   with its arrival time (CLOCK_MONOTONIC, see clock.ts) to the parent in batches.
+ *   with its arrival time (CLOCK_MONOTONIC, see clock.ts) to the parent, in one message per
+ *   turn of its event loop: a closed-loop driver waiting for a callback learns of it at once.
  */
 export type StubMessage =
   | { type: 'listening'; port: number }
@@ -18,8 +19,6 @@ export type StubMessage =
 
 export type StubCommand = { type: 'mode'; mode: 'healthy' | 'hang' } | { type: 'stats' };
 
-/** Often enough that the harness sees callbacks promptly, rarely enough to cost little. */
-const FLUSH_INTERVAL_MS = 50;
 const ALLOWED = JSON.stringify({ status: 'allowed', reason: 'active' });
 
 const role = process.argv[2];
@@ -30,6 +29,15 @@ let inFlight = 0;
 let maxInFlight = 0;
 let ids: string[] = [];
 let times: number[] = [];
+let flushing = false;
+
+/** The arrivals of this turn in one message: prompt, yet batched under load. */
+function flush(): void {
+  flushing = false;
+  send({ type: 'arrivals', ids, times });
+  ids = [];
+  times = [];
+}
 
 function track(res: ServerResponse): void {
   requests += 1;
@@ -44,6 +52,10 @@ const server = createServer((req, res) => {
     const id = req.headers['webhook-id'];
     ids.push(typeof id === 'string' ? id : '');
     times.push(monoMs());
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
+    }
   }
   req.resume();
   req.on('end', () => {
@@ -56,15 +68,6 @@ const server = createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-
-if (role === 'receiver') {
-  setInterval(() => {
-    if (ids.length === 0) return;
-    send({ type: 'arrivals', ids, times });
-    ids = [];
-    times = [];
-  }, FLUSH_INTERVAL_MS);
-}
 
 // Every command is answered, so the parent knows a mode change is in force before it loads.
 process.on('message', (command: StubCommand) => {

@@ -1,3 +1,4 @@
+import type { DecideResults, SteadyResult } from './decide.js';
 import type { AcceptRun, Drain } from './load.js';
 import type { CpuReport } from './procstat.js';
 import type { resultsDocument } from './report.js';
@@ -128,6 +129,61 @@ function endToEndLines(doc: Document): string[] {
   ];
 }
 
+/**
+ * The deciding scenarios of the service beside the in-memory pipeline's: decisions per second
+ * (closed loop), time to decision at steady rates (open loop), CPU per decision.
+ */
+export function decideLines(label: string, decide: DecideResults, pipeline: DecideResults) {
+  const widths = [34, 11, 9, 9, 9, 10, 6];
+  const t = decide.throughput;
+  const p = pipeline.throughput;
+  const steadyRow = (name: string, s: SteadyResult) =>
+    columns(
+      [
+        `${name} at ${int(s.rate)}/s`,
+        int(s.decisionsPerSec),
+        num(s.latency.p50Ms),
+        num(s.latency.p99Ms),
+        num(s.acceptLatency.p99Ms),
+        num(s.cpuUsPerDecision, 0),
+        int(s.lost),
+      ],
+      widths,
+    );
+  const closedRow = (name: string, r: DecideResults['throughput']) =>
+    columns(
+      [
+        name,
+        int(r.decisionsPerSec),
+        num(r.latency.p50Ms),
+        num(r.latency.p99Ms),
+        '',
+        num(r.cpuUsPerDecision, 0),
+        int(r.lost),
+      ],
+      widths,
+    );
+  const rows = [
+    columns(['Deciding', 'decided/s', 'p50 ms', 'p99 ms', '202 p99', 'CPU µs/dec', 'lost'], widths),
+    closedRow('pipeline, closed loop', p),
+    closedRow(`${label}, closed loop (${num(t.decisionsPerSec / p.decisionsPerSec)} x)`, t),
+  ];
+  for (const [i, s] of decide.steady.entries()) {
+    const reference = pipeline.steady[i];
+    if (reference !== undefined) rows.push(steadyRow('pipeline', reference));
+    rows.push(steadyRow(label, s));
+  }
+  return [
+    ...rows,
+    `  (closed loop: ${t.connections} drivers for ${t.seconds} s, each POSTing and waiting for ` +
+      `its callback before the next; decided/s = callbacks during the window, its first second ` +
+      `left out; ${label}: non-2xx ${int(t.nonSuccess)}, ${drainState(t.drain)})`,
+    '  (steady: open loop at the rate shown, p50/p99 = POST sent -> its callback received; ' +
+      '202 p99 = POST sent -> 202; CPU µs/dec = every thread and process of it, Redis and ' +
+      'PostgreSQL included, per decision during the window)',
+  ];
+}
+
 function memoryLines(doc: Document): string[] {
   const line = (label: string, m: Record<string, number>) =>
     `  ${label.padEnd(24)}${Object.entries(m)
@@ -251,6 +307,8 @@ export function renderTable(doc: Document, savedTo: string): string {
     ...budgetLines(doc),
     '',
     ...endToEndLines(doc),
+    '',
+    ...decideLines(doc.mode, doc.decide, doc.pipeline),
     '',
     ...memoryLines(doc),
     '',

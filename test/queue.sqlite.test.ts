@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteQueue } from '../src/queue/sqlite.js';
@@ -12,6 +13,17 @@ import { waitFor } from './helpers/wait.js';
 import { fixture } from './helpers/fixtures.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'chargegate-queue-'));
+
+/** A worker thread that opens the queue file, publishes one message, and closes when told. */
+const PUBLISH_FROM_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.module).then(async ({ createSqliteQueue }) => {
+  const queue = createSqliteQueue({ file: workerData.file, pollIntervalMs: 60000 });
+  await queue.publish('requests', 'from-a-thread', {});
+  parentPort.postMessage('published');
+  parentPort.once('message', () => void queue.close().then(() => parentPort.close()));
+});
+`;
 
 queueContract('SQLite', () => {
   const dir = tempDir();
@@ -88,6 +100,24 @@ describe('SQLite queue file', () => {
     await queue.publish('requests', 'local', {});
     expect((await waiting).map((delivery) => delivery.key)).toEqual(['local']);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('wakes a receive waiting in one thread when another thread publishes, long before its poll', async () => {
+    const queue = open({ pollIntervalMs: 60_000 });
+    const waiting = queue.receive('requests', { max: 1, leaseMs: 60_000, waitMs: 30_000 });
+    // The built adapter, as `start`'s worker threads load it.
+    const publisher = new Worker(PUBLISH_FROM_THREAD, {
+      eval: true,
+      workerData: { module: new URL('../dist/queue/sqlite.js', import.meta.url).href, file },
+    });
+    const published = new Promise((resolve, reject) => {
+      publisher.once('message', resolve);
+      publisher.once('error', reject);
+    });
+    expect((await waiting).map((delivery) => delivery.key)).toEqual(['from-a-thread']);
+    await published;
+    publisher.postMessage('close');
+    await new Promise((resolve) => publisher.once('exit', resolve));
   });
 
   it('resolves a waiting receive at close, not at the next poll', async () => {

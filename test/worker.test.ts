@@ -138,6 +138,28 @@ describe('request worker', () => {
     expect(acl.requests).toHaveLength(1);
   });
 
+  it('reads the session of a fresh message again before putting it back, and decides it when the session lands just after the first look', async () => {
+    const release = vi.spyOn(queue, 'release');
+    // The API's session write commits just after the worker's first look, as when a publish
+    // wakes the worker before the API's second write.
+    let writing: Promise<void> | undefined;
+    const getSession = store.getSession.bind(store);
+    vi.spyOn(store, 'getSession').mockImplementation(async (id) => {
+      const found = await getSession(id);
+      if (found === null) writing ??= storeSession(id);
+      return found;
+    });
+    start();
+    await queue.publish('requests', 'r-just-after', message('r-just-after'));
+    // Read past the spy: only the worker's looks count.
+    await waitFor(async () => (await getSession('r-just-after'))?.decision === 'allowed', {
+      timeoutMs: 5_000,
+      message: 'the decision',
+    });
+    expect(writing).toBeDefined();
+    expect(release).not.toHaveBeenCalled();
+  });
+
   it('drops a message whose session never appears once the grace period has passed, without asking the service', async () => {
     // The worker has looked, found no session, and kept the message (it is young).
     const { expire } = await publishBeforeSession('r-orphan', message('r-orphan'));

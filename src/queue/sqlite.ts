@@ -6,6 +6,7 @@ import { GroupCommit } from '../lib/group-commit.js';
 import { loadMigrations } from '../lib/migration-files.js';
 import { AppError } from '../lib/errors.js';
 import { payloadText, readPayload, toDelivery } from './payload.js';
+import { ThreadWakeups } from './thread-wakeups.js';
 import type {
   DeadLetter,
   DeadLetterPage,
@@ -46,7 +47,8 @@ export interface SqliteQueue extends Queue {
 }
 
 /** Cross-process publishes are seen within this; each tick costs one indexed read per waiting
- * receiver, negligible next to an authorization call. Same-process publishes wake at once. */
+ * receiver, negligible next to an authorization call. Same-process publishes, in any of its
+ * threads, wake at once. */
 const DEFAULT_POLL_INTERVAL_MS = 25;
 
 /** A topic's size is counted at most this often for its cap; in between, publishes add to
@@ -205,7 +207,8 @@ function refOf(topic: Topic, delivery: Delivery): Ref | null {
   return id === null ? null : { topic, id, lease: delivery.lease };
 }
 
-/** Wakes receives waiting in this process; other processes' publishes are caught by polling. */
+/** Wakes receives waiting in this thread (`ThreadWakeups` reaches the process's others); other
+ * processes' publishes are caught by polling. */
 class Waiters {
   readonly #waiting = new Set<{ topic: Topic; wake: () => void }>();
 
@@ -240,6 +243,7 @@ class SqliteQueueAdapter implements SqliteQueue {
   readonly #group: GroupCommit;
   readonly #pollIntervalMs: number;
   readonly #waiters = new Waiters();
+  readonly #wakeups: ThreadWakeups;
   readonly #maxLength: number | undefined;
   readonly #sizes = new Map<Topic, { count: number; at: number }>();
   #closed = false;
@@ -252,6 +256,13 @@ class SqliteQueueAdapter implements SqliteQueue {
     this.#tx = prepareTransactions(this.#db, this.#sql);
     this.#group = new GroupCommit(this.#db, { lockTimeoutMs: BUSY_TIMEOUT_MS });
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.#wakeups = new ThreadWakeups(options.file, (topic) => this.#waiters.notify(topic));
+  }
+
+  /** Wakes the receives of `topic` waiting in this thread and in the process's others. */
+  #ready(topic: Topic): void {
+    this.#waiters.notify(topic);
+    this.#wakeups.notify(topic);
   }
 
   async publish(topic: Topic, key: string, payload: unknown, options?: { delayMs?: number }) {
@@ -263,7 +274,9 @@ class SqliteQueueAdapter implements SqliteQueue {
     );
     // One turn later: the API stores the session right after publishing, and a worker woken at
     // once would read before that write and have to look again (worker.ts, fresh messages).
-    if (delayMs === 0) setImmediate(() => this.#waiters.notify(topic));
+    // The worker's second look at a message read before its session (worker.ts) covers the
+    // other threads, which the wake-up reaches a little later.
+    if (delayMs === 0) setImmediate(() => this.#ready(topic));
   }
 
   /**
@@ -295,7 +308,7 @@ class SqliteQueueAdapter implements SqliteQueue {
     const row = newRow(next.topic, next.key, next.payload);
     this.#makeRoom(next.topic);
     const done = await this.#group.run(() => this.#tx.handOff(ref, row));
-    if (done) this.#waiters.notify(next.topic);
+    if (done) this.#ready(next.topic);
     return done;
   }
 
@@ -360,7 +373,7 @@ class SqliteQueueAdapter implements SqliteQueue {
     const moved = await this.#group.run(
       () => this.#sql.retry.run({ ...ref, at, counted }).changes === 1,
     );
-    if (moved && delay === 0) this.#waiters.notify(topic);
+    if (moved && delay === 0) this.#ready(topic);
     return moved;
   }
 
@@ -401,7 +414,7 @@ class SqliteQueueAdapter implements SqliteQueue {
     return settle(() => {
       const id = parseId(deadLetterId);
       const replayed = id !== null && this.#tx.replay.immediate(id, topic);
-      if (replayed) this.#waiters.notify(topic);
+      if (replayed) this.#ready(topic);
       return replayed;
     });
   }
@@ -437,6 +450,7 @@ class SqliteQueueAdapter implements SqliteQueue {
       if (this.#closed) return;
       this.#closed = true;
       this.#group.close();
+      this.#wakeups.close();
       this.#waiters.notify();
       this.#db.close();
     });

@@ -13,6 +13,7 @@ import { fingerprintOf } from '../lib/token-hash.js';
 import { LEASE_MARGIN_MS, startConsumer, type Consumer } from '../queue/consumer.js';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { contextFrom, inSpan, SpanKind, SpanStatusCode, traceparentOf } from '../lib/tracing.js';
+import { delay } from '../lib/time.js';
 import type { StationStore } from '../stations/port.js';
 import { catalogVerdict } from '../stations/rules.js';
 
@@ -32,6 +33,14 @@ const ORPHAN_RECHECK_MS = 1_000;
  */
 const FRESH_MESSAGE_MS = 1_000;
 const FRESH_RECHECK_MS = 20;
+
+/**
+ * Before a fresh message without its session is put back, its session is read again after
+ * these pauses, the message still leased: a publish wakes a waiting worker at once, typically
+ * a ms or two before the API's session write commits, and putting the message back would cost
+ * a queue write and `FRESH_RECHECK_MS` of the driver's wait.
+ */
+const FRESH_REREADS_MS = [1, 2, 4, 8, 16];
 
 /** When a message whose session is not stored (yet) is looked at again, and whether that
  * counts as an attempt (not while it is fresh); `null` once it is an orphan (older than the
@@ -208,9 +217,21 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     return null;
   }
 
+  /** The message's session; for a fresh message, read again a few times while it is missing. */
+  async function sessionOf(delivery: ReadableDelivery<RequestMessage>) {
+    const id = delivery.payload.request_id;
+    let session = await store.getSession(id);
+    for (const ms of FRESH_REREADS_MS) {
+      if (session !== null || now() - delivery.publishedAt >= FRESH_MESSAGE_MS) break;
+      await delay(ms);
+      session = await store.getSession(id);
+    }
+    return session;
+  }
+
   async function handle(delivery: ReadableDelivery<RequestMessage>): Promise<void> {
     const message = delivery.payload;
-    const session = await store.getSession(message.request_id);
+    const session = await sessionOf(delivery);
     if (!session) {
       const recheck = recheckOf(now() - delivery.publishedAt);
       if (recheck !== null) {
