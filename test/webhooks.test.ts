@@ -288,6 +288,13 @@ describe('dead letters', () => {
     }
     for (const id of ids)
       await waitFor(async () => (await callbackOf(service!.url, id)).state === 'dead_lettered');
+    // The session's state is written before the message moves to the dead letters (another
+    // file): the list holds it a moment later.
+    await waitFor(async () => {
+      const list = await call(service!.url, 'GET', '/admin/v1/dead-letters', { headers: auth });
+      const listed = (list.json()['items'] as { request_id: string }[]).map((i) => i.request_id);
+      return ids.every((id) => listed.includes(id));
+    });
     return ids;
   }
 
