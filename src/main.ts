@@ -28,6 +28,7 @@ import {
   tokenHashKeyOf,
   webhookSecretsOf,
 } from './wiring/adapters.js';
+import { closeInReverse } from './lib/closers.js';
 
 /** The roles a process can run (docs/distributed.md). `start` runs all of them. */
 export type Role = 'api' | 'worker' | 'auth-service';
@@ -61,18 +62,10 @@ export async function startChargegate(
   const config = withOcpiToken(given, roles);
   const running: Running = { close: async () => {} };
   const closers: (() => Promise<void>)[] = [];
-  const close = async () => {
-    // Reverse start order: the API stops taking requests before the workers stop, and the
-    // reference service outlives the workers that call it. (A copy: a second call runs them
-    // in the same order.)
-    for (const step of [...closers].reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        logger.error({ err: error }, 'error during shutdown');
-      }
-    }
-  };
+  // Reverse start order: the API stops taking requests before the workers stop, and the
+  // reference service outlives the workers that call it.
+  const close = () =>
+    closeInReverse(closers, (error) => logger.error({ err: error }, 'error during shutdown'));
   running.close = close;
   try {
     const hasher = createTokenHasher(tokenHashKeyOf(config));

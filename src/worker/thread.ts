@@ -15,6 +15,7 @@ import { createMetrics, workerMetricsOf } from '../lib/metrics.js';
 import { createTracing } from '../lib/tracing.js';
 import { startWorkerRole } from './role.js';
 import type { HostMessage, ThreadMessage, WorkerThreadData } from './thread-protocol.js';
+import { closeInReverse } from '../lib/closers.js';
 
 /**
  * The worker thread's CPU priority (nice, Linux): below the API thread's, so that when the
@@ -78,13 +79,9 @@ const role = startWorkerRole(
 const reported = new Set(workerMetricsOf(data.part));
 
 async function stop(): Promise<void> {
-  for (const step of [...role.closers].reverse()) {
-    try {
-      await step();
-    } catch (error) {
-      logger.error({ err: error }, 'error while stopping the worker thread');
-    }
-  }
+  await closeInReverse(role.closers, (error) =>
+    logger.error({ err: error }, 'error while stopping the worker thread'),
+  );
   await queue.close();
   await store.close();
   await clients.close();
