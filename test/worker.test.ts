@@ -273,6 +273,29 @@ describe('request worker', () => {
     expect(await queue.depth('requests')).toBe(0);
   });
 
+  it('logs its decision as applied when the write committed but its answer was lost, and hands it off', async () => {
+    const logs = logSink();
+    const recordDecision = store.recordDecision.bind(store);
+    vi.spyOn(store, 'recordDecision').mockImplementationOnce(async (id, decision) => {
+      await recordDecision(id, decision);
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    });
+    await storeSession('r-lost-answer');
+    await queue.publish('requests', 'r-lost-answer', message('r-lost-answer'));
+    start(undefined, store, createLogger('info', logs.stream));
+    await waitFor(async () => (await queue.depth('callbacks')) === 1, {
+      timeoutMs: 2_000,
+      message: 'the callback handed off',
+    });
+    const decided = logs.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line['msg'] === 'request decided');
+    expect(decided).toMatchObject([
+      { request_id: 'r-lost-answer', decision: 'allowed', applied: true },
+    ]);
+    expect(await queue.depth('requests')).toBe(0);
+  });
+
   it('hands off nothing when its lease was taken over during the call: the decision stays, no callback is queued, and it says so', async () => {
     const logs = logSink();
     let answer: (reply: Reply) => void = () => {};

@@ -160,6 +160,29 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
     return { result, traceparent: message.traceparent };
   }
 
+  /**
+   * The store's `recordDecision`, and when its answer is lost (the connection failed after the
+   * write may have committed) whether the store now holds this very decision: then it was
+   * ours, and is logged as applied. A redelivery would find the session decided and log
+   * nothing, leaving a persisted decision without its log line.
+   */
+  async function recordDecision(
+    requestId: string,
+    decision: Parameters<DecisionStore['recordDecision']>[1],
+  ): Promise<boolean> {
+    try {
+      return await store.recordDecision(requestId, decision);
+    } catch (error) {
+      const stored = await store.getSession(requestId).catch(() => null);
+      const ours =
+        stored?.decision === decision.decision &&
+        stored.reason === decision.reason &&
+        stored.decidedAt === decision.decidedAt;
+      if (ours) return true;
+      throw error;
+    }
+  }
+
   async function decide(
     message: RequestMessage,
     session: SessionRecord,
@@ -168,7 +191,7 @@ export function startRequestWorker(options: RequestWorkerOptions): Consumer {
       (await byCatalog(message, session)) ?? (await authorize(message, session.tokenHash));
     const carry = traceparent === undefined ? {} : { traceparent };
     const source = result.source ?? 'service';
-    const applied = await store.recordDecision(message.request_id, {
+    const applied = await recordDecision(message.request_id, {
       decision: result.decision,
       reason: result.reason,
       authLatencyMs: result.latencyMs,
