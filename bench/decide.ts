@@ -1,7 +1,7 @@
 import { monoMs } from './clock.js';
 import type { Deployment } from './deployments.js';
 import {
-  drain,
+  nonSuccessOf,
   runDrivers,
   runOpenLoop,
   summarise,
@@ -9,7 +9,7 @@ import {
   type LatencySummary,
 } from './load.js';
 import { startCpuWindow, type CpuReport } from './procstat.js';
-import { LOAD_GENERATOR, type Rig } from './scenarios.js';
+import { awaitCallbacks, LOAD_GENERATOR, type Rig } from './scenarios.js';
 
 /**
  * The deciding scenarios, run the same way against the in-memory pipeline (`pipeline.ts`) and
@@ -67,26 +67,6 @@ export interface DecideResults {
   steady: SteadyResult[];
 }
 
-function nonSuccessOf(statusCounts: Record<string, number>): number {
-  return Object.entries(statusCounts)
-    .filter(([code]) => !code.startsWith('2'))
-    .reduce((a, [, n]) => a + n, 0);
-}
-
-function awaitAll(rig: Rig, ids: Iterable<string>): Promise<Drain> {
-  const { callbacks, settings } = rig;
-  const pending = new Set(ids);
-  return drain(
-    () => {
-      for (const id of pending) if (callbacks.arrivals.has(id)) pending.delete(id);
-      return pending.size === 0;
-    },
-    () => callbacks.arrivals.size,
-    settings.drainTimeoutSeconds * 1000,
-    settings.drainStallSeconds * 1000,
-  );
-}
-
 function cpuWindow(rig: Rig, deployment: Deployment) {
   const own = deployment.processes.map((p) => ({ name: p.name, pid: p.pid }));
   const window = startCpuWindow(
@@ -126,7 +106,7 @@ async function throughput(rig: Rig, deployment: Deployment): Promise<ThroughputR
     graceMs: settings.drainStallSeconds * 1000,
   });
   const { cpu, percent } = window.stop();
-  const drained = await awaitAll(rig, run.pending);
+  const drained = await awaitCallbacks(rig, run.pending);
   const windowEnd = run.startedAt + seconds * 1000;
   let inWindow = 0;
   for (const [, [, at]] of run.cycles)
@@ -163,7 +143,7 @@ async function steady(rig: Rig, deployment: Deployment, rate: number): Promise<S
   });
   const endedAt = monoMs();
   const { cpu, percent } = window.stop();
-  const drained = await awaitAll(rig, run.acknowledged.keys());
+  const drained = await awaitCallbacks(rig, run.acknowledged.keys());
   const latencies: number[] = [];
   let inWindow = 0;
   for (const [id, sentAt] of run.acknowledged) {

@@ -331,3 +331,10 @@ export async function runOpenLoop(
     startedAt,
   };
 }
+
+/** Answers that were not 2xx, from a status → count table. */
+export function nonSuccessOf(statusCounts: Record<string, number>): number {
+  return Object.entries(statusCounts)
+    .filter(([code]) => !code.startsWith('2'))
+    .reduce((a, [, n]) => a + n, 0);
+}

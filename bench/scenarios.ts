@@ -57,7 +57,8 @@ async function authCalls(rig: Rig): Promise<number> {
 }
 
 /** Waits until every one of `ids` has had its callback (or the drain times out or stalls). */
-function awaitCallbacks(rig: Rig, ids: Iterable<string>): Promise<Drain> {
+/** Waits until every id in `ids` has had its callback (or the drain gives up). */
+export function awaitCallbacks(rig: Rig, ids: Iterable<string>): Promise<Drain> {
   const { callbacks, settings } = rig;
   const pending = new Set(ids);
   return drain(

@@ -1,5 +1,5 @@
 import type { DecideResults, SteadyResult } from './decide.js';
-import type { AcceptRun, Drain } from './load.js';
+import { nonSuccessOf, type AcceptRun, type Drain } from './load.js';
 import type { CpuReport } from './procstat.js';
 import type { resultsDocument } from './report.js';
 import { TARGETS } from './settings.js';
@@ -20,12 +20,6 @@ function columns(cells: string[], widths: number[]): string {
     .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
     .join('  ')
     .trimEnd();
-}
-
-function nonSuccess(statusCounts: Record<string, number>): number {
-  return Object.entries(statusCounts)
-    .filter(([code]) => !code.startsWith('2'))
-    .reduce((a, [, n]) => a + n, 0);
 }
 
 /** Whether every callback owed arrived; "lost" counts those that had not when this says. */
@@ -49,7 +43,7 @@ function acceptRow(
     num(ratio.p50),
     num(run.latency.p99Ms),
     num(ratio.p99),
-    int(nonSuccess(run.statusCounts)),
+    int(nonSuccessOf(run.statusCounts)),
     int(run.errors),
     lost,
   ];
@@ -116,7 +110,7 @@ function endToEndLines(doc: Document): string[] {
   const e = doc.endToEnd;
   return [
     `End to end: POST -> callback received (${e.seconds} s open loop, ${int(e.offeredPerSec)} req/s offered)`,
-    `  accepted ${int(e.accepted)} of ${int(e.sent)} sent (non-202 ${int(nonSuccess(e.statusCounts))}, ` +
+    `  accepted ${int(e.accepted)} of ${int(e.sent)} sent (non-202 ${int(nonSuccessOf(e.statusCounts))}, ` +
       `errors ${int(e.errors)}, not sent ${int(e.notSent)})`,
     `  decisions/s during the load ${int(e.duringLoadPerSec)} (each second: min ${int(e.perSecondMin)}, ` +
       `median ${int(e.perSecondMedian)}); until the last callback ${int(e.decisionsPerSec)}`,
